@@ -1,0 +1,83 @@
+"""STFT analysis and synthesis with ``tf.signal`` (Hamming 2048, hop 512 by default).
+
+The signal is padded by ``n_fft - hop`` zeros at the start and enough at the end that
+every sample lies under a full set of overlapping windows; the inverse crops back, so
+``istft(stft(x), len(x))`` reconstructs ``x`` at every length, ends included.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def _hamming(frame_length: int, dtype: tf.DType = tf.float32) -> tf.Tensor:
+    return tf.signal.hamming_window(frame_length, periodic=True, dtype=dtype)
+
+
+def num_frames(num_samples: int, n_fft: int = 2048, hop: int = 512) -> int:
+    """Number of STFT frames :func:`stft` produces for ``num_samples`` samples."""
+    need = num_samples + 2 * (n_fft - hop) - n_fft
+    return -(-need // hop) + 1
+
+
+def samples_for_frames(frames: int, n_fft: int = 2048, hop: int = 512) -> int:
+    """The longest signal that :func:`stft` turns into exactly ``frames`` frames."""
+    return (frames - 1) * hop + n_fft - 2 * (n_fft - hop)
+
+
+def stft(x: tf.Tensor, n_fft: int = 2048, hop: int = 512) -> tf.Tensor:
+    """Complex STFT of ``x`` ``[..., samples]`` -> ``[..., frames, n_fft // 2 + 1]``."""
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    n = tf.shape(x)[-1]
+    lead = n_fft - hop
+    frames = _frames_for(n, n_fft, hop)
+    total = (frames - 1) * hop + n_fft
+    pad_end = total - n - lead
+    rank = len(x.shape)
+    paddings = [[0, 0]] * (rank - 1) + [[lead, pad_end]]
+    x = tf.pad(x, paddings)
+    return tf.signal.stft(x, n_fft, hop, n_fft, window_fn=_hamming, pad_end=False)
+
+
+def _frames_for(n: tf.Tensor, n_fft: int, hop: int) -> tf.Tensor:
+    # frames so that (frames - 1) * hop + n_fft >= n + 2 * (n_fft - hop): full overlap at both ends
+    lead = n_fft - hop
+    need = n + 2 * lead - n_fft
+    return (need + hop - 1) // hop + 1
+
+
+def istft(spec: tf.Tensor, length: int | tf.Tensor, n_fft: int = 2048, hop: int = 512) -> tf.Tensor:
+    """Inverse of :func:`stft`: complex ``[..., frames, bins]`` -> ``[..., length]``."""
+    y = tf.signal.inverse_stft(
+        spec,
+        n_fft,
+        hop,
+        n_fft,
+        window_fn=tf.signal.inverse_stft_window_fn(hop, forward_window_fn=_hamming),
+    )
+    lead = n_fft - hop
+    return y[..., lead : lead + length]
+
+
+def spec_to_channels(spec: tf.Tensor) -> tf.Tensor:
+    """Complex ``[..., T, F]`` -> real ``[..., T, F, 2]`` (real, imaginary)."""
+    return tf.stack([tf.math.real(spec), tf.math.imag(spec)], axis=-1)
+
+
+def channels_to_spec(channels: tf.Tensor) -> tf.Tensor:
+    """Real ``[..., T, F, 2]`` -> complex ``[..., T, F]``; casts to float32 first
+    because ``tf.complex`` rejects bfloat16."""
+    channels = tf.cast(channels, tf.float32)
+    return tf.complex(channels[..., 0], channels[..., 1])
+
+
+def frequency_positional_embedding(num_bins: int, channels: int = 10) -> np.ndarray:
+    """Cosine embedding of the frequency axis, ``[num_bins, channels]``.
+
+    ``pe[f, k] = cos(pi * 2**k * f / (num_bins - 1))``: channel 0 is one half cosine across
+    the band, each next channel doubles the frequency, so the network can tell where on the
+    frequency axis a feature sits (convolutions alone are shift-invariant).
+    """
+    f = np.arange(num_bins, dtype=np.float64) / max(num_bins - 1, 1)
+    k = np.arange(channels, dtype=np.float64)
+    return np.cos(np.pi * (2.0**k)[None, :] * f[:, None]).astype(np.float32)

@@ -1,0 +1,81 @@
+"""Train the denoiser: ``python train.py epochs=20 batch_size=4 steps_per_epoch=200 lr=2e-4``.
+
+Groups: ``model=small|paper|tiny``, ``dset=corpus|...``, ``noise=mixed|film|...``,
+``train=default|published``. Each run lives in ``experiments/<name>``, the name taken from
+``experiment=...`` or else from the overrides; ``resume=true`` continues a stopped run.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the logs
+REPO_ROOT = Path(__file__).resolve().parent
+# overrides that do not change what is trained, so they do not rename the experiment
+_NAME_EXCLUDED = ("resume", "experiment", "experiments_root", "quiet")
+
+log = logging.getLogger("train")
+
+
+def experiment_name(cfg: DictConfig, overrides: list[str]) -> str:
+    """``experiment`` if set, else the sorted overrides joined by commas, else ``default``."""
+    if cfg.get("experiment"):
+        return str(cfg.experiment)
+    kept = sorted(o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in _NAME_EXCLUDED)
+    name = ",".join(kept) or "default"
+    return re.sub(r"[^A-Za-z0-9=,._+-]", "_", name)[:200]
+
+
+def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
+    root = Path(cfg.experiments_root)
+    if not root.is_absolute():
+        root = REPO_ROOT / root
+    return root / experiment_name(cfg, overrides)
+
+
+def run(cfg: DictConfig) -> int:
+    """Train as configured; returns the process exit code."""
+    from trainer import Trainer, TrainingDiverged  # TF import after argument parsing: fast --help
+
+    overrides = list(HydraConfig.get().overrides.task)
+    exp_dir = experiment_dir(cfg, overrides)
+    has_state = (exp_dir / "checkpoints" / "checkpoint").exists()
+    if has_state and not cfg.resume:
+        print(f"error: {exp_dir}: experiment already has checkpoints; pass resume=true to continue it "
+              f"or experiment=<name> for a new one", file=sys.stderr)  # fmt: skip
+        return 2
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    # the config is what a resumed run and inference need; keep the first one on resume
+    (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    print(f"experiment folder: {exp_dir}", flush=True)
+    trainer = Trainer(cfg, exp_dir)
+    if cfg.resume:
+        trainer.restore()
+    try:
+        trainer.fit(quiet=bool(cfg.get("quiet", False)))
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except ValueError as exc:  # configuration or data problems found at start
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"done: best model in {exp_dir / 'best'}, last in {exp_dir / 'last'}")
+    return 0
+
+
+@hydra.main(config_path="conf", config_name="conf", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    code = run(cfg)
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

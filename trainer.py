@@ -1,0 +1,336 @@
+"""The training loop: a Trainer owning strategy, model, optimiser, data, checkpoints and logs.
+
+Resuming is exact: every training example is a pure function of (seed, example index)
+(see ``dataset_loader``), and the checkpoint holds the step, the optimiser state (the
+learning-rate schedule is a function of the optimiser's step) and the best validation
+score, so a resumed run sees the same batches it would have seen without interruption.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+import dataset_loader
+import losses
+import stft
+import unet
+
+log = logging.getLogger(__name__)
+
+CSV_FIELDS = [
+    "epoch",
+    "step",
+    "train_loss",
+    "val_loss",
+    "val_si_sdr_i",
+    "val_si_sdr_i_low_snr",
+    "val_si_sdr_i_high_snr",
+    "val_energy_ratio_db",
+    "lr",
+    "seconds",
+]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@keras.saving.register_keras_serializable(package="trainer")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up followed by a constant, step-decayed or cosine-decayed rate."""
+
+    def __init__(
+        self,
+        lr: float,
+        name: str = "constant",
+        warmup_steps: int = 0,
+        decay_steps: int = 100_000,
+        decay_rate: float = 0.5,
+        min_lr_ratio: float = 0.0,
+    ) -> None:
+        if name not in ("constant", "step", "cosine"):
+            raise ValueError(f"schedule.name: expected constant, step or cosine, got {name!r}")
+        self.lr, self.name, self.warmup_steps = float(lr), name, int(warmup_steps)
+        self.decay_steps, self.decay_rate, self.min_lr_ratio = int(decay_steps), float(decay_rate), float(min_lr_ratio)
+
+    def __call__(self, step: tf.Tensor) -> tf.Tensor:
+        step = tf.cast(step, tf.float32)
+        base = tf.constant(self.lr, tf.float32)
+        after = tf.maximum(step - self.warmup_steps, 0.0)
+        if self.name == "step":
+            base = base * tf.pow(self.decay_rate, tf.floor(after / self.decay_steps))
+        elif self.name == "cosine":
+            progress = tf.minimum(after / self.decay_steps, 1.0)
+            cosine = 0.5 * (1.0 + tf.cos(math.pi * progress))
+            base = base * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
+        if self.warmup_steps > 0:
+            base = base * tf.minimum((step + 1.0) / self.warmup_steps, 1.0)
+        return base
+
+    def get_config(self) -> dict:
+        return {
+            "lr": self.lr,
+            "name": self.name,
+            "warmup_steps": self.warmup_steps,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "min_lr_ratio": self.min_lr_ratio,
+        }
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``default`` (one device: the GPU if there is one, else the CPU), ``mirrored`` (all
+    local GPUs) or ``multiworker`` (several machines described by ``TF_CONFIG``)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"train.strategy: expected default, mirrored or multiworker, got {name!r}")
+
+
+def _plain(cfg: Any) -> Any:
+    return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
+
+
+class Trainer:
+    """Trains the two-stage U-Net on the configured data and keeps the experiment folder.
+
+    Folder layout: ``config.yaml``, ``checkpoints/`` (resumable state), ``best/`` and
+    ``last/`` (exported models for inference), ``metrics.csv``, ``tensorboard/``.
+    """
+
+    def __init__(self, cfg: DictConfig, exp_dir: str | os.PathLike) -> None:
+        self.cfg = cfg
+        self.tcfg = cfg.train
+        self.exp_dir = Path(exp_dir)
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        keras.mixed_precision.set_global_policy(self.tcfg.precision)
+        keras.utils.set_random_seed(int(cfg.seed))
+
+        self.model_cfg = unet.model_config(cfg.model)
+        self.n_fft = int(self.model_cfg["n_fft"])
+        self.hop = int(self.model_cfg["hop_length"])
+        self.sample_rate = int(self.model_cfg["sample_rate"])
+        self.segment_samples = stft.samples_for_frames(int(self.tcfg.segment_frames), self.n_fft, self.hop)
+
+        self.strategy = make_strategy(self.tcfg.strategy)
+        self.global_batch = int(cfg.batch_size)
+        with self.strategy.scope():
+            self.model = unet.build_model(self.model_cfg)
+            s = self.tcfg.schedule
+            self.schedule = WarmupSchedule(
+                float(cfg.lr), s.name, s.warmup_steps, s.decay_steps, s.decay_rate, s.get("min_lr_ratio", 0.0)
+            )
+            o = self.tcfg.optimizer
+            self.optimizer = keras.optimizers.Adam(
+                learning_rate=self.schedule, beta_1=o.beta_1, beta_2=o.beta_2, global_clipnorm=o.clipnorm
+            )
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best_score = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_si_sdr_i")
+
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, step=self.step, best_score=self.best_score
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(self.exp_dir / "checkpoints"), max_to_keep=int(self.tcfg.keep_checkpoints)
+        )
+        self.summary = tf.summary.create_file_writer(str(self.exp_dir / "tensorboard"))
+        self._validation: dict | None = None
+        self._train_step = None
+
+    # ----------------------------------------------------------------------------- data
+    def validation_set(self) -> dict:
+        """The fixed, seeded validation set (built once, from files disjoint from training)."""
+        if self._validation is None:
+            length = int(round(float(self.tcfg.validation_seconds) * self.sample_rate))
+            self._validation = dataset_loader.make_validation_set(
+                self.cfg.dset, self.cfg.noise, self.sample_rate, length, int(self.tcfg.validation_items), int(self.cfg.seed)
+            )
+        return self._validation
+
+    def train_dataset(self, start_step: int) -> tf.data.Dataset:
+        return dataset_loader.make_train_dataset(
+            self.cfg.dset,
+            self.cfg.noise,
+            self.sample_rate,
+            self.segment_samples,
+            self.global_batch,
+            int(self.cfg.seed),
+            start_step=start_step,
+        )
+
+    # ----------------------------------------------------------------------------- loss
+    def compute_loss(self, noisy: tf.Tensor, clean: tf.Tensor, training: bool) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Total loss for a batch of waveforms, and the stage estimates (spectrogram channels)."""
+        x = stft.spec_to_channels(stft.stft(noisy, self.n_fft, self.hop))
+        y = stft.spec_to_channels(stft.stft(clean, self.n_fft, self.hop))
+        estimates = self.model(x, training=training)
+        lc = self.tcfg.loss
+        total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight)
+        if lc.mrstft_weight or lc.sisdr_weight:
+            wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
+            if lc.mrstft_weight:
+                total += lc.mrstft_weight * losses.multi_resolution_stft_loss(wave, clean, _plain(lc.mrstft_resolutions))
+            if lc.sisdr_weight:
+                total += lc.sisdr_weight * losses.negative_si_sdr(wave, clean)
+        return total, estimates
+
+    def _build_train_step(self):
+        replicas = self.strategy.num_replicas_in_sync
+
+        def step_fn(noisy, clean):
+            with tf.GradientTape() as tape:
+                loss, _ = self.compute_loss(noisy, clean, training=True)
+                scaled = loss / replicas
+            grads = tape.gradient(scaled, self.model.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def train_step(noisy, clean):
+            per_replica = self.strategy.run(step_fn, args=(noisy, clean))
+            return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+        return train_step
+
+    # ----------------------------------------------------------------------------- validation
+    def validate(self) -> dict[str, float]:
+        """Loss, SI-SDR improvement (all, low and high input SNR) and output/clean energy."""
+        val = self.validation_set()
+        noisy_all, clean_all = val["noisy"], val["clean"]
+        batch = int(self.tcfg.validation_batch)
+        loss_sum, out_sisdr, in_sisdr, energy = 0.0, [], [], []
+        for i in range(0, len(noisy_all), batch):
+            noisy = tf.constant(noisy_all[i : i + batch])
+            clean = tf.constant(clean_all[i : i + batch])
+            loss, estimates = self._eval_step(noisy, clean)
+            loss_sum += float(loss) * len(noisy)
+            wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
+            out_sisdr.append(losses.si_sdr(wave, clean).numpy())
+            in_sisdr.append(losses.si_sdr(noisy, clean).numpy())
+            e_out = tf.reduce_sum(tf.square(wave), axis=-1).numpy()
+            e_clean = tf.reduce_sum(tf.square(clean), axis=-1).numpy()
+            energy.append(10 * np.log10((e_out + 1e-12) / (e_clean + 1e-12)))
+        improvement = np.concatenate(out_sisdr) - np.concatenate(in_sisdr)
+        snr = np.asarray(val["snr_db"], dtype=float)
+        low, high = snr <= 5.0, snr >= 20.0
+        return {
+            "val_loss": loss_sum / len(noisy_all),
+            "val_si_sdr_i": float(np.mean(improvement)),
+            "val_si_sdr_i_low_snr": float(np.mean(improvement[low])) if low.any() else float("nan"),
+            "val_si_sdr_i_high_snr": float(np.mean(improvement[high])) if high.any() else float("nan"),
+            "val_energy_ratio_db": float(np.mean(np.concatenate(energy))),
+        }
+
+    @tf.function(reduce_retracing=True)
+    def _eval_step(self, noisy: tf.Tensor, clean: tf.Tensor):
+        return self.compute_loss(noisy, clean, training=False)
+
+    # ----------------------------------------------------------------------------- state
+    def restore(self) -> int:
+        """Restore the latest checkpoint, if any; returns the step to continue from."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            log.info("resumed from %s at step %d", latest, int(self.step))
+        return int(self.step)
+
+    def save(self) -> str:
+        return self.manager.save(checkpoint_number=int(self.step))
+
+    def _log_row(self, row: Mapping[str, float]) -> None:
+        path = self.exp_dir / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+        with self.summary.as_default(step=int(row["step"])):
+            for key, value in row.items():
+                if key not in ("epoch", "step") and value == value:  # skip NaN
+                    tf.summary.scalar(key, value)
+        self.summary.flush()
+
+    # ----------------------------------------------------------------------------- loop
+    def fit(self, quiet: bool = False) -> dict[str, float]:
+        """Train to ``epochs x steps_per_epoch`` steps, validating after every epoch.
+
+        Raises :class:`TrainingDiverged` on a non-finite loss, without saving the bad state.
+        """
+        epochs, per_epoch = int(self.cfg.epochs), int(self.cfg.steps_per_epoch)
+        total = epochs * per_epoch
+        start = int(self.step)
+        if start >= total:
+            log.info("already trained to step %d of %d", start, total)
+            return {}
+        if self._train_step is None:
+            self._train_step = self._build_train_step()
+        data = iter(self.strategy.experimental_distribute_dataset(self.train_dataset(start)))
+        every = int(self.tcfg.checkpoint_every)
+        bar = tqdm(total=total, initial=start, disable=quiet, unit="step", dynamic_ncols=True)
+        t0, losses_epoch, last = time.time(), [], {}
+        try:
+            while int(self.step) < total:
+                noisy, clean = next(data)
+                loss = float(self._train_step(noisy, clean))
+                if not math.isfinite(loss):
+                    good = self.manager.latest_checkpoint or "none"
+                    raise TrainingDiverged(
+                        f"loss became {loss} at step {int(self.step) + 1}; stopped. Last good checkpoint: {good}"
+                    )
+                self.step.assign_add(1)
+                step = int(self.step)
+                losses_epoch.append(loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", epoch=f"{(step - 1) // per_epoch + 1}/{epochs}")
+                if step % every == 0:
+                    self.save()
+                if step % per_epoch == 0 or step == total:
+                    last = self._end_of_epoch(step, per_epoch, losses_epoch, time.time() - t0)
+                    losses_epoch = []
+        finally:
+            bar.close()
+        if int(self.step) % every:
+            self.save()
+        unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / "last")
+        return last
+
+    def _end_of_epoch(self, step: int, per_epoch: int, losses_epoch: list[float], seconds: float) -> dict:
+        metrics = self.validate()
+        row = {
+            "epoch": (step - 1) // per_epoch + 1,
+            "step": step,
+            "train_loss": float(np.mean(losses_epoch)) if losses_epoch else float("nan"),
+            "lr": float(self.schedule(self.optimizer.iterations)),
+            "seconds": round(seconds, 1),
+            **metrics,
+        }
+        if metrics["val_si_sdr_i"] > float(self.best_score):
+            # best by SI-SDR improvement, not by loss: the loss can fall while the model learns
+            # to over-suppress; SI-SDR penalises removed signal and left-in noise alike
+            self.best_score.assign(metrics["val_si_sdr_i"])
+            unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / "best")
+        self.save()
+        self._log_row(row)
+        log.info(
+            "epoch %d step %d: train %.4f val %.4f SI-SDRi %.2f dB (low %.2f, high %.2f) energy %.2f dB",
+            row["epoch"], step, row["train_loss"], metrics["val_loss"], metrics["val_si_sdr_i"],
+            metrics["val_si_sdr_i_low_snr"], metrics["val_si_sdr_i_high_snr"], metrics["val_energy_ratio_db"],
+        )  # fmt: skip
+        return row

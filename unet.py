@@ -1,0 +1,261 @@
+"""Two-stage U-Net with a supervised attention module (Moliner & Välimäki, ICASSP 2022).
+
+The model works on the STFT as real and imaginary channels, ``[batch, frames, bins, 2]``
+with ``bins = n_fft // 2 + 1`` (all 1025, Nyquist included). Frames may be any number:
+the input is zero-padded to what the strides need and the outputs are cropped back.
+
+Stage 1 predicts the residual noise ``N`` and outputs ``Y1 = X + N``. The supervised
+attention module (SAM) turns ``Y1`` into attention masks that gate stage 1's features
+on their way to stage 2, which outputs ``Y2``. The model returns the list of stage
+outputs (``[Y1, Y2]``, or ``[Y1]`` with one stage); the last one is the estimate.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from stft import frequency_positional_embedding
+
+OUTPUT_FORMS = ("direct", "residual", "mask")
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class PadToMultiple(layers.Layer):
+    """Zero-pads the frame and bin axes up to multiples of the U-Net's total strides."""
+
+    def __init__(self, time_multiple: int, freq_multiple: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.time_multiple = int(time_multiple)
+        self.freq_multiple = int(freq_multiple)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(x)
+        pad_t = (-shape[1]) % self.time_multiple
+        pad_f = (-shape[2]) % self.freq_multiple
+        return tf.pad(x, [[0, 0], [0, pad_t], [0, pad_f], [0, 0]])
+
+    def compute_output_shape(self, input_shape):
+        b, t, f, c = input_shape
+        f_out = None if f is None else -(-f // self.freq_multiple) * self.freq_multiple
+        t_out = None if t is None else -(-t // self.time_multiple) * self.time_multiple
+        return (b, t_out, f_out, c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "time_multiple": self.time_multiple, "freq_multiple": self.freq_multiple}
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class CropToReference(layers.Layer):
+    """Crops ``x`` back to the frames and bins of ``reference`` (undoes :class:`PadToMultiple`)."""
+
+    def call(self, x: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(reference)
+        return x[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class FrequencyEmbedding(layers.Layer):
+    """Appends the fixed cosine frequency embedding (see ``stft.frequency_positional_embedding``)."""
+
+    def __init__(self, num_bins: int, channels: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_bins = int(num_bins)
+        self.channels = int(channels)
+        self._table = tf.constant(frequency_positional_embedding(self.num_bins, self.channels))
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(x)
+        pe = tf.cast(self._table, x.dtype)[tf.newaxis, tf.newaxis]
+        pe = tf.tile(pe, [shape[0], shape[1], 1, 1])
+        return tf.concat([x, pe], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_bins": self.num_bins, "channels": self.channels}
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class ComplexMask(layers.Layer):
+    """``Y = X * M`` with a bounded complex mask ``M = tanh(a)`` per real/imag channel."""
+
+    def call(self, x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        m = tf.tanh(logits)
+        xr, xi = x[..., 0:1], x[..., 1:2]
+        mr, mi = m[..., 0:1], m[..., 1:2]
+        return tf.concat([xr * mr - xi * mi, xr * mi + xi * mr], axis=-1)
+
+    def compute_output_shape(self, x_shape, logits_shape):
+        return x_shape
+
+
+def _pairs(value: Any, depth: int) -> list[tuple[int, int]]:
+    """Normalise a stride spec (``[2, 2]`` or a list of pairs) to one pair per level."""
+    value = [list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v for v in value]
+    if len(value) == 2 and all(isinstance(v, int) for v in value):
+        return [(int(value[0]), int(value[1]))] * depth
+    if len(value) != depth:
+        raise ValueError(f"strides: expected one [time, freq] pair or {depth} pairs, got {value}")
+    return [(int(a), int(b)) for a, b in value]
+
+
+def model_config(cfg: Mapping) -> dict:
+    """A plain, validated dict of the model settings (from a DictConfig or dict)."""
+    try:
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(cfg):
+            cfg = OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # omegaconf is a dependency; this only keeps unet.py usable alone
+        pass
+    cfg = dict(cfg)
+    depth = int(cfg["depth"])
+    filters = [int(f) for f in cfg["filters"]]
+    if len(filters) != depth + 1:
+        raise ValueError(f"filters: expected depth + 1 = {depth + 1} entries, got {len(filters)}")
+    if cfg.get("output", "direct") not in OUTPUT_FORMS:
+        raise ValueError(f"output: expected one of {OUTPUT_FORMS}, got {cfg.get('output')!r}")
+    if int(cfg.get("stages", 2)) not in (1, 2):
+        raise ValueError(f"stages: expected 1 or 2, got {cfg.get('stages')}")
+    cfg["strides"] = [list(p) for p in _pairs(cfg.get("strides", [2, 2]), depth)]
+    return cfg
+
+
+def _conv(filters: int, kernel: Sequence[int], name: str, **kwargs: Any) -> layers.Conv2D:
+    return layers.Conv2D(filters, tuple(kernel), padding="same", name=name, **kwargs)
+
+
+def _i_block(x: tf.Tensor, filters: int, num_layers: int, kernel: Sequence[int], name: str) -> tf.Tensor:
+    """DenseNet block (each 3x3 conv + ELU sees all earlier outputs) with a residual path."""
+    residual = _conv(filters, (1, 1), f"{name}_res")(x)
+    features = [x]
+    h = x
+    for k in range(num_layers):
+        y = _conv(filters, kernel, f"{name}_dense{k}", activation="elu")(h)
+        features.append(y)
+        h = layers.Concatenate(name=f"{name}_cat{k}")(features)
+    out = _conv(filters, (1, 1), f"{name}_out")(h)
+    return layers.Add(name=f"{name}_add")([out, residual])
+
+
+def _unet(h: tf.Tensor, cfg: Mapping, name: str) -> tf.Tensor:
+    depth, filters, strides = cfg["depth"], cfg["filters"], cfg["strides"]
+    dense, bk, sk = cfg["dense_layers"], cfg["block_kernel"], cfg["sampling_kernel"]
+    skips = []
+    for i in range(depth):
+        h = _i_block(h, filters[i], dense, bk, f"{name}_enc{i}")
+        skips.append(h)
+        h = layers.Conv2D(
+            filters[i + 1], tuple(sk), strides=tuple(strides[i]), padding="same", activation="elu", name=f"{name}_down{i}"
+        )(h)
+    h = _i_block(h, filters[depth], dense, bk, f"{name}_bottleneck")
+    for i in reversed(range(depth)):
+        h = layers.Conv2DTranspose(
+            filters[i], tuple(sk), strides=tuple(strides[i]), padding="same", activation="elu", name=f"{name}_up{i}"
+        )(h)
+        h = layers.Concatenate(name=f"{name}_skip{i}")([h, skips[i]])
+        h = _i_block(h, filters[i], dense, bk, f"{name}_dec{i}")
+    return h
+
+
+def build_model(cfg: Mapping) -> keras.Model:
+    """Build the denoiser from a model config (``conf/model/*.yaml``).
+
+    Input ``[batch, frames, n_fft // 2 + 1, 2]`` float32; output a list of stage estimates of
+    the same shape, float32 (the last is the restored spectrogram). Under a mixed-precision
+    policy the body computes in bfloat16/float16 and the outputs stay float32.
+    """
+    cfg = model_config(cfg)
+    num_bins = int(cfg["n_fft"]) // 2 + 1
+    f0 = cfg["filters"][0]
+    time_mult = int(np.prod([s[0] for s in cfg["strides"]]))
+    freq_mult = int(np.prod([s[1] for s in cfg["strides"]]))
+
+    spec = keras.Input(shape=(None, num_bins, 2), name="noisy_spectrogram", dtype="float32")
+    x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(spec)
+    embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(spec)
+    x_in = PadToMultiple(time_mult, freq_mult, name="pad_embedded")(embedded)
+
+    # stage 1: predicts the residual noise
+    h = _conv(f0, cfg["early_kernel"], "s1_early", activation="elu")(x_in)
+    feats1 = _unet(h, cfg, "s1")
+    noise = _conv(2, (3, 3), "s1_noise", dtype="float32")(feats1)
+    y1 = layers.Add(name="s1_estimate", dtype="float32")([x_pad, noise])
+    outputs = [CropToReference(name="stage1", dtype="float32")(y1, spec)]
+
+    if cfg["stages"] == 2:
+        # SAM: attention masks from the stage-1 estimate gate the stage-1 features
+        masks = _conv(f0, (1, 1), "sam_mask", activation="sigmoid")(y1)
+        gated = layers.Multiply(name="sam_gate")([_conv(f0, (3, 3), "sam_feat")(feats1), masks])
+        sam_out = layers.Add(name="sam_out")([gated, feats1])
+
+        h2 = _conv(f0, cfg["early_kernel"], "s2_early", activation="elu")(x_in)
+        h2 = layers.Concatenate(name="s2_merge_cat")([h2, sam_out])
+        h2 = _conv(f0, (1, 1), "s2_merge", activation="elu")(h2)
+        feats2 = _unet(h2, cfg, "s2")
+        out2 = _conv(2, (3, 3), "s2_out", dtype="float32")(feats2)
+        if cfg["output"] == "residual":
+            y2 = layers.Add(name="s2_estimate", dtype="float32")([x_pad, out2])
+        elif cfg["output"] == "mask":
+            y2 = ComplexMask(name="s2_estimate", dtype="float32")(x_pad, out2)
+        else:
+            y2 = out2
+        outputs.append(CropToReference(name="stage2", dtype="float32")(y2, spec))
+
+    return keras.Model(spec, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
+
+
+def save_denoiser(model: keras.Model, cfg: Mapping, folder: str | os.PathLike) -> Path:
+    """Save weights and model config side by side, so the folder alone rebuilds the model.
+
+    Files are written under temporary names and renamed, so an interrupted save never
+    leaves a folder whose weights and config disagree.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = model_config(cfg)
+    tmp_w = folder / f".{WEIGHTS_FILE}.part.weights.h5"
+    tmp_c = folder / f".{CONFIG_FILE}.part"
+    model.save_weights(str(tmp_w))
+    tmp_c.write_text(json.dumps(cfg, indent=2))
+    os.replace(tmp_w, folder / WEIGHTS_FILE)
+    os.replace(tmp_c, folder / CONFIG_FILE)
+    return folder
+
+
+class CheckpointError(Exception):
+    """A checkpoint folder is missing, incomplete or does not fit its config."""
+
+
+def load_denoiser(folder: str | os.PathLike) -> tuple[keras.Model, dict]:
+    """Rebuild a model saved by :func:`save_denoiser`; returns ``(model, model_config)``."""
+    folder = Path(folder)
+    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: checkpoint folder not found")
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise CheckpointError(f"{folder}: not a model checkpoint (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    try:
+        cfg = model_config(json.loads(cfg_path.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{cfg_path}: invalid model config ({exc})") from None
+    model = build_model(cfg)
+    try:
+        model.load_weights(str(w_path))
+    except Exception as exc:  # h5py/keras raise various types for a mismatched file
+        raise CheckpointError(f"{w_path}: weights do not fit the model config ({exc})") from None
+    return model, cfg
