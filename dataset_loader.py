@@ -1,0 +1,533 @@
+"""Training and validation data: clean crops mixed with noise, ``X = beta (Y + alpha N)``.
+
+Clean material comes from folders per category (speech, effects, music by default), each
+drawn with its configured weight. Any file libsndfile reads is used, at any rate: it is
+downmixed to mono and resampled to the model rate with soxr (``audio_io.load_audio``).
+Noise comes from ``degradations.NoiseSource`` (the ``noise`` config group).
+
+Determinism: every example is a pure function of ``(seed, example index)``: its random
+numbers come from ``np.random.default_rng([seed, stream, index, part])`` and nothing else
+(no state carried between examples, and the file cache only saves time, never changes a
+value). So ``make_train_dataset(..., start_step=k)`` yields exactly the batches a run
+started at step 0 yields from its k-th batch on, which the trainer relies on for resume.
+
+Files are split into training and validation by a hash of their path relative to their
+category folder, so the split is stable when files are added or removed and does not
+depend on the training seed (runs with different seeds validate on the same files).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import tensorflow as tf
+
+import audio_io
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent
+SPLITS = ("train", "validation")
+
+# Random streams: the first words of every seed sequence, so that training examples,
+# validation examples and the validation category order never share random numbers.
+_TRAIN_STREAM, _VALIDATION_STREAM, _VALIDATION_ORDER_STREAM = 0, 1, 2
+# Parts of one example: separate generators, so that changing the noise configuration
+# leaves the clean crops (and changing the clean folders leaves the noise) as they were.
+_PART_CLEAN, _PART_NOISE, _PART_MIX = 0, 1, 2
+
+# Draws of another file after a file fails to decode mid-run, before giving up on an example
+_MAX_UNREADABLE_DRAWS = 64
+
+DEFAULTS: dict[str, Any] = {
+    "validation_fraction": 0.1,
+    "split_seed": 0,
+    "silence_threshold_db": -50.0,
+    "silence_retries": 8,
+    "min_file_seconds": 0.1,
+    "gain_db": [-6.0, 4.0],
+    "validation_snr_db": [0.0, 5.0, 10.0, 20.0],
+    "validation_items": 48,
+    "cache_mb": 1024,
+    "preload": False,
+    "num_parallel_calls": 2,
+    "prefetch_batches": 2,
+}
+
+_warned_lock = threading.Lock()
+_warned_files: set[str] = set()
+
+
+def _plain(cfg: Any) -> Any:
+    """A plain dict/list from an OmegaConf node (or the value itself).
+
+    A mandatory value left as ``???`` is a ``ValueError`` naming the key.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
+
+    if not OmegaConf.is_config(cfg):
+        return cfg
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
+        raise ValueError(
+            f"{key}: a mandatory path is not set (still '???'); give it in the config or on the command line"
+        ) from None
+
+
+def _option(cfg: Mapping, key: str) -> Any:
+    value = cfg.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def resolve_path(path: str | Path) -> Path:
+    """An absolute path; relative paths are taken from the repository root, not the cwd."""
+    path = Path(str(path)).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def _warn_once(entries: Sequence[tuple[Path, str]], context: str) -> None:
+    """One warning listing the files not warned about before in this process."""
+    with _warned_lock:
+        new = [(p, why) for p, why in entries if str(p) not in _warned_files]
+        _warned_files.update(str(p) for p, _ in new)
+    if new:
+        listed = "; ".join(f"{p} ({why})" for p, why in new)
+        log.warning("%s: skipping %d unusable file(s): %s", context, len(new), listed)
+
+
+@dataclass(frozen=True)
+class AudioFileInfo:
+    """One clean file: where it is, its split key, and its length at the model rate."""
+
+    path: Path
+    key: str  # folder name / path relative to the folder (what the split hashes)
+    num_samples: int  # from the header; the decoded length may differ by a few samples
+
+
+def validation_hash(key: str, split_seed: int) -> float:
+    """A stable number in [0, 1) for a file key; below the validation fraction = validation."""
+    digest = hashlib.sha256(f"{split_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def split_files(files: Sequence[AudioFileInfo], fraction: float, split_seed: int) -> tuple[list, list]:
+    """(train, validation) by hash of each file's key; validation gets at least one file."""
+    scored = sorted(((validation_hash(f.key, split_seed), f) for f in files), key=lambda t: t[0])
+    validation = [f for h, f in scored if h < fraction]
+    if not validation and scored:
+        validation = [scored[0][1]]  # the file with the smallest hash: stable like the rule
+    chosen = {f.path for f in validation}
+    train = [f for f in files if f.path not in chosen]
+    return train, [f for f in files if f.path in chosen]
+
+
+def sample_category(weights: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of a category drawn with probability ``weights`` (normalised, non-negative)."""
+    return int(rng.choice(len(weights), p=weights))
+
+
+def rms_dbfs(x: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (1.0); -inf for silence."""
+    power = float(np.mean(np.square(x, dtype=np.float64))) if len(x) else 0.0
+    return 10.0 * math.log10(power) if power > 0 else -math.inf
+
+
+def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(noisy, target) = (beta (Y + alpha N), beta Y)``.
+
+    ``alpha`` makes the power ratio of ``clean`` to ``alpha * noise`` exactly ``snr_db``
+    (over the whole arrays); ``beta = 10 ** (gain_db / 20)``. Silent noise gets ``alpha = 0``;
+    silent clean material gets noise at ``snr_db`` below a -200 dBFS floor (effectively none).
+    Returns float32 arrays of the input length.
+    """
+    clean = np.asarray(clean, dtype=np.float64)
+    noise = np.asarray(noise, dtype=np.float64)
+    if clean.shape != noise.shape:
+        raise ValueError(f"mix: clean {clean.shape} and noise {noise.shape} differ in shape")
+    p_clean = max(float(np.mean(clean**2)), 1e-20)
+    p_noise = float(np.mean(noise**2))
+    alpha = math.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0))) if p_noise > 0 else 0.0
+    beta = 10.0 ** (gain_db / 20.0)
+    return (beta * (clean + alpha * noise)).astype(np.float32), (beta * clean).astype(np.float32)
+
+
+class _AudioCache:
+    """Decoded, resampled files, least recently used dropped first when over budget.
+
+    Thread-safe (the tf.data map calls in parallel); a miss decodes outside the lock.
+    """
+
+    def __init__(self, budget_bytes: float) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._items: OrderedDict[Path, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> np.ndarray | None:
+        with self._lock:
+            audio = self._items.get(path)
+            if audio is not None:
+                self._items.move_to_end(path)
+            return audio
+
+    def put(self, path: Path, audio: np.ndarray) -> None:
+        if audio.nbytes > self.budget:
+            return
+        with self._lock:
+            if path in self._items:
+                return
+            self._items[path] = audio
+            self.used += audio.nbytes
+            while self.used > self.budget:
+                _, dropped = self._items.popitem(last=False)
+                self.used -= dropped.nbytes
+
+
+class CleanCorpus:
+    """Clean files per category, checked at start and split into train/validation.
+
+    ``dset_cfg`` keys (see ``conf/dset/corpus.yaml``): ``categories`` (name -> ``dirs``,
+    ``weight``), ``validation_fraction``, ``split_seed``, ``min_file_seconds``,
+    ``silence_threshold_db``, ``silence_retries``, ``cache_mb``, ``preload``.
+    Categories with weight 0 are ignored (their folders may be empty or missing).
+
+    Raises ``ValueError`` (one line naming the folder) for a missing folder or a category
+    without usable files. Unreadable, empty and too-short files are skipped with one
+    warning that lists them.
+    """
+
+    def __init__(self, dset_cfg: Mapping, sample_rate: int, split: str) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"CleanCorpus: split must be one of {SPLITS}, got {split!r}")
+        cfg = _plain(dset_cfg)
+        self.sample_rate = int(sample_rate)
+        self.split = split
+        self.silence_threshold_db = float(_option(cfg, "silence_threshold_db"))
+        self.silence_retries = int(_option(cfg, "silence_retries"))
+        if self.silence_retries < 0:
+            raise ValueError(f"dset.silence_retries: must not be negative, got {self.silence_retries}")
+        self.min_samples = max(1, int(round(float(_option(cfg, "min_file_seconds")) * self.sample_rate)))
+        fraction = float(_option(cfg, "validation_fraction"))
+        split_seed = int(_option(cfg, "split_seed"))
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(f"dset.validation_fraction: expected a value in [0, 1), got {fraction}")
+
+        categories = cfg.get("categories") or {}
+        if not categories:
+            raise ValueError("dset.categories: no clean categories configured")
+        self.categories: list[str] = []
+        weights: list[float] = []
+        self.files: dict[str, list[AudioFileInfo]] = {}
+        self.skipped: list[tuple[Path, str]] = []
+        for name, entry in categories.items():
+            weight = float(entry.get("weight", 0.0))
+            if weight < 0:
+                raise ValueError(f"dset.categories.{name}.weight: must not be negative, got {weight}")
+            if weight == 0:
+                continue
+            usable, skipped = self._scan_category(name, entry)
+            self.skipped += skipped
+            train, validation = split_files(usable, fraction, split_seed)
+            chosen = train if split == "train" else validation
+            if not chosen:
+                folders = ", ".join(str(d) for d in self._category_dirs(name, entry))
+                raise ValueError(
+                    f"{folders}: category {name!r} has {len(usable)} usable file(s), too few to give "
+                    f"both training and validation at least one"
+                )
+            self.categories.append(name)
+            weights.append(weight)
+            self.files[name] = chosen
+        if not self.categories:
+            raise ValueError("dset.categories: every category has weight 0")
+        self.weights = np.asarray(weights, dtype=np.float64) / sum(weights)
+        _warn_once(self.skipped, "clean corpus")
+
+        budget = float(_option(cfg, "cache_mb")) * 2**20
+        self.preload = bool(_option(cfg, "preload"))
+        self._cache = _AudioCache(math.inf if self.preload else budget)
+        self._bad: set[Path] = set()
+        self._bad_lock = threading.Lock()
+        if self.preload:
+            for name in self.categories:
+                for info in self.files[name]:
+                    self.load(info)
+
+    @staticmethod
+    def _category_dirs(name: str, entry: Mapping) -> list[Path]:
+        dirs = entry.get("dirs")
+        if dirs is None:
+            raise ValueError(f"dset.categories.{name}.dirs: no folder given")
+        if isinstance(dirs, (str, Path)):
+            dirs = [dirs]
+        return [resolve_path(d) for d in dirs]
+
+    def _scan_category(self, name: str, entry: Mapping) -> tuple[list[AudioFileInfo], list[tuple[Path, str]]]:
+        usable: list[AudioFileInfo] = []
+        skipped: list[tuple[Path, str]] = []
+        dirs = self._category_dirs(name, entry)
+        for folder in dirs:
+            if not folder.is_dir():
+                raise ValueError(f"{folder}: clean folder of category {name!r} does not exist")
+            for path in audio_io.list_audio_files(folder):
+                try:
+                    info = sf.info(str(path))
+                except Exception as exc:  # libsndfile raises several types; all mean "not audio"
+                    skipped.append((path, f"unreadable: {str(exc).splitlines()[0][:120]}"))
+                    continue
+                if info.frames <= 0 or info.samplerate <= 0:
+                    skipped.append((path, "no samples"))
+                    continue
+                num = int(math.ceil(info.frames * self.sample_rate / info.samplerate))
+                if num < self.min_samples:
+                    skipped.append((path, f"shorter than {self.min_samples / self.sample_rate:g} s"))
+                    continue
+                key = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+                usable.append(AudioFileInfo(path, key, num))
+        if not usable:
+            listed = ", ".join(str(d) for d in dirs)
+            raise ValueError(f"{listed}: category {name!r} has no usable audio files")
+        return usable, skipped
+
+    def load(self, info: AudioFileInfo) -> np.ndarray | None:
+        """The whole file, mono float32 at the model rate; None (after one warning) if it
+        cannot be decoded or is shorter than ``min_file_seconds``."""
+        audio = self._cache.get(info.path)
+        if audio is not None:
+            return audio
+        with self._bad_lock:
+            if info.path in self._bad:
+                return None
+        try:
+            audio, _ = audio_io.load_audio(info.path, self.sample_rate, mono=True)
+            problem = None if len(audio) >= self.min_samples else "too short once decoded"
+        except (audio_io.AudioError, RuntimeError, OSError, ValueError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            with self._bad_lock:
+                self._bad.add(info.path)
+            _warn_once([(info.path, problem)], f"clean corpus ({self.split})")
+            return None
+        self._cache.put(info.path, audio)
+        return audio
+
+    def crop(self, audio: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """A random ``num_samples`` segment; a shorter file is placed at a random offset in silence."""
+        if len(audio) >= num_samples:
+            start = int(rng.integers(0, len(audio) - num_samples + 1))
+            return audio[start : start + num_samples].copy()
+        out = np.zeros(num_samples, dtype=np.float32)
+        start = int(rng.integers(0, num_samples - len(audio) + 1))
+        out[start : start + len(audio)] = audio
+        return out
+
+    def draw(self, category: int, num_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """A crop of a random file of category ``category``, and the file's key.
+
+        A crop quieter than ``silence_threshold_db`` dBFS is redrawn (new file, new offset)
+        up to ``silence_retries`` times; if all are quiet the loudest is kept. A file that
+        fails to decode is replaced by another random draw. Only ``rng`` decides.
+        """
+        files = self.files[self.categories[category]]
+        best: tuple[float, np.ndarray, str] | None = None
+        unreadable = 0
+        attempt = 0
+        while attempt <= self.silence_retries:
+            info = files[int(rng.integers(len(files)))]
+            audio = self.load(info)
+            if audio is None:
+                unreadable += 1
+                if unreadable >= _MAX_UNREADABLE_DRAWS:
+                    break
+                continue
+            segment = self.crop(audio, num_samples, rng)
+            level = rms_dbfs(segment)
+            if level >= self.silence_threshold_db:
+                return segment, info.key
+            if best is None or level > best[0]:
+                best = (level, segment, info.key)
+            attempt += 1
+        if best is None:
+            log.error("category %r: %d draws found no readable file; using silence", self.categories[category],
+                      unreadable)  # fmt: skip
+            return np.zeros(num_samples, dtype=np.float32), ""
+        return best[1], best[2]
+
+    @property
+    def cached_bytes(self) -> int:
+        """Memory held by decoded files in the cache."""
+        return self._cache.used
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.files.values())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{c}: {len(self.files[c])} files" for c in self.categories)
+        return f"CleanCorpus({self.split}; {counts})"
+
+
+def _noise_source(noise_cfg: Mapping, sample_rate: int):
+    # imported here so that this module (and the trainer) import without the noise module
+    import degradations
+
+    return degradations.NoiseSource(noise_cfg, sample_rate)
+
+
+def _range(values: Any, name: str) -> tuple[float, float]:
+    values = _plain(values)
+    if not isinstance(values, (list, tuple)) or len(values) != 2 or float(values[0]) > float(values[1]):
+        raise ValueError(f"{name}: expected [low, high] with low <= high, got {values}")
+    return float(values[0]), float(values[1])
+
+
+class ExampleMaker:
+    """Builds one (noisy, clean) pair from a seed and an index; used by both data sets."""
+
+    def __init__(self, corpus: CleanCorpus, noise_source: Any, noise_cfg: Mapping, dset_cfg: Mapping,
+                 segment_samples: int, seed: int) -> None:  # fmt: skip
+        self.corpus = corpus
+        self.noise_source = noise_source
+        self.segment_samples = int(segment_samples)
+        self.seed = int(seed)
+        if self.seed < 0:
+            raise ValueError(f"seed: must be non-negative, got {seed}")
+        self.snr_db = _range(noise_cfg.get("snr_db"), "noise.snr_db")
+        self.gain_db = _range(_option(_plain(dset_cfg), "gain_db"), "dset.gain_db")
+
+    def _rngs(self, stream: int, index: int) -> list[np.random.Generator]:
+        parts = (_PART_CLEAN, _PART_NOISE, _PART_MIX)
+        return [np.random.default_rng([self.seed, stream, int(index), part]) for part in parts]
+
+    def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        noise, family = self.noise_source.sample(self.segment_samples, rng)
+        noise = np.asarray(noise, dtype=np.float32)
+        if noise.shape != (self.segment_samples,):
+            raise ValueError(f"NoiseSource.sample returned shape {noise.shape}, expected ({self.segment_samples},)")
+        return noise, str(family)
+
+    def train_example(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training pair ``index``: category by weight, SNR uniform in dB in ``noise.snr_db``
+        (log-uniform as a power ratio), gain uniform in dB in ``gain_db``."""
+        r_clean, r_noise, r_mix = self._rngs(_TRAIN_STREAM, index)
+        category = sample_category(self.corpus.weights, r_clean)
+        clean, _ = self.corpus.draw(category, self.segment_samples, r_clean)
+        noise, _ = self._noise(r_noise)
+        snr = r_mix.uniform(*self.snr_db)
+        gain = r_mix.uniform(*self.gain_db)
+        return mix(clean, noise, snr, gain)
+
+    def validation_example(self, index: int, category: int, snr_db: float) -> tuple[np.ndarray, np.ndarray, str]:
+        """Validation pair ``index`` of the given category at exactly ``snr_db``, and the noise family."""
+        r_clean, r_noise, r_mix = self._rngs(_VALIDATION_STREAM, index)
+        clean, _ = self.corpus.draw(category, self.segment_samples, r_clean)
+        noise, family = self._noise(r_noise)
+        gain = r_mix.uniform(*self.gain_db)
+        noisy, target = mix(clean, noise, snr_db, gain)
+        return noisy, target, family
+
+
+def make_train_dataset(
+    dset_cfg: Mapping,
+    noise_cfg: Mapping,
+    sample_rate: int,
+    segment_samples: int,
+    batch_size: int,
+    seed: int,
+    start_step: int = 0,
+) -> tf.data.Dataset:
+    """Infinite dataset of ``(noisy [B, L], clean [B, L])`` float32 batches.
+
+    Batch ``s`` holds examples ``s * B ... s * B + B - 1``, each a pure function of
+    ``(seed, index)``, so starting at ``start_step`` continues a run exactly.
+    Configuration errors (missing folders, empty categories, bad ranges) raise
+    ``ValueError`` here, before any batch is made.
+    """
+    if batch_size < 1 or segment_samples < 1 or start_step < 0:
+        raise ValueError(
+            f"make_train_dataset: bad batch_size={batch_size}, segment_samples={segment_samples} "
+            f"or start_step={start_step}"
+        )
+    corpus = CleanCorpus(dset_cfg, sample_rate, "train")
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate), noise_cfg, dset_cfg, segment_samples, seed)
+    cfg = _plain(dset_cfg)
+    parallel = cfg.get("num_parallel_calls", DEFAULTS["num_parallel_calls"])
+    parallel = tf.data.AUTOTUNE if parallel is None else int(parallel)
+    prefetch = int(_option(cfg, "prefetch_batches"))
+    length = int(segment_samples)
+
+    def example(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        noisy, clean = tf.numpy_function(
+            lambda i: maker.train_example(int(i)), [index], [tf.float32, tf.float32], stateful=False
+        )
+        noisy.set_shape([length])
+        clean.set_shape([length])
+        return noisy, clean
+
+    start = int(start_step) * int(batch_size)
+    # effectively infinite: int64 indices for ~10^18 examples
+    ds = tf.data.Dataset.range(start, 2**62, output_type=tf.int64)
+    ds = ds.map(example, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(int(batch_size), drop_remainder=True)
+    return ds.prefetch(prefetch)
+
+
+def allocate_categories(weights: np.ndarray, num_items: int) -> list[int]:
+    """Category index per item in proportion to ``weights`` (largest remainder), in order."""
+    exact = np.asarray(weights, dtype=np.float64) * num_items
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts), kind="stable")[: num_items - counts.sum()]:
+        counts[i] += 1
+    return [c for c, n in enumerate(counts) for _ in range(n)]
+
+
+def make_validation_set(
+    dset_cfg: Mapping,
+    noise_cfg: Mapping,
+    sample_rate: int,
+    segment_samples: int,
+    num_items: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """The fixed validation set from the validation files (disjoint from training).
+
+    Categories are allocated in proportion to their weights and shuffled by ``seed``; each
+    category cycles through ``dset.validation_snr_db`` so that every category is seen at
+    every SNR of the grid. ``num_items`` defaults to ``dset.validation_items``.
+    Returns ``{'noisy': [N, L] float32, 'clean': [N, L] float32, 'category': [str],
+    'family': [str], 'snr_db': [N] float64}``.
+    """
+    cfg = _plain(dset_cfg)
+    num_items = int(_option(cfg, "validation_items") if num_items is None else num_items)
+    if num_items < 1:
+        raise ValueError(f"make_validation_set: num_items must be at least 1, got {num_items}")
+    grid = [float(v) for v in _option(cfg, "validation_snr_db")]
+    if not grid:
+        raise ValueError("dset.validation_snr_db: the SNR grid is empty")
+    corpus = CleanCorpus(dset_cfg, sample_rate, "validation")
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate), noise_cfg, dset_cfg, segment_samples, seed)
+    order = allocate_categories(corpus.weights, num_items)
+    np.random.default_rng([int(seed), _VALIDATION_ORDER_STREAM]).shuffle(order)
+    seen = [0] * len(corpus.categories)
+    noisy = np.zeros((num_items, segment_samples), dtype=np.float32)
+    clean = np.zeros((num_items, segment_samples), dtype=np.float32)
+    snrs = np.zeros(num_items, dtype=np.float64)
+    names, families = [], []
+    for i, category in enumerate(order):
+        snrs[i] = grid[seen[category] % len(grid)]
+        seen[category] += 1
+        noisy[i], clean[i], family = maker.validation_example(i, category, snrs[i])
+        names.append(corpus.categories[category])
+        families.append(family)
+    return {"noisy": noisy, "clean": clean, "category": names, "family": families, "snr_db": snrs}
