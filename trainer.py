@@ -118,6 +118,9 @@ class Trainer:
         self.tcfg = cfg.train
         self.exp_dir = Path(exp_dir)
         self.exp_dir.mkdir(parents=True, exist_ok=True)
+        if self.tcfg.precision not in ("float32", "mixed_bfloat16"):
+            # float16 would need loss scaling, which this loop does not do
+            raise ValueError(f"train.precision: expected float32 or mixed_bfloat16, got {self.tcfg.precision!r}")
         keras.mixed_precision.set_global_policy(self.tcfg.precision)
         keras.utils.set_random_seed(int(cfg.seed))
 
@@ -152,6 +155,7 @@ class Trainer:
         self.summary = tf.summary.create_file_writer(str(self.exp_dir / "tensorboard"))
         self._validation: dict | None = None
         self._train_step = None
+        self.skipped_updates = 0
 
     # ----------------------------------------------------------------------------- data
     def validation_set(self) -> dict:
@@ -198,13 +202,18 @@ class Trainer:
                 loss, _ = self.compute_loss(noisy, clean, training=True)
                 scaled = loss / replicas
             grads = tape.gradient(scaled, self.model.trainable_variables)
+            # a non-finite gradient (a rare overflow in one batch) must not reach the weights:
+            # the update is zeroed and the step counted as skipped
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-            return loss
+            return loss, tf.cast(tf.logical_not(finite), tf.float32)
 
         @tf.function(reduce_retracing=True)
         def train_step(noisy, clean):
-            per_replica = self.strategy.run(step_fn, args=(noisy, clean))
-            return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+            loss, skipped = self.strategy.run(step_fn, args=(noisy, clean))
+            mean = tf.distribute.ReduceOp.MEAN
+            return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, skipped, axis=None)
 
         return train_step
 
@@ -288,7 +297,12 @@ class Trainer:
         try:
             while int(self.step) < total:
                 noisy, clean = next(data)
-                loss = float(self._train_step(noisy, clean))
+                loss, skipped = self._train_step(noisy, clean)
+                loss = float(loss)
+                if float(skipped) > 0 and math.isfinite(loss):
+                    self.skipped_updates += 1
+                    log.warning("step %d: non-finite gradient, update skipped (%d so far)",
+                                int(self.step) + 1, self.skipped_updates)  # fmt: skip
                 if not math.isfinite(loss):
                     good = self.manager.latest_checkpoint or "none"
                     raise TrainingDiverged(

@@ -193,7 +193,10 @@ def build_model(cfg: Mapping) -> keras.Model:
     # stage 1: predicts the residual noise
     h = _conv(f0, cfg["early_kernel"], "s1_early", activation="elu")(x_in)
     feats1 = _unet(h, cfg, "s1")
-    noise = _conv(2, (3, 3), "s1_noise", dtype="float32")(feats1)
+    # small initial corrections: an untrained model starts near the identity, so training
+    # begins from "leave the input alone" rather than from random spectra
+    small_init = keras.initializers.VarianceScaling(scale=0.01, seed=None)
+    noise = _conv(2, (3, 3), "s1_noise", dtype="float32", kernel_initializer=small_init)(feats1)
     y1 = layers.Add(name="s1_estimate", dtype="float32")([x_pad, noise])
     outputs = [CropToReference(name="stage1", dtype="float32")(y1, spec)]
 
@@ -207,7 +210,8 @@ def build_model(cfg: Mapping) -> keras.Model:
         h2 = layers.Concatenate(name="s2_merge_cat")([h2, sam_out])
         h2 = _conv(f0, (1, 1), "s2_merge", activation="elu")(h2)
         feats2 = _unet(h2, cfg, "s2")
-        out2 = _conv(2, (3, 3), "s2_out", dtype="float32")(feats2)
+        out_init = small_init if cfg["output"] == "residual" else "glorot_uniform"
+        out2 = _conv(2, (3, 3), "s2_out", dtype="float32", kernel_initializer=out_init)(feats2)
         if cfg["output"] == "residual":
             y2 = layers.Add(name="s2_estimate", dtype="float32")([x_pad, out2])
         elif cfg["output"] == "mask":

@@ -1,0 +1,187 @@
+"""Trainer and train.py: learning, exact resume, NaN handling, the experiment folder."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+from hydra import compose, initialize_config_dir
+
+import dataset_loader
+import trainer as trainer_module
+
+REPO = Path(__file__).resolve().parents[1]
+SR = 44100
+
+
+def _write_corpus(root: Path) -> dict[str, Path]:
+    """Three categories of short, clearly structured signals (tones, chirps, pulses)."""
+    rng = np.random.default_rng(0)
+    folders = {}
+    t = np.arange(int(2.5 * SR)) / SR
+    for cat in ("speech", "effects", "music"):
+        folder = root / cat
+        folder.mkdir(parents=True)
+        for i in range(4):
+            f0 = rng.uniform(120, 900)
+            if cat == "speech":  # harmonic tone with a syllable-rate envelope
+                x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+            elif cat == "effects":  # a chirp
+                x = np.sin(2 * np.pi * (f0 + 800 * t) * t)
+            else:  # a chord
+                x = sum(np.sin(2 * np.pi * f0 * r * t) for r in (1.0, 1.25, 1.5))
+            sf.write(folder / f"{cat}{i}.wav", (0.25 * x / np.abs(x).max()).astype("float32"), SR)
+        folders[cat] = folder
+    return folders
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    return _write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _overrides(corpus: dict[str, Path], exp_root: Path, extra: list[str] = ()) -> list[str]:
+    return [
+        "model=tiny",
+        "noise=synthetic",
+        f"dset.categories.speech.dirs=[{corpus['speech']}]",
+        f"dset.categories.effects.dirs=[{corpus['effects']}]",
+        f"dset.categories.music.dirs=[{corpus['music']}]",
+        "dset.validation_fraction=0.25",
+        "dset.cache_mb=64",
+        "train.segment_frames=16",
+        "train.validation_items=8",
+        "train.validation_seconds=0.5",
+        "train.validation_batch=8",
+        "train.precision=float32",
+        "train.schedule.warmup_steps=0",
+        "train.schedule.name=constant",
+        "batch_size=2",
+        f"experiments_root={exp_root}",
+        *extra,
+    ]
+
+
+def _cfg(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("conf", overrides=overrides)
+
+
+def _weights(model) -> list[np.ndarray]:
+    return [w.numpy().copy() for w in model.weights]
+
+
+def test_tiny_model_improves_validation_si_sdr(corpus, tmp_path):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=40", "lr=2e-3", "train.checkpoint_every=1000"]))
+    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+    before = tr.validate()
+    row = tr.fit(quiet=True)
+    assert row["step"] == 40
+    assert row["val_si_sdr_i"] > before["val_si_sdr_i"] + 0.5, (before, row)
+    assert np.isfinite(row["val_energy_ratio_db"])
+    # the best export exists and reloads
+    assert (tmp_path / "exp" / "best" / "model.weights.h5").is_file()
+    assert (tmp_path / "exp" / "metrics.csv").read_text().count("\n") == 2  # header + one epoch
+
+
+def test_resume_continues_exactly(corpus, tmp_path):
+    common = ["steps_per_epoch=3", "lr=1e-3", "train.checkpoint_every=3", "seed=5"]
+    straight = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=2", *common])), tmp_path / "a")
+    straight.fit(quiet=True)
+
+    first = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=1", *common])), tmp_path / "b")
+    first.fit(quiet=True)
+    del first
+    resumed = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=2", *common])), tmp_path / "b")
+    assert resumed.restore() == 3
+    assert int(resumed.optimizer.iterations) == 3
+    resumed.fit(quiet=True)
+
+    assert int(resumed.step) == int(straight.step) == 6
+    for a, b in zip(_weights(straight.model), _weights(resumed.model)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    for a, b in zip(straight.optimizer.variables, resumed.optimizer.variables):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-7)
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(corpus, tmp_path, monkeypatch):
+    real = dataset_loader.make_train_dataset
+
+    def poisoned(*args, **kwargs):
+        ds = real(*args, **kwargs)
+        start = kwargs.get("start_step", 0)
+
+        def inject(i, batch):
+            noisy, clean = batch
+            bad = tf.equal(i + start, 4)  # the 5th batch carries a NaN
+            noisy = tf.where(bad, noisy * np.nan, noisy)
+            return noisy, clean
+
+        return ds.enumerate().map(lambda i, b: inject(i, b))
+
+    monkeypatch.setattr(dataset_loader, "make_train_dataset", poisoned)
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=10", "train.checkpoint_every=2"]))
+    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+    with pytest.raises(trainer_module.TrainingDiverged, match=r"loss became nan at step 5.*ckpt-4"):
+        tr.fit(quiet=True)
+    ckpt = tf.train.latest_checkpoint(str(tmp_path / "exp" / "checkpoints"))
+    assert ckpt.endswith("ckpt-4")
+    # the saved state is the good one: finite weights, step 4
+    again = trainer_module.Trainer(cfg, tmp_path / "exp")
+    assert again.restore() == 4
+    assert all(np.isfinite(w).all() for w in _weights(again.model))
+
+
+def _run_train(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, **kwargs)  # fmt: skip
+
+
+def test_train_cli_writes_experiment_folder(corpus, tmp_path):
+    args = _overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "quiet=true"])
+    result = _run_train(args, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1
+    exp = folders[0]
+    assert exp.name.startswith("batch_size=2,dset.cache_mb=64,")  # named from the sorted overrides
+    assert "name: tiny" in (exp / "config.yaml").read_text()
+    assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-2")
+    assert (exp / "best" / "model.weights.h5").is_file() and (exp / "last" / "config.json").is_file()
+    lines = (exp / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,step,train_loss,val_loss,val_si_sdr_i") and len(lines) == 2
+
+    # running again without resume=true refuses to touch the folder
+    again = _run_train(args, timeout=600)
+    assert again.returncode == 2 and "resume=true" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_sigkill_then_resume(corpus, tmp_path):
+    args = _overrides(corpus, tmp_path, ["experiment=killed", "steps_per_epoch=2", "train.checkpoint_every=2", "quiet=true"])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, "epochs=1000"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    index = tmp_path / "killed" / "checkpoints" / "checkpoint"
+    deadline = time.time() + 300
+    while not index.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert index.exists(), "no checkpoint was written before the deadline"
+    saved = int(tf.train.latest_checkpoint(str(index.parent)).rsplit("-", 1)[1])
+    assert saved >= 2
+
+    result = _run_train([*args, f"epochs={saved // 2 + 1}", "resume=true"], timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    final = int(tf.train.latest_checkpoint(str(index.parent)).rsplit("-", 1)[1])
+    assert final == 2 * (saved // 2 + 1)
