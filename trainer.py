@@ -313,6 +313,9 @@ class Trainer:
                 losses_epoch.append(loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", epoch=f"{(step - 1) // per_epoch + 1}/{epochs}")
+                if quiet and step % int(self.tcfg.get("log_every", 50)) == 0:
+                    rate = (time.time() - t0) / max(step - start, 1)
+                    log.info("step %d/%d loss %.4f (%.2f s/step)", step, total, loss, rate)
                 if step % every == 0:
                     self.save()
                 if step % per_epoch == 0 or step == total:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import tensorflow as tf
 from hydra import compose, initialize_config_dir
 
@@ -18,33 +17,6 @@ import dataset_loader
 import trainer as trainer_module
 
 REPO = Path(__file__).resolve().parents[1]
-SR = 44100
-
-
-def _write_corpus(root: Path) -> dict[str, Path]:
-    """Three categories of short, clearly structured signals (tones, chirps, pulses)."""
-    rng = np.random.default_rng(0)
-    folders = {}
-    t = np.arange(int(2.5 * SR)) / SR
-    for cat in ("speech", "effects", "music"):
-        folder = root / cat
-        folder.mkdir(parents=True)
-        for i in range(4):
-            f0 = rng.uniform(120, 900)
-            if cat == "speech":  # harmonic tone with a syllable-rate envelope
-                x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
-            elif cat == "effects":  # a chirp
-                x = np.sin(2 * np.pi * (f0 + 800 * t) * t)
-            else:  # a chord
-                x = sum(np.sin(2 * np.pi * f0 * r * t) for r in (1.0, 1.25, 1.5))
-            sf.write(folder / f"{cat}{i}.wav", (0.25 * x / np.abs(x).max()).astype("float32"), SR)
-        folders[cat] = folder
-    return folders
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict[str, Path]:
-    return _write_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 def _overrides(corpus: dict[str, Path], exp_root: Path, extra: list[str] = ()) -> list[str]:

@@ -1,0 +1,287 @@
+"""Evaluate the model against classical denoisers: ``python evaluate.py [evaluate.KEY=VALUE ...]``.
+
+Builds a deterministic test set (fixed seed; clean files from the validation split, which
+training never sees) of every clean category x noise family x input SNR, runs each system
+(the unprocessed input, noisereduce stationary and non-stationary, an Ephraim-Malah LSA
+estimator, and the model) and writes, to ``evaluate.output_dir``:
+
+* ``<name>.csv``   one row per system and item, every metric;
+* ``<name>.md``    tables by input SNR, category and noise family, the 10 dB summary and
+  the issue's targets checked;
+* ``<name>.png``   SI-SDR improvement and output/clean energy against input SNR.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+REPO_ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("evaluate")
+
+SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db")
+RECORDED = "recorded"
+
+
+def _resolve(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def noise_sources(families: Sequence[str], sample_rate: int, noise_cfg: Mapping) -> dict[str, object]:
+    """One noise source per family: the synthetic ones from ``conf/noise/<family>.yaml``,
+    ``recorded`` from the configured recorded-noise folders only."""
+    import degradations
+
+    sources = {}
+    for family in families:
+        if family == RECORDED:
+            cfg = OmegaConf.to_container(noise_cfg, resolve=True) if OmegaConf.is_config(noise_cfg) else dict(noise_cfg)
+            cfg["recorded_share"] = 1.0
+            sources[family] = degradations.NoiseSource(cfg, sample_rate)
+        else:
+            sources[family] = degradations.NoiseSource(degradations.load_noise_config(family), sample_rate)
+    return sources
+
+
+def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
+    """The deterministic test items: ``{'noisy', 'clean', 'category', 'family', 'snr_db'}``.
+
+    Every item is a pure function of (seed, category, family, SNR, index), so the set is the
+    same on every run and for every model.
+    """
+    import dataset_loader
+
+    ecfg = cfg.evaluate
+    corpus = dataset_loader.CleanCorpus(cfg.dset, sample_rate, split="validation")
+    sources = noise_sources(list(ecfg.families), sample_rate, cfg.noise)
+    n = int(round(float(ecfg.seconds) * sample_rate))
+    items = []
+    for ci, category in enumerate(corpus.categories):
+        for fi, family in enumerate(ecfg.families):
+            for si, snr in enumerate(ecfg.snr_db):
+                for k in range(int(ecfg.items_per_cell)):
+                    rng = np.random.default_rng([int(ecfg.seed), ci, fi, si, k])
+                    clean, key = corpus.draw(ci, n, rng)
+                    noise, label = sources[family].sample(n, rng)
+                    noisy, clean = dataset_loader.mix(clean, noise, float(snr), 0.0)
+                    items.append({"noisy": noisy, "clean": clean, "category": category, "family": family,
+                                  "snr_db": float(snr), "file": key})  # fmt: skip
+    return items
+
+
+def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float) -> Callable:
+    """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines."""
+    import inference
+
+    model, mcfg = inference.load_model(checkpoint)
+
+    def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
+        return inference.denoise_array(
+            model, mcfg, noisy, sample_rate, strength=1.0, segment_seconds=segment_seconds, overlap_seconds=overlap_seconds
+        )
+
+    return denoise
+
+
+def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate: int, perceptual: bool,
+                quiet: bool = False) -> list[dict]:  # fmt: skip
+    """Every system on every item; rows of metrics with the processing time."""
+    import metrics
+
+    rows = []
+    for name, denoise in systems.items():
+        for i, item in enumerate(tqdm(items, desc=name, disable=quiet, unit="item")):
+            start = time.perf_counter()
+            estimate = np.asarray(denoise(item["noisy"], sample_rate), dtype=np.float32)
+            seconds = time.perf_counter() - start
+            scores = metrics.evaluate_pair(estimate, item["noisy"], item["clean"], sample_rate, with_perceptual=perceptual)
+            rows.append({"system": name, "item": i, "category": item["category"], "family": item["family"],
+                         "snr_db": item["snr_db"], "file": item["file"], "seconds": seconds,
+                         "audio_seconds": len(item["clean"]) / sample_rate, **scores})  # fmt: skip
+    return rows
+
+
+def _mean(values: Sequence[float]) -> float:
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def cell_mean(rows: list[dict], metric: str, **where: object) -> float:
+    """Mean of ``metric`` over the rows matching ``where``, averaging first within each
+    (category, family) cell so every category and family weighs the same."""
+    cells = defaultdict(list)
+    for r in rows:
+        if all(r[k] == v for k, v in where.items()):
+            cells[(r["category"], r["family"])].append(r.get(metric, float("nan")))
+    return _mean([_mean(v) for v in cells.values()])
+
+
+def real_time_factor(rows: list[dict], system: str) -> float:
+    sel = [r for r in rows if r["system"] == system]
+    return sum(r["seconds"] for r in sel) / max(sum(r["audio_seconds"] for r in sel), 1e-9)
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "n/a" if x != x else f"{x:.{digits}f}"
+
+
+def markdown_report(rows: list[dict], systems: Sequence[str], snrs: Sequence[float], title: str, command: str) -> str:
+    """Tables by input SNR, category and family, and the 10 dB targets."""
+    cats = sorted({r["category"] for r in rows})
+    fams = list(dict.fromkeys(r["family"] for r in rows))
+    present = [m for m in SUMMARY_METRICS if any(m in r for r in rows)]
+    out = [f"# {title}", "", f"Command: `{command}`", "",
+           f"{len(rows) // max(len(systems), 1)} items per system: categories {', '.join(cats)}; "
+           f"noise families {', '.join(fams)}; input SNR {', '.join(f'{s:g}' for s in snrs)} dB. "
+           "Means over (category, family) cells, each cell weighted equally.", ""]  # fmt: skip
+
+    ref = 10.0 if 10.0 in snrs else snrs[len(snrs) // 2]
+    out += [f"## All metrics at {ref:g} dB input SNR", "",
+            "| system | " + " | ".join(present) + " | real-time factor |",
+            "|---|" + "---|" * (len(present) + 1)]  # fmt: skip
+    for s in systems:
+        vals = [_fmt(cell_mean(rows, m, system=s, snr_db=ref)) for m in present]
+        out.append(f"| {s} | " + " | ".join(vals) + f" | {real_time_factor(rows, s):.3f} |")
+
+    for metric, label in (("si_sdr_i", "SI-SDR improvement (dB)"), ("energy_ratio_db", "output/clean energy in the active band (dB)")):
+        out += ["", f"## {label} by input SNR", "", "| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
+                "|---|" + "---|" * len(snrs)]  # fmt: skip
+        for s in systems:
+            out.append(f"| {s} | " + " | ".join(_fmt(cell_mean(rows, metric, system=s, snr_db=v)) for v in snrs) + " |")
+
+    for key, values in (("category", cats), ("family", fams)):
+        out += ["", f"## SI-SDR improvement (dB) by {key}, at {ref:g} dB input SNR", "",
+                "| system | " + " | ".join(values) + " |", "|---|" + "---|" * len(values)]  # fmt: skip
+        for s in systems:
+            out.append(f"| {s} | " + " | ".join(_fmt(cell_mean(rows, "si_sdr_i", system=s, snr_db=ref, **{key: v}))
+                                               for v in values) + " |")  # fmt: skip
+
+    if "model" in systems:
+        out += ["", "## Targets", ""] + [f"- {line}" for line in check_targets(rows, systems, ref)]
+    return "\n".join(out) + "\n"
+
+
+def check_targets(rows: list[dict], systems: Sequence[str], ref: float) -> list[str]:
+    """The model's targets at ``ref`` dB input SNR, each marked met or not met."""
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    m_sisdr = cell_mean(rows, "si_sdr_i", system="model", snr_db=ref)
+    classical = [s for s in systems if s not in ("model", "input")]
+    best = max(classical, key=lambda s: cell_mean(rows, "si_sdr_i", system=s, snr_db=ref)) if classical else None
+    lines = [f"SI-SDR improvement >= 10 dB: {m_sisdr:.2f} dB, {mark(m_sisdr >= 10)}"]
+    if best:
+        b_sisdr = cell_mean(rows, "si_sdr_i", system=best, snr_db=ref)
+        lines.append(f"beats the best classical baseline ({best}, {b_sisdr:.2f} dB) by >= 3 dB SI-SDR: "
+                     f"{m_sisdr - b_sisdr:+.2f} dB, {mark(m_sisdr - b_sisdr >= 3)}")  # fmt: skip
+        m_pesq, b_pesq = cell_mean(rows, "pesq", system="model", snr_db=ref), cell_mean(rows, "pesq", system=best, snr_db=ref)
+        if m_pesq == m_pesq:
+            lines.append(f"and in PESQ: {m_pesq:.2f} vs {b_pesq:.2f}, {mark(m_pesq > b_pesq)}")
+    worst = min(
+        ((c, cell_mean(rows, "si_sdr_i", system="model", snr_db=ref, category=c)) for c in sorted({r["category"] for r in rows})),
+        key=lambda t: t[1],
+    )
+    lines.append(f"no category worse than the input: worst {worst[0]} {worst[1]:+.2f} dB, {mark(worst[1] >= 0)}")
+    energy = cell_mean(rows, "energy_ratio_db", system="model", snr_db=ref)
+    lines.append(f"output/clean energy within 1 dB: {energy:+.2f} dB, {mark(abs(energy) <= 1)}")
+    return lines
+
+
+def plot_report(rows: list[dict], systems: Sequence[str], snrs: Sequence[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for s in systems:
+        axes[0].plot(snrs, [cell_mean(rows, "si_sdr_i", system=s, snr_db=v) for v in snrs], marker="o", label=s)
+        axes[1].plot(snrs, [cell_mean(rows, "energy_ratio_db", system=s, snr_db=v) for v in snrs], marker="o", label=s)
+    axes[0].set(xlabel="input SNR (dB)", ylabel="SI-SDR improvement (dB)", title="Quality gain")
+    axes[1].axhspan(-1, 1, color="0.9")
+    axes[1].set(xlabel="input SNR (dB)", ylabel="output / clean energy (dB)", title="Over- (<0) and under-suppression (>0)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def run(cfg: DictConfig, command: str) -> int:
+    import baselines
+
+    ecfg = cfg.evaluate
+    sample_rate = int(cfg.model.sample_rate)
+    out_dir = _resolve(ecfg.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    systems: dict[str, Callable] = {}
+    for name in ecfg.systems:
+        if name == "model":
+            checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
+            systems[name] = model_system(_resolve(checkpoint), float(cfg.inference.segment_seconds),
+                                         float(cfg.inference.overlap_seconds))  # fmt: skip
+        elif name in baselines.BASELINES:
+            systems[name] = baselines.BASELINES[name]
+        else:
+            raise ValueError(f"evaluate.systems: unknown system {name!r} (model or one of {sorted(baselines.BASELINES)})")
+    items = build_test_set(cfg, sample_rate)
+    rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet))
+    name = ecfg.name
+    write_csv(rows, out_dir / f"{name}.csv")
+    snrs = [float(s) for s in ecfg.snr_db]
+    report = markdown_report(rows, list(systems), snrs, f"Evaluation: {name}", command)
+    tmp = out_dir / f".{name}.md.part"
+    tmp.write_text(report)
+    os.replace(tmp, out_dir / f"{name}.md")
+    plot_report(rows, list(systems), snrs, out_dir / f"{name}.png")
+    print(report)
+    print(f"wrote {out_dir / name}.csv, .md and .png")
+    return 0
+
+
+@hydra.main(config_path="conf", config_name="conf", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    command = "python evaluate.py " + " ".join(sys.argv[1:])
+    try:
+        code = run(cfg, command.strip())
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except Exception as exc:  # checkpoint errors and the like: one line, not a traceback wall
+        if type(exc).__name__ not in ("CheckpointError", "InferenceError", "UsageError"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""evaluate.py: deterministic test set, every system scored, reports written, targets checked."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+import evaluate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _overrides(corpus, out_dir, checkpoint, extra=()):
+    return [
+        f"dset.categories.speech.dirs=[{corpus['speech']}]",
+        f"dset.categories.effects.dirs=[{corpus['effects']}]",
+        f"dset.categories.music.dirs=[{corpus['music']}]",
+        "dset.validation_fraction=0.25",
+        "evaluate.seconds=1.0",
+        "evaluate.items_per_cell=1",
+        "evaluate.snr_db=[0,10]",
+        "evaluate.families=[film,gramophone]",
+        f"evaluate.output_dir={out_dir}",
+        f"evaluate.checkpoint={checkpoint}",
+        "evaluate.quiet=true",
+        "evaluate.name=t",
+        *extra,
+    ]
+
+
+def _cfg(overrides):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("conf", overrides=overrides)
+
+
+def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, tiny_checkpoint):
+    cfg = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint))
+    a = evaluate.build_test_set(cfg, 44100)
+    b = evaluate.build_test_set(cfg, 44100)
+    assert len(a) == 3 * 2 * 2
+    assert {(i["category"], i["family"], i["snr_db"]) for i in a} == {
+        (c, f, s) for c in ("speech", "effects", "music") for f in ("film", "gramophone") for s in (0.0, 10.0)
+    }
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x["noisy"], y["noisy"])
+    # the requested SNR is the one in the mixture
+    item = a[1]
+    noise = item["noisy"] - item["clean"]
+    snr = 10 * np.log10(np.sum(item["clean"] ** 2) / np.sum(noise**2))
+    assert snr == pytest.approx(item["snr_db"], abs=0.1)
+
+
+def test_report_and_targets_from_rows():
+    rows = []
+    for system, gain in (("input", 0.0), ("lsa", 5.0), ("model", 12.0)):
+        for cat in ("speech", "music"):
+            for snr in (0.0, 10.0):
+                rows.append({"system": system, "category": cat, "family": "film", "snr_db": snr, "si_sdr_i": gain,
+                             "snr_i": gain, "pesq": 1.0 + gain / 10, "stoi": 0.9, "lsd": 1.0,
+                             "energy_ratio_db": -0.5 if system == "model" else 0.0, "seconds": 1.0, "audio_seconds": 10.0})
+    text = evaluate.markdown_report(rows, ["input", "lsa", "model"], [0.0, 10.0], "T", "cmd")
+    assert "| model | 12.00 | 12.00 | 2.20 | 0.90 | 1.00 | -0.50 | 0.100 |" in text
+    targets = evaluate.check_targets(rows, ["input", "lsa", "model"], 10.0)
+    assert targets[0] == "SI-SDR improvement >= 10 dB: 12.00 dB, met"
+    assert "+7.00 dB, met" in targets[1]
+    rows_bad = [dict(r, si_sdr_i=-1.0) if r["system"] == "model" and r["category"] == "music" else r for r in rows]
+    assert any("worst music -1.00 dB, NOT met" in t for t in evaluate.check_targets(rows_bad, ["input", "lsa", "model"], 10.0))
+
+
+def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, tiny_checkpoint):
+    args = _overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.systems=[input,lsa,model]", "evaluate.perceptual=false"])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    with open(tmp_path / "t.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 12
+    assert {r["system"] for r in rows} == {"input", "lsa", "model"}
+    assert all(float(r["si_sdr_i"]) == 0.0 for r in rows if r["system"] == "input")
+    text = (tmp_path / "t.md").read_text()
+    assert "## Targets" in text and "## SI-SDR improvement (dB) by input SNR" in text
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_cli_missing_checkpoint_is_one_line_error(corpus, tmp_path):
+    args = _overrides(corpus, tmp_path, tmp_path / "nope", ["evaluate.systems=[model]"])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "nope" in result.stderr
+    assert not (tmp_path / "t.csv").exists()
