@@ -21,7 +21,12 @@ def num_frames(num_samples: int, n_fft: int = 2048, hop: int = 512) -> int:
 
 
 def samples_for_frames(frames: int, n_fft: int = 2048, hop: int = 512) -> int:
-    """The longest signal that :func:`stft` turns into exactly ``frames`` frames."""
+    """The longest signal that :func:`stft` turns into exactly ``frames`` frames.
+
+    Even an empty signal gives ``num_frames(0)`` frames (3 for 2048/512), so fewer is an error.
+    """
+    if frames < num_frames(0, n_fft, hop):
+        raise ValueError(f"samples_for_frames: at least {num_frames(0, n_fft, hop)} frames, got {frames}")
     return (frames - 1) * hop + n_fft - 2 * (n_fft - hop)
 
 

@@ -183,7 +183,7 @@ class Trainer:
         """Total loss for a batch of waveforms, and the stage estimates (spectrogram channels)."""
         x = stft.spec_to_channels(stft.stft(noisy, self.n_fft, self.hop))
         y = stft.spec_to_channels(stft.stft(clean, self.n_fft, self.hop))
-        estimates = self.model(x, training=training)
+        estimates = unet.stage_outputs(self.model(x, training=training))
         lc = self.tcfg.loss
         total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight)
         if lc.mrstft_weight or lc.sisdr_weight:

@@ -223,6 +223,25 @@ def build_model(cfg: Mapping) -> keras.Model:
     return keras.Model(spec, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
 
 
+def stage_outputs(outputs: Any) -> list:
+    """The model's stage estimates as a list (Keras returns a bare tensor for one stage)."""
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _count_h5_arrays(path: Path) -> int:
+    import h5py
+
+    count = 0
+
+    def visit(_name: str, obj: Any) -> None:
+        nonlocal count
+        count += isinstance(obj, h5py.Dataset)
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return count
+
+
 def save_denoiser(model: keras.Model, cfg: Mapping, folder: str | os.PathLike) -> Path:
     """Save weights and model config side by side, so the folder alone rebuilds the model.
 
@@ -259,7 +278,14 @@ def load_denoiser(folder: str | os.PathLike) -> tuple[keras.Model, dict]:
         raise CheckpointError(f"{cfg_path}: invalid model config ({exc})") from None
     model = build_model(cfg)
     try:
+        # load_weights ignores surplus arrays (two-stage weights into one stage): count them
+        stored = _count_h5_arrays(w_path)
+        if stored != len(model.weights):
+            raise CheckpointError(f"{w_path}: weights do not fit the model config ({stored} arrays, the model has {len(model.weights)})")
         model.load_weights(str(w_path))
+    except CheckpointError:
+        raise
     except Exception as exc:  # h5py/keras raise various types for a mismatched file
-        raise CheckpointError(f"{w_path}: weights do not fit the model config ({exc})") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{w_path}: weights do not fit the model config ({first})") from None
     return model, cfg
