@@ -292,6 +292,7 @@ class Trainer:
             self._train_step = self._build_train_step()
         data = iter(self.strategy.experimental_distribute_dataset(self.train_dataset(start)))
         every = int(self.tcfg.checkpoint_every)
+        budget = float(self.tcfg.get("max_seconds") or 0)
         bar = tqdm(total=total, initial=start, disable=quiet, unit="step", dynamic_ncols=True)
         t0, losses_epoch, last = time.time(), [], {}
         try:
@@ -318,9 +319,14 @@ class Trainer:
                     log.info("step %d/%d loss %.4f (%.2f s/step)", step, total, loss, rate)
                 if step % every == 0:
                     self.save()
-                if step % per_epoch == 0 or step == total:
+                out_of_time = budget > 0 and time.time() - t0 >= budget
+                if step % per_epoch == 0 or step == total or out_of_time:
                     last = self._end_of_epoch(step, per_epoch, losses_epoch, time.time() - t0)
                     losses_epoch = []
+                if out_of_time:
+                    # equal wall-clock budgets make recipes comparable on a shared machine
+                    log.info("train.max_seconds=%g reached at step %d", budget, step)
+                    break
         finally:
             bar.close()
         if int(self.step) % every:

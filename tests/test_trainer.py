@@ -157,3 +157,11 @@ def test_sigkill_then_resume(corpus, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     final = int(tf.train.latest_checkpoint(str(index.parent)).rsplit("-", 1)[1])
     assert final == 2 * (saved // 2 + 1)
+
+
+def test_max_seconds_stops_validated_and_saved(corpus, tmp_path):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1000", "train.max_seconds=0.001"]))
+    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+    row = tr.fit(quiet=True)
+    assert row["step"] == 1 and np.isfinite(row["val_si_sdr_i"])
+    assert tf.train.latest_checkpoint(str(tmp_path / "exp" / "checkpoints")).endswith("ckpt-1")
