@@ -1,0 +1,1083 @@
+"""Restore recordings: ``python inference.py inference.audio=PATH [inference.KEY=VALUE ...]``.
+
+``PATH`` is an audio file or a folder (every audio file in it, ``inference.recursive``
+for subfolders). For each input ``<stem>.<ext>`` two files are written, by default next
+to the input (``inference.output_dir`` elsewhere; subfolders are mirrored there):
+
+* ``<stem>_denoised_s<N>.<ext>`` the restored programme, and
+* ``<stem>_residual_s<N>.<ext>`` what was removed (input minus restored),
+
+with ``N = round(10 * strength)``. WAV and FLAC inputs keep their container and sample
+format (a 24-bit FLAC gives ``<stem>_denoised_s10.flac`` in 24 bits). Every other input
+(OGG, MP3, AIFF, ...) gives a ``.wav``: in the input's sample format when WAV can hold it
+(AIFF PCM_16 -> WAV PCM_16), else 32-bit float (OGG/Vorbis, MP3), so that the decoded
+samples are neither requantised nor clipped. Outputs have the input's length (exactly),
+sample rate and channel layout. A WAV output above 4 GB is written as RF64.
+
+Denoising strength ``s`` (``inference.denoising_strength``, 0.0 to 1.0): the model gives
+an estimate of the noise, ``noise = input - model_output``; the result is
+
+    output = input - s * noise
+
+so ``s`` is the fraction of the estimated noise that is removed: 0 returns the input
+exactly (bitwise; the model is not run), 1 the model's full restoration, and the removed
+energy grows monotonically (as ``s**2``) in between. The noise is estimated at the model's
+rate (44.1 kHz) and resampled to the input's rate, so only the estimated noise passes
+through the resampler: content of a 96 kHz input above 22.05 kHz is kept, not removed.
+
+Long inputs are read and written in blocks and cut into overlapping segments
+(``segment_seconds``, ``overlap_seconds``) that are denoised in batches
+(``batch_segments``) and joined with raised-cosine crossfades whose weights sum to one;
+memory does not grow with the file's length. See :func:`denoise_array` for the pure
+function and :class:`Restorer` for the file path.
+
+Options (``conf/inference/default.yaml`` documents each): ``checkpoint`` (a folder with
+``config.json`` and ``model.weights.h5``; default the shipped ``models/default``),
+``output_dir``, ``recursive``, ``overwrite`` (outputs of an earlier run are an error
+without it; an input is never written over), ``denoising_strength``, ``segment_seconds``,
+``overlap_seconds``, ``batch_segments``, ``block_seconds``, ``precision``
+(``float32``, or ``bfloat16``: mixed precision, about 3x faster on CPUs with AVX-512
+BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
+``quiet`` (no progress bars or info lines) and ``verbose`` (device, model, segmentation).
+Paths with spaces or ``=,`` need Hydra quoting: ``inference.audio="'reel 1.wav'"``.
+The model runs on the first GPU when TensorFlow sees one, else on the CPU.
+
+Exit status: 0 all inputs restored; 1 at least one input failed (unreadable, empty, NaN
+or infinite samples, existing outputs, no audio in a folder, bad checkpoint); 2 bad
+arguments (an option out of range, ``inference.audio`` missing or not found); 130
+interrupted. Errors are one line on stderr, ``error: <path>: <problem>``, and leave no
+output behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import sys
+import time
+import warnings
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the output
+
+
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+import audio_io
+
+REPO_ROOT = Path(__file__).resolve().parent
+DEFAULT_CHECKPOINT = REPO_ROOT / "models" / "default"
+PRECISIONS = ("float32", "bfloat16")
+# Names of the files a run writes; inputs matching them are earlier outputs, not programmes.
+PREVIOUS_OUTPUT = re.compile(r"_(denoised|residual|spectrograms)_s\d+$")
+# Sample formats with a fixed full scale: libsndfile clips samples beyond it on writing.
+CLIPPING_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
+# Sample formats a WAV output keeps; any other becomes 32-bit float (no requantising, no clipping).
+WAV_SUBTYPES_KEPT = ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+_BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+_WAV_LIMIT_BYTES = 0xFFFFFFFF - (1 << 24)  # RIFF sizes are 32-bit; keep a margin for headers
+
+log = logging.getLogger("inference")
+
+
+class InferenceError(Exception):
+    """An input cannot be restored; the message is ``<path>: <problem>`` on one line."""
+
+
+class UsageError(InferenceError):
+    """The command's arguments are wrong (exit status 2)."""
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """How a signal at the model rate is cut into segments and joined again.
+
+    Segment ``k`` covers samples ``[k * hop, k * hop + length)``. Where two segments
+    overlap, the first ``margin`` and last ``margin`` samples of the overlap come from
+    one segment alone (the edge of the other, where its model lacked context, gets weight
+    zero) and the middle ``fade`` samples are a raised-cosine crossfade summing to one.
+    """
+
+    length: int
+    overlap: int
+    margin: int
+    fade: int
+
+    @property
+    def hop(self) -> int:
+        return self.length - self.overlap
+
+    @classmethod
+    def from_seconds(cls, segment_seconds: float, overlap_seconds: float, sample_rate: int, align: int) -> "SegmentPlan":
+        """Segment and overlap in samples; the hop is a multiple of ``align``.
+
+        ``align`` is the STFT hop times the U-Net's total time stride, so every segment's
+        frames and down-sampled frames fall on one global grid and overlapping segments
+        compute the same features where both have context.
+        """
+        if not (segment_seconds > 0 and math.isfinite(segment_seconds)):
+            raise UsageError(f"inference.segment_seconds: must be a positive number, got {segment_seconds}")
+        if not (0 <= overlap_seconds <= segment_seconds / 2):
+            raise UsageError(
+                f"inference.overlap_seconds: must be between 0 and half of segment_seconds "
+                f"({segment_seconds / 2:g}), got {overlap_seconds}"
+            )
+        overlap = int(round(overlap_seconds * sample_rate))
+        hop = max(align, int(round((segment_seconds * sample_rate - overlap) / align)) * align)
+        overlap = min(overlap, hop)  # keeps fade-in and fade-out of one segment apart
+        margin = overlap // 4
+        return cls(length=hop + overlap, overlap=overlap, margin=margin, fade=overlap - 2 * margin)
+
+    def ramp(self) -> np.ndarray:
+        """Fade-in weights (length ``fade``); the fade-out is ``1 - ramp``, so they sum to one."""
+        t = (np.arange(self.fade, dtype=np.float64) + 0.5) / max(self.fade, 1)
+        return np.sin(0.5 * np.pi * t) ** 2
+
+    def weights(self, length: int, fade_in: bool, fade_out: bool) -> np.ndarray:
+        """Weights of one segment of ``length`` samples."""
+        w = np.ones(length, dtype=np.float64)
+        ramp = self.ramp()
+        if fade_in:
+            w[: self.margin] = 0.0
+            w[self.margin : self.margin + self.fade] = ramp
+        if fade_out:
+            end = length - self.margin
+            w[end - self.fade : end] = 1.0 - ramp
+            w[end:] = 0.0
+        return w
+
+
+@dataclass
+class InferenceSettings:
+    """The validated ``inference`` config group."""
+
+    audio: Path
+    output_dir: Path | None = None
+    checkpoint: Path = DEFAULT_CHECKPOINT
+    denoising_strength: float = 1.0
+    recursive: bool = True
+    overwrite: bool = False
+    segment_seconds: float = 5.0
+    overlap_seconds: float = 1.0
+    batch_segments: int | None = None
+    block_seconds: float = 10.0
+    precision: str = "float32"
+    plot: bool = False
+    plot_seconds: float = 30.0
+    quiet: bool = False
+    verbose: bool = False
+
+
+def _number(cfg: Mapping, key: str, kind: type, default: Any) -> Any:
+    value = cfg.get(key, default)
+    if value is None:
+        value = default
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes"):
+                return True
+            if str(value).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if kind is int and float(value) != int(float(value)):
+            raise ValueError
+        return kind(float(value)) if kind is int else kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"inference.{key}: expected {kind.__name__}, got {value!r}") from None
+
+
+def settings_from_config(cfg: Mapping) -> InferenceSettings:
+    """Validate the ``inference`` group (of the root config or the group itself).
+
+    Raises :class:`UsageError` for a missing ``audio`` or an option out of range. Relative
+    paths are taken from the current directory, except the default checkpoint, which is
+    the repository's ``models/default``.
+    """
+    group = cfg.get("inference", cfg) if "audio" not in cfg else cfg
+    if not group.get("audio"):
+        raise UsageError("inference.audio: missing; usage: python inference.py inference.audio=FILE_OR_FOLDER")
+    strength = _number(group, "denoising_strength", float, 1.0)
+    if not (0.0 <= strength <= 1.0):
+        raise UsageError(f"inference.denoising_strength: must be between 0.0 and 1.0, got {strength}")
+    s = InferenceSettings(
+        audio=Path(str(group.get("audio"))).expanduser(),
+        output_dir=Path(str(group.get("output_dir"))).expanduser() if group.get("output_dir") else None,
+        checkpoint=Path(str(group.get("checkpoint"))).expanduser() if group.get("checkpoint") else DEFAULT_CHECKPOINT,
+        denoising_strength=strength,
+        recursive=_number(group, "recursive", bool, True),
+        overwrite=_number(group, "overwrite", bool, False),
+        segment_seconds=_number(group, "segment_seconds", float, 5.0),
+        overlap_seconds=_number(group, "overlap_seconds", float, 1.0),
+        batch_segments=None if group.get("batch_segments") is None else _number(group, "batch_segments", int, 1),
+        block_seconds=_number(group, "block_seconds", float, 10.0),
+        precision=str(group.get("precision", "float32") or "float32"),
+        plot=_number(group, "plot", bool, False),
+        plot_seconds=_number(group, "plot_seconds", float, 30.0),
+        quiet=_number(group, "quiet", bool, False),
+        verbose=_number(group, "verbose", bool, False),
+    )
+    if s.batch_segments is not None and s.batch_segments < 1:
+        raise UsageError(f"inference.batch_segments: must be at least 1, got {s.batch_segments}")
+    if not (s.block_seconds > 0 and math.isfinite(s.block_seconds)):
+        raise UsageError(f"inference.block_seconds: must be a positive number, got {s.block_seconds}")
+    if not (s.plot_seconds > 0 and math.isfinite(s.plot_seconds)):
+        raise UsageError(f"inference.plot_seconds: must be a positive number, got {s.plot_seconds}")
+    if s.precision not in PRECISIONS:
+        raise UsageError(f"inference.precision: expected one of {', '.join(PRECISIONS)}, got {s.precision!r}")
+    SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
+    return s
+
+
+# --------------------------------------------------------------------------- model
+
+
+_NOISE_FUNCTIONS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+
+
+def _noise_function(model: Any, n_fft: int, hop: int) -> Callable:
+    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output).
+
+    One trace serves every batch size and segment length (the signature leaves both open).
+    """
+    key = (n_fft, hop)
+    cached = _NOISE_FUNCTIONS.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    import tensorflow as tf
+
+    import stft
+    import unet
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
+    def estimate_noise(x: tf.Tensor) -> tf.Tensor:
+        spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
+        restored = unet.stage_outputs(model(spec, training=False))[-1]
+        y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
+        return x - y
+
+    _NOISE_FUNCTIONS[model] = (key, estimate_noise)
+    return estimate_noise
+
+
+def load_model(checkpoint: str | os.PathLike, precision: str = "float32") -> tuple[Any, dict]:
+    """Load a checkpoint folder (``unet.load_denoiser``), in ``float32`` or mixed ``bfloat16``.
+
+    With ``bfloat16`` the network body computes in bfloat16 (faster on CPUs with AVX-512
+    BF16 or AMX); the STFT, the model's outputs and everything after stay float32.
+    Raises ``unet.CheckpointError`` for a missing or incompatible checkpoint.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+    import keras
+
+    import unet
+
+    previous = keras.mixed_precision.global_policy()
+    if precision == "bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model, cfg = unet.load_denoiser(checkpoint)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    # Keras only warns when parts of the file match no layer and keeps those layers'
+    # random weights; restoring with such a model would be silent damage, so refuse it
+    skipped = [w for w in caught if issubclass(w.category, UserWarning) and "saving" in str(w.filename)]
+    if skipped:
+        first = str(skipped[0].message).split(".")[0]
+        raise unet.CheckpointError(f"{checkpoint}: weights do not fit the model config ({len(skipped)} parts not loaded: {first})")
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model, cfg
+
+
+def default_batch_segments() -> int:
+    """Segments per model call when not configured: 1 on a CPU, where larger batches ran no
+    faster and only took more memory (docs/PERFORMANCE.md), 4 on a GPU, which needs them."""
+    import tensorflow as tf
+
+    return 4 if tf.config.list_physical_devices("GPU") else 1
+
+
+def compute_device() -> str:
+    """The device TensorFlow places the model on: the first GPU if any, else the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU ({', '.join(g.name for g in gpus)})"
+    return "CPU"
+
+
+# --------------------------------------------------------------------------- streaming core
+
+
+class _OverlapAddNoise:
+    """Noise estimate of a stream at the model rate, segment by segment.
+
+    :meth:`push` takes samples ``[n, channels]`` and returns the noise of every sample that
+    no later segment can change any more; :meth:`close` returns the rest, so the outputs
+    together have exactly the pushed length. A segment is processed only once a sample
+    beyond its end has arrived (or the stream ended), so whether it fades out is known.
+    The last segment ends with the signal (a signal no longer than one segment is one
+    segment of its own length), so no padding reaches the model.
+    """
+
+    def __init__(self, noise_fn: Callable, plan: SegmentPlan, channels: int, batch_items: int) -> None:
+        self.noise_fn, self.plan, self.channels = noise_fn, plan, channels
+        self.batch_items = batch_items
+        self.group = max(1, batch_items // channels)  # segments per model call (all their channels)
+        self.buffer = np.zeros((0, channels), np.float32)  # samples from buffer_start on
+        self.buffer_start = 0
+        self.acc = np.zeros((0, channels), np.float64)  # weighted noise from emitted on
+        self.emitted = 0
+        self.total = 0
+        self.next_segment = 0
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        self.buffer = np.concatenate([self.buffer, x.astype(np.float32, copy=False)])
+        self.total += len(x)
+        p = self.plan
+        while self.total > (self.next_segment + self.group - 1) * p.hop + p.length:
+            self._run(range(self.next_segment, self.next_segment + self.group), total=None)
+        return self._emit(self.next_segment * p.hop)
+
+    def close(self) -> np.ndarray:
+        p, n = self.plan, self.total
+        if n == 0:
+            return np.zeros((0, self.channels), np.float32)
+        last = max(0, -(-(n - p.length) // p.hop))  # the first k with k * hop + length >= n
+        for k in range(self.next_segment, last, self.group):
+            self._run(range(k, min(k + self.group, last)), total=n)
+        # the last segment ends where the signal ends (no padding), so the model treats the
+        # end as it would in one piece; it is longer than the overlap, so its fade fits
+        self._run([last], total=n, length=n - last * p.hop)
+        return self._emit(n)
+
+    def _run(self, segments: range | list[int], total: int | None, length: int | None = None) -> None:
+        p = self.plan
+        length = length or p.length
+        segments = list(segments)
+        blocks = []
+        for k in segments:
+            start = k * p.hop - self.buffer_start
+            seg = self.buffer[start : start + length]
+            assert len(seg) == length, "a segment was run before its samples arrived"
+            blocks.append(seg.T)  # [channels, length]
+        items = np.concatenate(blocks)  # [segments * channels, length]
+        noise = np.concatenate(
+            [np.asarray(self.noise_fn(items[i : i + self.batch_items])) for i in range(0, len(items), self.batch_items)]
+        )
+        end = segments[-1] * p.hop + length
+        if end - self.emitted > len(self.acc):
+            self.acc = np.concatenate([self.acc, np.zeros((end - self.emitted - len(self.acc), self.channels))])
+        for j, k in enumerate(segments):
+            has_next = total is None or k * p.hop + length < total
+            w = p.weights(length, fade_in=k > 0, fade_out=has_next)
+            a = k * p.hop - self.emitted
+            self.acc[a : a + length] += w[:, None] * noise[j * self.channels : (j + 1) * self.channels].T
+        self.next_segment = segments[-1] + 1
+        drop = min(self.next_segment * p.hop, self.total) - self.buffer_start
+        if drop > 0:
+            self.buffer = self.buffer[drop:]
+            self.buffer_start += drop
+
+    def _emit(self, upto: int) -> np.ndarray:
+        n = max(0, upto - self.emitted)
+        out, self.acc = self.acc[:n], self.acc[n:]
+        self.emitted += n
+        return out.astype(np.float32)
+
+
+class _NoiseStream:
+    """Pairs input blocks at any rate with the model's noise estimate for them.
+
+    The input goes to the model rate through ``soxr.ResampleStream``, the noise comes back
+    the same way; :meth:`push` and :meth:`close` return ``(input, noise)`` pairs of equal
+    length in order, and all pairs together cover the input exactly.
+    """
+
+    def __init__(self, noise_fn: Callable, plan: SegmentPlan, sample_rate: int, model_rate: int, channels: int, batch_items: int):
+        self.core = _OverlapAddNoise(noise_fn, plan, channels, batch_items)
+        self.resampling = sample_rate != model_rate
+        if self.resampling:
+            self.down = soxr.ResampleStream(sample_rate, model_rate, channels, dtype="float32", quality="HQ")
+            self.up = soxr.ResampleStream(model_rate, sample_rate, channels, dtype="float32", quality="HQ")
+        self.pending_x: deque[np.ndarray] = deque()
+        self.pending_noise: deque[np.ndarray] = deque()
+        self.channels = channels
+        self.pushed = 0
+        self.noise_count = 0
+
+    def push(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        self.pending_x.append(x)
+        self.pushed += len(x)
+        xm = self.down.resample_chunk(x.astype(np.float32), last=False) if self.resampling else x
+        noise = self.core.push(xm)
+        if self.resampling:
+            noise = self.up.resample_chunk(noise, last=False)
+        self._add_noise(noise)
+        return self._pairs()
+
+    def close(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.resampling:
+            tail = self.down.resample_chunk(np.zeros((0, self.channels), np.float32), last=True)
+            noise = np.concatenate([self.core.push(tail), self.core.close()])
+            noise = self.up.resample_chunk(noise, last=True)
+        else:
+            noise = self.core.close()
+        self._add_noise(noise)
+        # the resamplers' lengths can differ from the input's by a sample or two; the input decides
+        missing = self.pushed - self.noise_count
+        if missing > 0:
+            self._add_noise(np.zeros((missing, self.channels), np.float32))
+        pairs = self._pairs()
+        self.pending_noise.clear()
+        return pairs
+
+    def _add_noise(self, noise: np.ndarray) -> None:
+        room = self.pushed - self.noise_count  # never more noise than input
+        noise = noise[:room]
+        if len(noise):
+            self.pending_noise.append(noise)
+            self.noise_count += len(noise)
+
+    def _pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        pairs = []
+        while self.pending_x and self.pending_noise:
+            x, n = self.pending_x[0], self.pending_noise[0]
+            k = min(len(x), len(n))
+            pairs.append((x[:k], n[:k]))
+            if k == len(x):
+                self.pending_x.popleft()
+            else:
+                self.pending_x[0] = x[k:]
+            if k == len(n):
+                self.pending_noise.popleft()
+            else:
+                self.pending_noise[0] = n[k:]
+        return pairs
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass
+class OutputFormat:
+    """Container, sample format and extension of the outputs for one input."""
+
+    format: str
+    subtype: str
+    extension: str
+
+
+def output_format(info: Any, frames: int | None = None) -> OutputFormat:
+    """WAV and FLAC keep container and sample format; other inputs become WAV, in their
+    sample format if it is PCM or float, else (MP3, Vorbis, Opus, ADPCM...) 32-bit float.
+    A WAV beyond the 4 GB RIFF limit becomes RF64 (still ``.wav``)."""
+    fmt, subtype = info.format, info.subtype
+    if fmt == "FLAC" and subtype in ("PCM_S8", "PCM_16", "PCM_24"):
+        return OutputFormat("FLAC", subtype, ".flac")
+    if fmt not in ("WAV", "WAVEX", "RF64"):
+        fmt = "WAV"
+    if subtype not in WAV_SUBTYPES_KEPT:  # compressed or exotic encodings (MP3, Vorbis, ADPCM...)
+        subtype = "FLOAT"
+    frames = info.frames if frames is None else frames
+    size = frames * info.channels * _BYTES_PER_SAMPLE.get(subtype, 8)
+    if size * 1.1 > _WAV_LIMIT_BYTES and fmt != "RF64":
+        fmt = "RF64"
+    return OutputFormat(fmt, subtype, ".wav")
+
+
+@dataclass
+class OutputPaths:
+    denoised: Path
+    residual: Path
+    plot: Path
+
+
+def strength_tag(strength: float) -> str:
+    """``s<N>`` with ``N = round(10 * strength)`` (halves round up), as in the output names."""
+    return f"s{int(math.floor(10 * strength + 0.5))}"
+
+
+def output_paths(source: Path, strength: float, extension: str, output_dir: Path | None = None, input_root: Path | None = None) -> OutputPaths:
+    """Where the outputs of ``source`` go: next to it, or in ``output_dir`` (mirroring the
+    subfolders of ``source`` below ``input_root`` when a folder is processed)."""
+    folder = source.parent
+    if output_dir is not None:
+        folder = output_dir
+        if input_root is not None:
+            folder = output_dir / source.parent.relative_to(input_root)
+    tag = strength_tag(strength)
+    return OutputPaths(
+        denoised=folder / f"{source.stem}_denoised_{tag}{extension}",
+        residual=folder / f"{source.stem}_residual_{tag}{extension}",
+        plot=folder / f"{source.stem}_spectrograms_{tag}.png",
+    )
+
+
+def is_previous_output(path: Path) -> bool:
+    """True for files named like this script's outputs (``*_denoised_s10.wav`` ...)."""
+    return PREVIOUS_OUTPUT.search(path.stem) is not None
+
+
+def find_inputs(path: Path, recursive: bool = True) -> list[Path]:
+    """The files to restore: ``path`` itself, or the audio files in the folder ``path``,
+    without the outputs of earlier runs. Raises :class:`UsageError` for a missing path and
+    :class:`InferenceError` for a folder with nothing to restore."""
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        raise InferenceError(f"{path}: not a regular file or folder")
+    files = audio_io.list_audio_files(path, recursive=recursive)
+    inputs = [f for f in files if not is_previous_output(f) and not f.name.startswith(".")]
+    if not inputs:
+        skipped = len(files) - len(inputs)
+        why = f" ({skipped} outputs of earlier runs skipped)" if skipped else ""
+        where = "or its subfolders " if recursive else ""
+        raise InferenceError(
+            f"{path}: no audio files in the folder {where}to restore{why} "
+            f"(extensions: {', '.join(audio_io.AUDIO_EXTENSIONS)})"
+        )
+    return inputs
+
+
+def _libsndfile_reason(exc: BaseException) -> str:
+    text = getattr(exc, "error_string", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+def open_audio(source: Path) -> sf.SoundFile:
+    """Open ``source`` for reading; :class:`InferenceError` if it is missing or not audio."""
+    if not source.is_file():
+        raise InferenceError(f"{source}: no such file")
+    try:
+        return sf.SoundFile(str(source))
+    except Exception as exc:  # libsndfile raises several types; all mean "not audio"
+        raise InferenceError(f"{source}: cannot be read as audio ({_libsndfile_reason(exc)})") from None
+
+
+def _peak_dbfs(peak: float) -> str:
+    return f"{20 * math.log10(peak):+.1f} dBFS" if peak > 0 else "-inf dBFS"
+
+
+@dataclass
+class FileResult:
+    """What :meth:`Restorer.restore_file` wrote."""
+
+    source: Path
+    denoised: Path
+    residual: Path
+    plot: Path | None
+    frames: int
+    sample_rate: int
+    channels: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+class _PlotCapture:
+    """Keeps the first ``seconds`` of input, output and residual (mixed to mono) for the plot."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def add(self, x: np.ndarray, out: np.ndarray, res: np.ndarray) -> None:
+        k = min(len(x), self.frames - self.count)
+        if k > 0:
+            self.parts.append((x[:k].mean(axis=1), out[:k].mean(axis=1), res[:k].mean(axis=1)))
+            self.count += k
+
+    def signals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.parts:
+            z = np.zeros(1)
+            return z, z, z
+        return tuple(np.concatenate([p[i] for p in self.parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def write_spectrogram_plot(path: Path, signals: tuple[np.ndarray, np.ndarray, np.ndarray], sample_rate: int, title: str) -> None:
+    """Input, restored and residual spectrograms (dB, one colour scale) as a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import spectrogram
+
+    nper = 2048 if sample_rate > 32000 else 1024
+    specs = []
+    for sig in signals:
+        sig = np.asarray(sig, dtype=np.float64)
+        if len(sig) < nper:
+            sig = np.pad(sig, (0, nper - len(sig)))
+        f, t, p = spectrogram(sig, fs=sample_rate, window="hann", nperseg=nper, noverlap=nper * 3 // 4, mode="psd")
+        specs.append(10 * np.log10(p + 1e-20))
+    vmax = max(float(s.max()) for s in specs)
+    vmin = vmax - 100.0
+    fig, axes = plt.subplots(3, 1, figsize=(11, 9), sharex=True, constrained_layout=True)
+    for ax, spec, name in zip(axes, specs, ("input", "restored", "residual (removed)")):
+        mesh = ax.pcolormesh(t, f / 1000.0, spec, shading="auto", vmin=vmin, vmax=vmax, cmap="magma", rasterized=True)
+        ax.set_ylabel("frequency (kHz)")
+        ax.set_title(name, loc="left")
+    axes[-1].set_xlabel("time (s)")
+    fig.colorbar(mesh, ax=axes, label="power (dB)", shrink=0.8)
+    fig.suptitle(title)
+    try:
+        fig.savefig(path, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def _make_readable(path: Path) -> None:
+    """Give an output the permissions of a normally created file (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _new_folders(folder: Path) -> list[Path]:
+    """The folders ``folder`` and its ancestors that do not exist yet (deepest first)."""
+    missing = []
+    for p in [folder, *folder.parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+class Restorer:
+    """Denoises arrays and files with one loaded model.
+
+    ``strength`` is the fraction of the estimated noise removed (see the module docstring);
+    ``segment_seconds``/``overlap_seconds`` set the segmentation, ``batch_segments`` how
+    many single-channel segments go through the model at once, ``block_seconds`` the size
+    of the blocks read from and written to files.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        model_cfg: Mapping,
+        strength: float = 1.0,
+        segment_seconds: float = 5.0,
+        overlap_seconds: float = 1.0,
+        batch_segments: int = 4,
+        block_seconds: float = 10.0,
+    ) -> None:
+        if not (0.0 <= strength <= 1.0):
+            raise ValueError(f"strength: must be between 0.0 and 1.0, got {strength}")
+        if batch_segments < 1:
+            raise ValueError(f"batch_segments: must be at least 1, got {batch_segments}")
+        self.model, self.strength = model, float(strength)
+        self.model_rate = int(model_cfg["sample_rate"])
+        self.n_fft, self.hop_length = int(model_cfg["n_fft"]), int(model_cfg["hop_length"])
+        strides = model_cfg.get("strides", [2, 2])
+        depth = int(model_cfg.get("depth", 1))
+        if len(strides) == 2 and all(isinstance(v, (int, np.integer)) for v in strides):
+            strides = [strides] * depth
+        time_stride = int(np.prod([int(s[0]) for s in strides])) if strides else 1
+        self.plan = SegmentPlan.from_seconds(segment_seconds, overlap_seconds, self.model_rate, self.hop_length * time_stride)
+        self.batch_segments = int(batch_segments)
+        self.block_seconds = float(block_seconds)
+
+    # ---------------------------------------------------------------- arrays
+
+    def _stream(self, sample_rate: int, channels: int) -> _NoiseStream:
+        fn = _noise_function(self.model, self.n_fft, self.hop_length)
+        return _NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
+
+    def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Restore ``audio`` (``[samples]`` or ``[samples, channels]``, float) at ``sample_rate``;
+        returns an array of the same shape and dtype."""
+        audio = np.asarray(audio)
+        if audio.ndim not in (1, 2) or not np.issubdtype(audio.dtype, np.floating):
+            raise ValueError(f"audio: expected a float array [samples] or [samples, channels], got {audio.dtype} {audio.shape}")
+        if int(sample_rate) <= 0:
+            raise ValueError(f"sample_rate: must be positive, got {sample_rate}")
+        x = audio.reshape(len(audio), -1)
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            raise ValueError(f"audio: NaN or infinite sample at index {int(np.argmin(finite))}")
+        if self.strength == 0.0 or len(x) == 0 or x.shape[1] == 0:
+            return audio.copy()
+        out = np.empty_like(x)
+        pos = 0
+        for xi, noise in self._pairs_for(x, int(sample_rate)):
+            out[pos : pos + len(xi)] = xi - self.strength * noise.astype(np.float64)
+            pos += len(xi)
+        assert pos == len(x)
+        return out.reshape(audio.shape)
+
+    def _pairs_for(self, x: np.ndarray, sample_rate: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        stream = self._stream(sample_rate, x.shape[1])
+        block = max(1, int(self.block_seconds * sample_rate))
+        for i in range(0, len(x), block):
+            yield from stream.push(x[i : i + block])
+        yield from stream.close()
+
+    # ---------------------------------------------------------------- files
+
+    def restore_file(
+        self,
+        source: str | os.PathLike,
+        paths: OutputPaths | None = None,
+        output_dir: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        plot: bool = False,
+        plot_seconds: float = 30.0,
+        progress: Callable[[float], Any] | None = None,
+    ) -> FileResult:
+        """Restore one file block by block and write denoised and residual outputs.
+
+        Outputs go to ``paths`` (default :func:`output_paths` next to the input or in
+        ``output_dir``). Raises :class:`InferenceError` (and leaves no output) for an
+        unreadable, empty or non-finite input, or for outputs that exist without
+        ``overwrite``. ``progress`` is called with the number of frames of each block read.
+        """
+        source = Path(source)
+        with open_audio(source) as reader:
+            sr, channels = reader.samplerate, reader.channels
+            fmt = output_format(reader)
+            if paths is None:
+                paths = output_paths(source, self.strength, fmt.extension, Path(output_dir) if output_dir else None)
+            targets = [paths.denoised, paths.residual] + ([paths.plot] if plot else [])
+            self._check_targets(source, targets, overwrite)
+            created = _new_folders(paths.denoised.parent)
+            temps = [audio_io.atomic_output(t)[0] for t in targets]
+            started = time.perf_counter()
+            try:
+                result = self._restore_open_file(reader, source, fmt, temps[0], temps[1], paths, plot, plot_seconds, progress)
+                if plot:
+                    capture: _PlotCapture = result.pop("capture")
+                    title = f"{source.name}: first {capture.count / sr:.1f} s, strength {self.strength:g}, channels mixed"
+                    write_spectrogram_plot(temps[2], capture.signals(), sr, title)
+                self._check_targets(source, targets, overwrite)  # one may have appeared meanwhile
+                for tmp, final in zip(temps, targets):  # all complete: only renames are left
+                    _make_readable(tmp)
+                    audio_io.commit_output(tmp, final)
+            except BaseException:
+                for t in temps:
+                    t.unlink(missing_ok=True)
+                for folder in created:  # folders made for outputs that were not written
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
+                raise
+        return FileResult(
+            source=source,
+            denoised=paths.denoised,
+            residual=paths.residual,
+            plot=paths.plot if plot else None,
+            frames=result["frames"],
+            sample_rate=sr,
+            channels=channels,
+            seconds=time.perf_counter() - started,
+            warnings=result["warnings"],
+        )
+
+    @staticmethod
+    def _check_targets(source: Path, targets: list[Path], overwrite: bool) -> None:
+        for t in targets:
+            if t.exists() and t.resolve() == source.resolve():
+                raise InferenceError(f"{source}: refusing to write an output over the input")
+        existing = [t for t in targets if t.exists()]
+        if existing and not overwrite:
+            names = ", ".join(str(t) for t in existing)
+            raise InferenceError(f"{source}: output already exists ({names}); pass inference.overwrite=true to replace it")
+
+    def _restore_open_file(self, reader: sf.SoundFile, source: Path, fmt: OutputFormat, tmp_out: Path, tmp_res: Path, paths: OutputPaths, plot: bool, plot_seconds: float, progress: Callable[[float], Any] | None) -> dict:
+        sr, channels = reader.samplerate, reader.channels
+        block = max(1, int(self.block_seconds * sr))
+        capture = _PlotCapture(int(plot_seconds * sr)) if plot else None
+        peaks = np.zeros(2)  # denoised, residual
+        frames_in = frames_out = 0
+        stream = None if self.strength == 0.0 else self._stream(sr, channels)
+        kwargs = dict(samplerate=sr, channels=channels, subtype=fmt.subtype, format=fmt.format)
+        with sf.SoundFile(str(tmp_out), "w", **kwargs) as w_out, sf.SoundFile(str(tmp_res), "w", **kwargs) as w_res:
+
+            def write(pairs: list[tuple[np.ndarray, np.ndarray]]) -> int:
+                n = 0
+                for x, noise in pairs:
+                    out = x - self.strength * noise.astype(np.float64) if noise is not None else x
+                    res = x - out
+                    w_out.write(out)
+                    w_res.write(res)
+                    if len(x):
+                        peaks[0] = max(peaks[0], float(np.abs(out).max()))
+                        peaks[1] = max(peaks[1], float(np.abs(res).max()))
+                    if capture is not None:
+                        capture.add(x, out, res)
+                    n += len(x)
+                return n
+
+            blocks = reader.blocks(blocksize=block, dtype="float64", always_2d=True)
+            while True:
+                try:
+                    x = next(blocks)
+                except StopIteration:
+                    break
+                except Exception as exc:  # a decoder error part-way through a damaged file
+                    raise InferenceError(f"{source}: decoding failed after {frames_in / sr:.3f} s ({_libsndfile_reason(exc)})") from None
+                if not np.isfinite(x).all():
+                    bad = frames_in + int(np.argmin(np.isfinite(x).all(axis=1)))
+                    raise InferenceError(f"{source}: NaN or infinite sample at {bad / sr:.3f} s (frame {bad}); nothing written")
+                frames_in += len(x)
+                frames_out += write(stream.push(x) if stream else [(x, None)])
+                if progress is not None:
+                    progress(len(x))
+            if frames_in == 0:
+                raise InferenceError(f"{source}: the file holds no samples")
+            if stream is not None:
+                frames_out += write(stream.close())
+        if frames_out != frames_in:  # the pipeline's promise; never ship a wrong length
+            raise InferenceError(f"{source}: internal error, wrote {frames_out} of {frames_in} frames")
+        messages = []
+        if fmt.subtype in CLIPPING_SUBTYPES:
+            for peak, name in zip(peaks, (paths.denoised, paths.residual)):
+                if peak > 1.0:
+                    messages.append(
+                        f"{name}: peaks at {_peak_dbfs(peak)}, above full scale; those samples were clipped in {fmt.subtype} "
+                        f"(lower inference.denoising_strength or convert the input to 32-bit float WAV to keep them)"
+                    )
+        result: dict = {"frames": frames_in, "warnings": messages}
+        if capture is not None:
+            result["capture"] = capture
+        return result
+
+
+def denoise_array(
+    model: Any,
+    model_cfg: Mapping,
+    audio: np.ndarray,
+    sample_rate: int,
+    strength: float = 1.0,
+    segment_seconds: float = 5.0,
+    overlap_seconds: float = 1.0,
+    batch_segments: int = 4,
+) -> np.ndarray:
+    """Restore an in-memory signal; the same pipeline as the files, without files.
+
+    ``audio`` is float ``[samples]`` or ``[samples, channels]`` at ``sample_rate`` (any
+    rate: the noise is estimated at ``model_cfg['sample_rate']`` and resampled back with
+    soxr). Returns ``audio - strength * noise`` with the input's shape and dtype; strength
+    0 returns a copy of the input without running the model. Raises ``ValueError`` for
+    arguments out of range or non-finite samples.
+    """
+    restorer = Restorer(model, model_cfg, strength, segment_seconds, overlap_seconds, batch_segments)
+    return restorer.denoise_array(audio, sample_rate)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _one_line(message: Any, limit: int = 600) -> str:
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."  # e.g. Keras lists every layer
+
+
+def _print_error(message: Any) -> None:
+    print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _print_warning(message: str) -> None:
+    print(f"warning: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(active: bool = True) -> Iterator[None]:
+    """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up messages ignore
+    ``TF_CPP_MIN_LOG_LEVEL`` before absl logging is initialised. Python errors raised
+    inside still propagate and are reported after the descriptor is restored."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_MODEL_CACHE: dict[tuple, tuple[Any, dict]] = {}
+
+
+def _cached_model(checkpoint: Path, precision: str) -> tuple[Any, dict]:
+    """Load once per process (tests and notebooks call :func:`run` repeatedly)."""
+    weights = checkpoint / "model.weights.h5"
+    stamp = weights.stat().st_mtime_ns if weights.exists() else None
+    key = (str(checkpoint.resolve()), stamp, precision)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE.clear()
+        _MODEL_CACHE[key] = load_model(checkpoint, precision)
+    return _MODEL_CACHE[key]
+
+
+def run(cfg: Mapping) -> int:
+    """The whole command for a composed config (root or ``inference`` group); returns the
+    exit status. Errors are printed as ``error: <path>: <problem>``, never raised."""
+    try:
+        settings = settings_from_config(cfg)
+        files = find_inputs(settings.audio, settings.recursive)
+    except UsageError as exc:
+        _print_error(exc)
+        return 2
+    except InferenceError as exc:
+        _print_error(exc)
+        return 1
+    log.setLevel(logging.WARNING if settings.quiet else logging.DEBUG if settings.verbose else logging.INFO)
+
+    checkpoint = settings.checkpoint
+    try:
+        with _native_stderr_silenced(not settings.verbose):
+            import tensorflow  # noqa: F401  (its C++ start-up lines would bury our messages)
+        import unet
+
+        if checkpoint == DEFAULT_CHECKPOINT and not checkpoint.exists():
+            raise unet.CheckpointError(
+                f"{checkpoint}: the shipped model is not installed; pass inference.checkpoint=FOLDER "
+                f"(a folder with config.json and model.weights.h5)"
+            )
+        model, model_cfg = _cached_model(checkpoint, settings.precision)
+        restorer = Restorer(
+            model,
+            model_cfg,
+            settings.denoising_strength,
+            settings.segment_seconds,
+            settings.overlap_seconds,
+            settings.batch_segments or default_batch_segments(),
+            settings.block_seconds,
+        )
+    except UsageError as exc:
+        _print_error(exc)
+        return 2
+    except Exception as exc:  # unet.CheckpointError, or a config.json the model cannot use
+        message = str(exc) if type(exc).__name__ == "CheckpointError" else f"{checkpoint}: cannot load the model ({exc})"
+        _print_error(_one_line(message, 300))
+        return 1
+    level = logging.INFO if settings.verbose else logging.DEBUG
+    log.log(level, "device: %s; model: %s (%s, %s Hz); precision %s", compute_device(), checkpoint, model_cfg.get("name"), restorer.model_rate, settings.precision)
+    log.log(level, "segments: %d samples, overlap %d (crossfade %d), %d per batch", restorer.plan.length, restorer.plan.overlap, restorer.plan.fade, restorer.batch_segments)
+
+    from tqdm import tqdm
+
+    folder_mode = settings.audio.is_dir()
+    input_root = settings.audio if folder_mode else None
+    failures: list[str] = []
+    claimed: dict[Path, Path] = {}  # output name -> the input that produces it in this run
+    files_bar = tqdm(total=len(files), unit="file", desc="files", disable=settings.quiet or not folder_mode, position=0, dynamic_ncols=True)
+    try:
+        for source in files:
+            try:  # problems found before a progress bar is drawn
+                with open_audio(source) as probe:
+                    ext = output_format(probe).extension
+                    frames, rate = max(probe.frames, 0), probe.samplerate
+                paths = output_paths(source, settings.denoising_strength, ext, settings.output_dir, input_root)
+                clash = claimed.setdefault(paths.denoised.resolve(), source)
+                if clash != source:  # e.g. take.wav and take.mp3 both give take_denoised_s10.wav
+                    raise InferenceError(f"{source}: its outputs would have the same names as those of {clash}; rename one of them")
+                targets = [paths.denoised, paths.residual] + ([paths.plot] if settings.plot else [])
+                Restorer._check_targets(source, targets, settings.overwrite)
+            except InferenceError as exc:
+                _print_error(exc)
+                failures.append(str(exc))
+                files_bar.update(1)
+                continue
+            bar = tqdm(  # counts frames, shows seconds
+                total=frames or None,
+                unit="s",
+                unit_scale=1.0 / rate,
+                desc=source.name[:40],
+                disable=settings.quiet,
+                leave=not folder_mode,
+                position=1 if folder_mode else 0,
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]" if frames else None,
+            )
+            try:
+                result = restorer.restore_file(
+                    source, paths, overwrite=settings.overwrite, plot=settings.plot, plot_seconds=settings.plot_seconds, progress=bar.update
+                )
+            except InferenceError as exc:
+                bar.close()
+                _print_error(exc)
+                failures.append(str(exc))
+            except Exception as exc:  # unforeseen: report it for this file and go on with the others
+                bar.close()
+                if settings.verbose:
+                    import traceback
+
+                    traceback.print_exc()
+                message = f"{source}: unexpected failure ({type(exc).__name__}: {exc})"
+                _print_error(message)
+                failures.append(message)
+            else:
+                bar.close()
+                for w in result.warnings:
+                    _print_warning(w)
+                duration = result.frames / result.sample_rate
+                log.info(
+                    "%s -> %s, %s (%.1f s of audio in %.1f s, real-time factor %.2f)",
+                    source, result.denoised.name, result.residual.name, duration, result.seconds, result.seconds / max(duration, 1e-9),
+                )
+            files_bar.update(1)
+    except KeyboardInterrupt:
+        files_bar.close()
+        _print_error(f"{source}: interrupted; its outputs were not written")
+        return 130
+    files_bar.close()
+    if failures:
+        if len(files) > 1:
+            print(f"error: {len(failures)} of {len(files)} files failed:", file=sys.stderr)
+            for f in failures:
+                print(f"  {_one_line(f)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _main() -> None:
+    import signal
+
+    import hydra
+
+    def terminate(signum: int, frame: Any) -> None:  # `kill` cleans up like Ctrl-C: no .part files left
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+
+    @hydra.main(config_path="conf", config_name="conf", version_base="1.3")
+    def main(cfg: Any) -> None:
+        code = run(cfg)
+        if code:
+            sys.exit(code)
+
+    main()
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,439 @@
+"""inference.py: the signal path (segments, strength, resampling, channels), the file path
+(formats, streaming, atomic outputs), bad input, and a few runs of the real command."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from omegaconf import OmegaConf
+
+import inference
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DTYPE_FOR_SUBTYPE = {"PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32", "FLOAT": "float32", "DOUBLE": "float64"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_checkpoint):
+    """(model, model_cfg) of the untrained tiny model."""
+    return inference.load_model(tiny_checkpoint)
+
+
+def make_signal(seconds: float, sample_rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """Tones plus hiss, ``[samples, channels]`` float64 within +-0.6; channels differ."""
+    rng = np.random.default_rng(seed)
+    n = max(1, int(round(seconds * sample_rate)))
+    t = np.arange(n) / sample_rate
+    cols = []
+    for c in range(channels):
+        f = min(220.0 * (c + 1), sample_rate / 4)
+        cols.append(0.3 * np.sin(2 * np.pi * f * t + c) + 0.05 * rng.standard_normal(n))
+    return np.stack(cols, axis=1)
+
+
+def write(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT", format: str | None = None) -> Path:
+    sf.write(str(path), audio, sample_rate, subtype=subtype, format=format)
+    return path
+
+
+def restorer(tiny, **kwargs) -> inference.Restorer:
+    model, cfg = tiny
+    kwargs.setdefault("segment_seconds", 0.6)
+    kwargs.setdefault("overlap_seconds", 0.2)
+    return inference.Restorer(model, cfg, **kwargs)
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def files_in(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+@pytest.mark.parametrize("seconds,overlap", [(0.6, 0.2), (1.0, 0.4), (0.3, 0.15)])
+def test_crossfade_weights_sum_to_one(seconds, overlap):
+    plan = inference.SegmentPlan.from_seconds(seconds, overlap, 44100, 2048)
+    n = 5 * plan.length + 123
+    total = np.zeros(n)
+    last = -(-(n - plan.length) // plan.hop)
+    for k in range(last + 1):
+        length = plan.length if k < last else n - k * plan.hop
+        w = plan.weights(length, fade_in=k > 0, fade_out=k < last)
+        total[k * plan.hop : k * plan.hop + length] += w
+    np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    assert plan.hop % 2048 == 0 and plan.margin > 0 and plan.fade > 0
+
+
+def test_segment_boundaries_do_not_change_the_result(tiny):
+    """Two segmentations and one piece agree; a hard cut (no overlap) does not.
+
+    Tolerances: the estimated noise differs between segmentations where a segment's
+    crossfade sees less context than the model's receptive field. Measured with this tiny
+    model: 0.15 % / 0.6 % (rms) and 0.4 % / 0.8 % (max) of the noise for the two
+    segmentations below, 14 % / 63 % for hard cuts; the bounds are 2.5x the worst measured.
+    """
+    model, cfg = tiny
+    x = make_signal(3.0, 44100, channels=2).astype(np.float32)
+    whole = inference.denoise_array(model, cfg, x, 44100, segment_seconds=10.0, overlap_seconds=1.0)
+    noise = x - whole
+    assert rms(noise) > 1e-3  # the untrained model changes the signal, so the comparison means something
+    for seg, ov in [(1.0, 0.4), (0.7, 0.3)]:
+        y = inference.denoise_array(model, cfg, x, 44100, segment_seconds=seg, overlap_seconds=ov, batch_segments=3)
+        assert y.shape == x.shape and y.dtype == x.dtype
+        assert rms(y - whole) < 0.015 * rms(noise), (seg, ov)
+        assert np.abs(y - whole).max() < 0.02 * np.abs(noise).max(), (seg, ov)
+    hard = inference.denoise_array(model, cfg, x, 44100, segment_seconds=0.7, overlap_seconds=0.0)
+    assert rms(hard - whole) > 0.05 * rms(noise)  # the test can see seams
+
+
+# --------------------------------------------------------------------------- strength
+
+
+def test_strength_scales_the_removed_part_monotonically(tiny):
+    model, cfg = tiny
+    x = make_signal(1.0, 44100, seed=3)[:, 0]
+    removed = {}
+    for s in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = inference.denoise_array(model, cfg, x, 44100, strength=s, segment_seconds=0.6, overlap_seconds=0.2)
+        removed[s] = x - y
+    energies = [float(np.sum(removed[s] ** 2)) for s in sorted(removed)]
+    assert energies[0] == 0.0
+    assert all(a < b for a, b in zip(energies, energies[1:])), energies
+    np.testing.assert_allclose(removed[0.5], 0.5 * removed[1.0], atol=1e-6)  # output = input - s * noise
+
+
+def test_strength_zero_is_the_input_bit_for_bit_without_the_model(tmp_path, tiny):
+    class ModelThatMustNotRun:
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("the model ran at strength 0")
+
+    cfg = tiny[1]
+    for subtype in ("PCM_16", "PCM_24", "FLOAT"):
+        src = write(tmp_path / f"in_{subtype}.wav", make_signal(0.4, 22050, 2), 22050, subtype)
+        r = inference.Restorer(ModelThatMustNotRun(), cfg, strength=0.0, block_seconds=0.1)
+        result = r.restore_file(src)
+        assert result.denoised.name == f"in_{subtype}_denoised_s0.wav"
+        dtype = DTYPE_FOR_SUBTYPE[subtype]
+        original = sf.read(src, dtype=dtype)[0]
+        np.testing.assert_array_equal(sf.read(result.denoised, dtype=dtype)[0], original)
+        assert not np.any(sf.read(result.residual, dtype=dtype)[0])
+    x = make_signal(0.2, 8000)[:, 0].astype(np.float32)
+    y = inference.denoise_array(ModelThatMustNotRun(), cfg, x, 8000, strength=0.0)
+    assert y is not x and np.array_equal(y, x)
+
+
+# --------------------------------------------------------------------------- files and formats
+
+
+@pytest.mark.parametrize(
+    "rate,channels,subtype,fmt",
+    [
+        (8000, 1, "PCM_16", "WAV"),
+        (16000, 1, "PCM_24", "FLAC"),
+        (22050, 1, "PCM_16", "WAV"),
+        (44100, 1, "FLOAT", "WAV"),
+        (48000, 1, "PCM_24", "WAV"),
+        (96000, 1, "PCM_16", "FLAC"),
+        (48000, 2, "PCM_24", "WAV"),
+        (44100, 6, "FLOAT", "WAV"),
+    ],
+)
+def test_output_keeps_length_rate_channels_and_sample_format(tmp_path, tiny, rate, channels, subtype, fmt):
+    ext = ".flac" if fmt == "FLAC" else ".wav"
+    x = make_signal(0.5, rate, channels)[: int(0.5 * rate) - 3]  # a length no segment or block divides
+    src = write(tmp_path / f"take{ext}", x, rate, subtype, fmt)
+    result = restorer(tiny, block_seconds=0.2).restore_file(src)
+    assert result.denoised == tmp_path / f"take_denoised_s10{ext}"
+    assert result.residual == tmp_path / f"take_residual_s10{ext}"
+    for out in (result.denoised, result.residual):
+        info = sf.info(str(out))
+        assert (info.frames, info.samplerate, info.channels, info.subtype, info.format) == (len(x), rate, channels, subtype, fmt)
+    y = sf.read(result.denoised, always_2d=True)[0]
+    assert np.abs(y - sf.read(src, always_2d=True)[0]).max() > 1e-3  # it was processed
+
+
+def test_every_channel_is_restored_in_place(tiny):
+    model, cfg = tiny
+    x = make_signal(0.5, 44100, channels=6, seed=5)
+    y = inference.denoise_array(model, cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2, batch_segments=4)
+    for c in (0, 3, 5):
+        alone = inference.denoise_array(model, cfg, x[:, c], 44100, segment_seconds=0.6, overlap_seconds=0.2)
+        np.testing.assert_allclose(y[:, c], alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 10, 700])
+def test_very_short_inputs(tmp_path, tiny, n):
+    model, cfg = tiny
+    x = make_signal(n / 16000, 16000, channels=2)
+    y = inference.denoise_array(model, cfg, x, 16000)
+    assert y.shape == (n, 2) and np.isfinite(y).all()
+    src = write(tmp_path / "short.wav", x, 16000, "PCM_16")
+    result = restorer(tiny).restore_file(src)
+    assert sf.info(str(result.denoised)).frames == n
+
+
+def test_lossy_inputs_become_float_wav(tmp_path, tiny):
+    src = write(tmp_path / "reel.ogg", make_signal(0.5, 22050), 22050, "VORBIS", "OGG")
+    result = restorer(tiny).restore_file(src)
+    assert result.denoised.name == "reel_denoised_s10.wav"
+    info = sf.info(str(result.denoised))
+    assert (info.format, info.subtype, info.samplerate) == ("WAV", "FLOAT", 22050)
+    assert info.frames == sf.info(str(src)).frames
+
+
+def test_residual_plus_denoised_is_the_input(tmp_path, tiny):
+    x = make_signal(0.8, 44100, channels=2, seed=7)
+    for subtype, tol in (("FLOAT", 1e-6), ("PCM_16", 1.5 / 32768)):
+        src = write(tmp_path / f"mix_{subtype}.wav", x, 44100, subtype)
+        result = restorer(tiny, strength=0.7).restore_file(src)
+        assert result.denoised.name.endswith("_denoised_s7.wav")
+        total = sf.read(result.denoised)[0] + sf.read(result.residual)[0]
+        np.testing.assert_allclose(total, sf.read(src)[0], atol=tol)
+
+
+def test_streamed_file_equals_the_array_function(tmp_path, tiny):
+    """Blocks of 0.25 s through the resampling stream equal one call on the whole signal."""
+    model, cfg = tiny
+    x = make_signal(2.0, 48000, channels=2, seed=11)
+    src = write(tmp_path / "long.wav", x, 48000, "FLOAT")
+    x = sf.read(src, always_2d=True)[0]
+    result = restorer(tiny, block_seconds=0.25, strength=0.8).restore_file(src)
+    expected = inference.denoise_array(model, cfg, x, 48000, strength=0.8, segment_seconds=0.6, overlap_seconds=0.2)
+    got = sf.read(result.denoised, always_2d=True)[0]
+    assert np.abs(expected - x).max() > 1e-3
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+class GainModel:
+    """Stands in for the network: multiplies the spectrogram, so outputs are predictable."""
+
+    def __init__(self, gain: float) -> None:
+        self.gain = gain
+
+    def __call__(self, spec, training=False):
+        return [spec * self.gain]
+
+
+def test_output_above_full_scale_warns_once_with_the_peak(tmp_path, tiny, capsys):
+    cfg = tiny[1]
+    x = 0.9 * np.sin(np.linspace(0, 300, 8000))
+    src = write(tmp_path / "loud.wav", x, 8000, "PCM_16")
+    result = inference.Restorer(GainModel(1.5), cfg, segment_seconds=0.5, overlap_seconds=0.2).restore_file(src)
+    peak = np.abs(inference.denoise_array(GainModel(1.5), cfg, sf.read(src)[0], 8000, segment_seconds=0.5, overlap_seconds=0.2)).max()
+    assert 1.34 < peak < 1.4  # 1.5 x 0.9, plus the resampler's ringing at the abrupt end
+    assert len(result.warnings) == 1  # the residual (about -0.45 peak) stays within full scale
+    assert "loud_denoised_s10.wav: peaks at" in result.warnings[0] and f"{20 * np.log10(peak):+.1f} dBFS" in result.warnings[0]
+    assert sf.read(result.denoised, dtype="int16")[0].max() == 32767  # clipped on write, as warned
+    float_src = write(tmp_path / "loud_float.wav", 0.9 * np.sin(np.linspace(0, 300, 8000)), 8000, "FLOAT")
+    result = inference.Restorer(GainModel(1.5), cfg, segment_seconds=0.5, overlap_seconds=0.2).restore_file(float_src)
+    assert result.warnings == [] and sf.read(result.denoised)[0].max() > 1.3  # float keeps it
+
+
+def test_plot_writes_a_png(tmp_path, tiny):
+    src = write(tmp_path / "voice.wav", make_signal(1.0, 16000, 2), 16000, "PCM_16")
+    result = restorer(tiny).restore_file(src, plot=True, plot_seconds=0.5)
+    assert result.plot == tmp_path / "voice_spectrograms_s10.png"
+    import matplotlib.image
+
+    image = matplotlib.image.imread(str(result.plot))
+    assert image.shape[0] > 400 and image.shape[1] > 600
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_bfloat16_precision_runs_close_to_float32(tiny_checkpoint, tiny):
+    model16, cfg = inference.load_model(tiny_checkpoint, "bfloat16")
+    x = make_signal(1.0, 44100, seed=2)[:, 0]
+    y32 = inference.denoise_array(tiny[0], cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2)
+    y16 = inference.denoise_array(model16, cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2)
+    assert rms(y16 - y32) < 0.05 * rms(x - y32)
+
+
+# --------------------------------------------------------------------------- the command, in process
+
+
+def config(**overrides) -> OmegaConf:
+    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cfg.quiet = True
+    for key, value in overrides.items():
+        cfg[key] = value
+    return cfg
+
+
+def run(capsys, **overrides) -> tuple[int, list[str]]:
+    code = inference.run(config(**overrides))
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines() if line.strip()]
+
+
+def test_bad_arguments_exit_2_without_touching_anything(tmp_path, tiny_checkpoint, capsys):
+    src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
+    ck = str(tiny_checkpoint)
+    for overrides, problem in [
+        ({"audio": str(tmp_path / "missing.wav")}, "no such file or folder"),
+        ({"audio": str(src), "denoising_strength": 1.5}, "between 0.0 and 1.0"),
+        ({"audio": str(src), "denoising_strength": -0.1}, "between 0.0 and 1.0"),
+        ({"audio": str(src), "overlap_seconds": 4.0}, "half of segment_seconds"),
+        ({"audio": str(src), "precision": "float16"}, "float32, bfloat16"),
+        ({"audio": None}, "inference.audio: missing"),
+    ]:
+        code, err = run(capsys, checkpoint=ck, **overrides)
+        assert code == 2, overrides
+        assert len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert files_in(tmp_path) == {"a.wav"}
+
+
+def test_bad_inputs_exit_1_name_the_file_and_leave_nothing(tmp_path, tiny_checkpoint, capsys):
+    ck = str(tiny_checkpoint)
+    (tmp_path / "notes.wav").write_text("this is not audio\n")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    write(tmp_path / "zero.wav", np.zeros((0, 1)), 8000)
+    x = make_signal(1.0, 8000)
+    x[6000, 0] = np.nan  # after the first block, so some output was already being written
+    write(tmp_path / "nan.wav", x, 8000)
+    x[6000, 0] = np.inf
+    write(tmp_path / "inf.wav", x, 8000)
+    (tmp_path / "no_audio").mkdir()
+    (tmp_path / "no_audio" / "readme.txt").write_text("x")
+    before = files_in(tmp_path)
+    for name, problem in [
+        ("notes.wav", "cannot be read as audio"),
+        ("empty.wav", "cannot be read as audio"),
+        ("zero.wav", "holds no samples"),
+        ("nan.wav", "NaN or infinite sample at 0.750 s"),
+        ("inf.wav", "NaN or infinite sample at 0.750 s"),
+        ("no_audio", "no audio files"),
+    ]:
+        code, err = run(capsys, audio=str(tmp_path / name), checkpoint=ck, block_seconds=0.5)
+        assert code == 1, name
+        assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / name}: ") and problem in err[0], err
+    assert files_in(tmp_path) == before  # no outputs, no temporary files
+
+
+def test_missing_or_incompatible_checkpoint(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
+    monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", tmp_path / "models" / "default")
+    code, err = run(capsys, audio=str(src), checkpoint=None)
+    assert code == 1 and len(err) == 1 and "shipped model is not installed" in err[0]
+    code, err = run(capsys, audio=str(src), checkpoint=str(tmp_path / "nowhere"))
+    assert code == 1 and err == [f"error: {tmp_path / 'nowhere'}: checkpoint folder not found"]
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "model.weights.h5").write_bytes((tiny_checkpoint / "model.weights.h5").read_bytes())
+    deeper = json.loads((tiny_checkpoint / "config.json").read_text()) | {"depth": 3, "filters": [4, 8, 8, 16], "strides": [2, 2]}
+    (wrong / "config.json").write_text(json.dumps(deeper))
+    code, err = run(capsys, audio=str(src), checkpoint=str(wrong))
+    assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and "weights do not fit" in err[0], err
+    assert files_in(tmp_path) == {"a.wav", "wrong", "wrong/model.weights.h5", "wrong/config.json"}
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, tiny_checkpoint, capsys, caplog):
+    src = write(tmp_path / "take.flac", make_signal(0.5, 16000), 16000, "PCM_16")
+    out = tmp_path / "take_denoised_s5.flac"
+    out.write_bytes(b"earlier run")
+    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.5)
+    assert code == 1 and "output already exists" in err[0] and "inference.overwrite=true" in err[0]
+    assert out.read_bytes() == b"earlier run" and files_in(tmp_path) == {"take.flac", out.name}
+    caplog.set_level("DEBUG", logger="inference")
+    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.5, overwrite=True, quiet=False, verbose=True)
+    assert code == 0 and sf.info(str(out)).frames == 8000
+    assert "device: CPU" in caplog.text or "device: GPU" in caplog.text
+
+
+def test_folder_mode_goes_past_failures_and_skips_earlier_outputs(tmp_path, tiny_checkpoint, capsys):
+    inputs = tmp_path / "reels"
+    (inputs / "sub").mkdir(parents=True)
+    write(inputs / "a.wav", make_signal(0.3, 8000), 8000, "PCM_16")
+    (inputs / "b.wav").write_text("not audio")
+    write(inputs / "sub" / "c.flac", make_signal(0.3, 8000), 8000, "PCM_16")
+    write(inputs / "a_denoised_s10.wav", make_signal(0.3, 8000), 8000)  # an earlier run's output
+    write(inputs / "a_residual_s7.wav", make_signal(0.3, 8000), 8000)
+    out = tmp_path / "restored"
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out))
+    assert code == 1
+    assert err[0].startswith(f"error: {inputs / 'b.wav'}: cannot be read as audio")
+    assert "1 of 3 files failed" in err[1] and str(inputs / "b.wav") in err[2]
+    assert files_in(out) == {"a_denoised_s10.wav", "a_residual_s10.wav", "sub", "sub/c_denoised_s10.flac", "sub/c_residual_s10.flac"}
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), recursive=False, denoising_strength=0.3)
+    assert code == 1 and len(err) == 3  # b.wav again; sub/ not searched
+    assert (inputs / "a_denoised_s3.wav").exists() and not (inputs / "sub" / "c_denoised_s3.flac").exists()
+    assert not list(inputs.glob("*_denoised_s10_*"))
+
+
+def test_two_inputs_with_the_same_output_name(tmp_path, tiny_checkpoint, capsys):
+    write(tmp_path / "take.wav", make_signal(0.3, 8000), 8000, "PCM_16")
+    write(tmp_path / "take.ogg", make_signal(0.3, 8000), 8000, "VORBIS", "OGG")
+    code, err = run(capsys, audio=str(tmp_path), checkpoint=str(tiny_checkpoint), overwrite=True)
+    assert code == 1 and "same names as those of" in err[0]
+    assert files_in(tmp_path) == {"take.wav", "take.ogg", "take_denoised_s10.wav", "take_residual_s10.wav"}
+
+
+# --------------------------------------------------------------------------- the command, end to end
+
+
+def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "inference.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_cli_restores_a_file_and_leaves_no_stray_folders(tmp_path, tiny_checkpoint):
+    write(tmp_path / "reel 1.wav", make_signal(1.2, 22050, 2), 22050, "PCM_24")
+    repo_before = set(os.listdir(REPO_ROOT))
+    proc = cli(["inference.audio='reel 1.wav'", f"inference.checkpoint={tiny_checkpoint}", "inference.denoising_strength=0.8", "inference.quiet=true"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and proc.stdout == ""
+    assert files_in(tmp_path) == {"reel 1.wav", "reel 1_denoised_s8.wav", "reel 1_residual_s8.wav"}
+    info = sf.info(str(tmp_path / "reel 1_denoised_s8.wav"))
+    assert (info.frames, info.samplerate, info.channels, info.subtype) == (int(1.2 * 22050), 22050, 2, "PCM_24")
+    assert set(os.listdir(REPO_ROOT)) - repo_before <= {"__pycache__"}  # no outputs/, .hydra/, logs
+
+
+def test_cli_bad_input_is_one_line_without_traceback(tmp_path, tiny_checkpoint):
+    (tmp_path / "tape.wav").write_text("definitely not audio")
+    proc = cli(["inference.audio=tape.wav", f"inference.checkpoint={tiny_checkpoint}"], tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: tape.wav: cannot be read as audio") and proc.stderr.count("\n") == 1, proc.stderr
+    assert files_in(tmp_path) == {"tape.wav"}
+
+
+def test_cli_folder_with_a_failure(tmp_path, tiny_checkpoint):
+    write(tmp_path / "good.flac", make_signal(0.5, 16000), 16000, "PCM_16")
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00")
+    proc = cli(["inference.audio=.", f"inference.checkpoint={tiny_checkpoint}", "inference.plot=true"], tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "error: 1 of 2 files failed:" in proc.stderr and "bad.wav" in proc.stderr.split("failed:")[1]
+    assert {"good_denoised_s10.flac", "good_residual_s10.flac", "good_spectrograms_s10.png"} <= files_in(tmp_path)
+    assert "good.flac -> good_denoised_s10.flac" in proc.stdout
+
+
+def test_one_stage_model_restores_each_batch_item_from_its_own_estimate(tmp_path):
+    """Keras returns a bare tensor for one output; the last *stage* must be used, not the
+    last batch item (a batch of two different signals must give two different results)."""
+    import keras
+    from omegaconf import OmegaConf
+
+    import inference
+    import unet
+
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg["stages"] = 1
+    keras.utils.set_random_seed(3)
+    folder = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "one_stage")
+    model, mcfg = inference.load_model(folder)
+    rng = np.random.default_rng(0)
+    stereo = rng.standard_normal((44100, 2)).astype(np.float32) * np.array([0.1, 0.01], np.float32)
+    both = inference.denoise_array(model, mcfg, stereo, 44100, batch_segments=2)
+    alone = inference.denoise_array(model, mcfg, stereo[:, :1], 44100, batch_segments=2)
+    np.testing.assert_allclose(both[:, 0], alone[:, 0], atol=1e-4)
