@@ -36,7 +36,7 @@ Options (``conf/inference/default.yaml`` documents each): ``checkpoint`` (a fold
 ``output_dir``, ``recursive``, ``overwrite`` (outputs of an earlier run are an error
 without it; an input is never written over), ``denoising_strength``, ``segment_seconds``,
 ``overlap_seconds``, ``batch_segments``, ``block_seconds``, ``precision``
-(``float32``, or ``bfloat16``: mixed precision, about 3x faster on CPUs with AVX-512
+(``float32``, or ``bfloat16``: mixed precision, 2.3-2.6x less CPU on CPUs with AVX-512
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
 ``quiet`` (no progress bars or info lines) and ``verbose`` (device, model, segmentation).
 Paths with spaces or ``=,`` need Hydra quoting: ``inference.audio="'reel 1.wav'"``.
