@@ -269,14 +269,15 @@ def run(cfg: DictConfig, command: str) -> int:
 @hydra.main(config_path="conf", config_name="conf", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     command = "python evaluate.py " + " ".join(sys.argv[1:])
+    from inference import InferenceError
+    from unet import CheckpointError
+
     try:
         code = run(cfg, command.strip())
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
-    except Exception as exc:  # checkpoint errors and the like: one line, not a traceback wall
-        if type(exc).__name__ not in ("CheckpointError", "InferenceError", "UsageError"):
-            raise
+    except (CheckpointError, InferenceError) as exc:  # one line, not a traceback wall
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     if code:
