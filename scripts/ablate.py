@@ -26,6 +26,8 @@ ROOT = REPO / "experiments" / "ablations"
 ARMS: dict[str, tuple[str, list[str]]] = {
     "published": ("as published: direct output, MAE, Adam 1e-4 constant, float32",
                   ["model.output=direct", "train=published", "lr=1e-4"]),
+    "published_sisdr": ("published, plus the 0.1 x SI-SDR loss term",
+                        ["model.output=direct", "train=published", "lr=1e-4", "train.loss.sisdr_weight=0.1"]),
     "default": ("the shipped recipe (conf/train/default.yaml)", []),
     "output_direct": ("output form: direct (as published)", ["model.output=direct"]),
     "output_mask": ("output form: bounded complex mask", ["model.output=mask"]),
