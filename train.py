@@ -33,16 +33,20 @@ def experiment_name(cfg: DictConfig, overrides: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9=,._+-]", "_", name)[:200]
 
 
+def resolve_path(path: str | os.PathLike) -> Path:
+    """A configured path; relative ones are taken from the repository folder."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
-    root = Path(cfg.experiments_root)
-    if not root.is_absolute():
-        root = REPO_ROOT / root
-    return root / experiment_name(cfg, overrides)
+    return resolve_path(cfg.experiments_root) / experiment_name(cfg, overrides)
 
 
 def run(cfg: DictConfig) -> int:
     """Train as configured; returns the process exit code."""
     from trainer import Trainer, TrainingDiverged  # TF import after argument parsing: fast --help
+    from unet import CheckpointError
 
     overrides = list(HydraConfig.get().overrides.task)
     exp_dir = experiment_dir(cfg, overrides)
@@ -55,9 +59,15 @@ def run(cfg: DictConfig) -> int:
     # the config is what a resumed run and inference need; keep the first one on resume
     (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     print(f"experiment folder: {exp_dir}", flush=True)
-    trainer = Trainer(cfg, exp_dir)
-    if cfg.resume:
-        trainer.restore()
+    try:
+        trainer = Trainer(cfg, exp_dir)
+        resumed = bool(cfg.resume) and trainer.restore() > 0
+        init_from = cfg.train.get("init_from")
+        if init_from and not resumed:
+            trainer.initialise_from(resolve_path(init_from), int(cfg.train.get("init_step") or 0))
+    except (ValueError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         trainer.fit(quiet=bool(cfg.get("quiet", False)))
     except TrainingDiverged as exc:

@@ -165,3 +165,73 @@ def test_max_seconds_stops_validated_and_saved(corpus, tmp_path):
     row = tr.fit(quiet=True)
     assert row["step"] == 1 and np.isfinite(row["val_si_sdr_i"])
     assert tf.train.latest_checkpoint(str(tmp_path / "exp" / "checkpoints")).endswith("ckpt-1")
+
+
+def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
+                                             "train.schedule.decay_steps=10", "train.checkpoint_every=1000"]))  # fmt: skip
+    source = trainer_module.Trainer(cfg, tmp_path / "source")
+    source.fit(quiet=True)
+    trained = _weights(source.model)
+
+    longer = _cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
+                                                "train.schedule.decay_steps=10", "train.checkpoint_every=1000"]))  # fmt: skip
+    tr = trainer_module.Trainer(longer, tmp_path / "fine")
+    assert not all(np.array_equal(a, b) for a, b in zip(trained, _weights(tr.model)))
+    assert tr.initialise_from(tmp_path / "source" / "last", step=4) == 4
+    for a, b in zip(trained, _weights(tr.model)):
+        np.testing.assert_array_equal(a, b)
+    # the schedule goes on from step 4, not from its start
+    assert float(tr.schedule(tr.optimizer.iterations)) == pytest.approx(float(source.schedule(4)))
+    row = tr.fit(quiet=True)
+    assert row["step"] == 8 and int(tr.step) == 8
+
+
+def test_initialise_from_other_model_size_is_refused(corpus, tmp_path):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1"]))
+    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+    tr.fit(quiet=True)
+    wider = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1", "model.filters=[8,8,8]"]))
+    other = trainer_module.Trainer(wider, tmp_path / "other")
+    before = _weights(other.model)
+    with pytest.raises(ValueError, match=r"train.init_from: .*differs in filters"):
+        other.initialise_from(tmp_path / "exp" / "last")
+    for a, b in zip(before, _weights(other.model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_train_cli_init_from_missing_folder_is_one_line_error(corpus, tmp_path):
+    args = _overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1", "quiet=true",
+                                         f"train.init_from={tmp_path / 'nowhere'}"])  # fmt: skip
+    result = _run_train(args, timeout=600)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "nowhere" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, flags, gpus, expected",
+    [
+        ("auto", {"avx512f", "avx512_bf16"}, [], "mixed_bfloat16"),
+        ("auto", {"avx512f", "amx_bf16", "amx_tile"}, [], "mixed_bfloat16"),
+        ("auto", {"avx512f", "avx512_vnni"}, [], "float32"),  # bfloat16 would be emulated
+        ("auto", set(), [(8, 0)], "mixed_bfloat16"),
+        ("auto", {"avx512_bf16"}, [(7, 5)], "float32"),  # the GPU decides, and it lacks bfloat16
+        ("float32", {"avx512_bf16"}, [], "float32"),
+        ("mixed_bfloat16", set(), [], "mixed_bfloat16"),
+    ],
+)
+def test_resolve_precision(name, flags, gpus, expected):
+    assert trainer_module.resolve_precision(name, flags, gpus) == expected
+
+
+def test_resolve_precision_refuses_float16():
+    with pytest.raises(ValueError, match="train.precision: expected one of auto, float32, mixed_bfloat16"):
+        trainer_module.resolve_precision("mixed_float16", set(), [])
+
+
+def test_cpu_flags_reads_first_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert trainer_module.cpu_flags(str(info)) == {"fpu", "avx512f", "avx512_bf16"}
+    assert trainer_module.cpu_flags(str(tmp_path / "missing")) == set()
