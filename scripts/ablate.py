@@ -2,7 +2,8 @@
 
 Each arm is a set of train.py overrides; every arm trains from the same seed for the same
 wall-clock budget (train.max_seconds), is validated once at the end on the trainer's fixed
-validation set, and lands in experiments/ablations/<arm>. The table goes to
+validation set, and lands in experiments/ablations/<arm>. Each finished arm's last row is
+kept in docs/results/ablations.csv (experiments/ is not committed) and the table goes to
 docs/results/ablations.md. Run it alone on the machine: a second job halves every arm's
 speed and the comparison with it.
 
@@ -26,15 +27,12 @@ ROOT = REPO / "experiments" / "ablations"
 ARMS: dict[str, tuple[str, list[str]]] = {
     "published": ("as published: direct output, MAE, Adam 1e-4 constant, float32",
                   ["model.output=direct", "train=published", "lr=1e-4"]),
-    "published_sisdr": ("published, plus the 0.1 x SI-SDR loss term",
-                        ["model.output=direct", "train=published", "lr=1e-4", "train.loss.sisdr_weight=0.1"]),
     "default": ("the shipped recipe (conf/train/default.yaml)", []),
     "output_direct": ("output form: direct (as published)", ["model.output=direct"]),
     "output_mask": ("output form: bounded complex mask", ["model.output=mask"]),
     "loss_mae_only": ("loss: MAE only", ["train.loss.sisdr_weight=0"]),
     "loss_mrstft": ("loss: MAE + multi-resolution STFT", ["train.loss.sisdr_weight=0", "train.loss.mrstft_weight=1.0"]),
     "lr_1e-4_constant": ("lr 1e-4 constant", ["lr=1e-4", "train.schedule.name=constant", "train.schedule.warmup_steps=0"]),
-    "lr_3e-4_constant": ("lr 3e-4 constant", ["lr=3e-4", "train.schedule.name=constant", "train.schedule.warmup_steps=0"]),
     "lr_1e-3_cosine": ("lr 1e-3, warm-up 200, cosine over 2,000 steps",
                        ["lr=1e-3", "train.schedule.name=cosine", "train.schedule.decay_steps=2000"]),
     "segment_2.2s": ("segments of 192 frames (2.2 s), batch 2: same audio per step",
@@ -43,6 +41,10 @@ ARMS: dict[str, tuple[str, list[str]]] = {
 }
 
 FIELDS = ["val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr", "val_energy_ratio_db", "val_loss"]
+# experiments/ is not kept between sessions, so each finished arm's last row is kept here
+RESULTS = REPO / "docs" / "results" / "ablations.csv"
+RESULT_FIELDS = ["arm", "step", "seconds", "budget_minutes", *FIELDS]
+BASELINE_ARM = "published"
 
 
 def run_arm(name: str, overrides: list[str], seconds: float) -> int:
@@ -57,20 +59,51 @@ def run_arm(name: str, overrides: list[str], seconds: float) -> int:
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})  # fmt: skip
 
 
-def table(arms: list[str]) -> str:
-    lines = ["| arm | what | steps | s/step | SI-SDRi all | SI-SDRi <= 5 dB | SI-SDRi >= 20 dB | energy (dB) | val loss |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+def read_results(path: Path = RESULTS) -> dict[str, dict[str, str]]:
+    """The kept rows, by arm."""
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        return {row["arm"]: row for row in csv.DictReader(f)}
+
+
+def collect(arms: list[str], path: Path = RESULTS) -> dict[str, dict[str, str]]:
+    """Add the arms finished under experiments/ablations to the kept rows and rewrite them."""
+    rows = read_results(path)
     for name in arms:
-        path = ROOT / name / "metrics.csv"
-        if not path.exists():
-            lines.append(f"| {name} | {ARMS[name][0]} | not run | | | | | | |")
+        metrics = ROOT / name / "metrics.csv"
+        if not metrics.exists():
             continue
-        with open(path) as f:
-            row = list(csv.DictReader(f))[-1]
-        vals = " | ".join(f"{float(row[k]):.2f}" for k in FIELDS)
+        with open(metrics) as f:
+            last = list(csv.DictReader(f))[-1]
+        rows[name] = {"arm": name, "step": last["step"], "seconds": last["seconds"],
+                      "budget_minutes": f"{_budget_minutes(ROOT / name):g}", **{k: last[k] for k in FIELDS}}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ordered = [rows[n] for n in ARMS if n in rows] + [r for n, r in rows.items() if n not in ARMS]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS)
+        writer.writeheader()
+        writer.writerows(ordered)
+    return rows
+
+
+def table(rows: dict[str, dict[str, str]], arms: list[str]) -> str:
+    """Markdown table of the arms, with each arm's SI-SDR improvement over the published recipe."""
+    lines = ["| arm | what | steps | s/step | SI-SDRi all | vs published | SI-SDRi <= 5 dB | SI-SDRi >= 20 dB | energy (dB) | val loss |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    base = rows.get(BASELINE_ARM)
+    for name in arms:
+        row = rows.get(name)
+        if row is None:
+            lines.append(f"| {name} | {ARMS[name][0]} | not run | | | | | | | |")
+            continue
+        v = {k: float(row[k]) for k in FIELDS}
+        gain = f"{v['val_si_sdr_i'] - float(base['val_si_sdr_i']):+.2f}" if base else ""
         rate = float(row["seconds"]) / max(int(row["step"]), 1)  # wall time, graph tracing included
-        lines.append(f"| {name} | {ARMS[name][0]} | {row['step']} | {rate:.2f} | {vals} |")
-    budgets = sorted({_budget_minutes(ROOT / name) for name in arms if (ROOT / name / "config.yaml").exists()})
+        lines.append(f"| {name} | {ARMS[name][0]} | {row['step']} | {rate:.2f} | {v['val_si_sdr_i']:.2f} | {gain} | "
+                     f"{v['val_si_sdr_i_low_snr']:.2f} | {v['val_si_sdr_i_high_snr']:.2f} | "
+                     f"{v['val_energy_ratio_db']:.2f} | {v['val_loss']:.2f} |")  # fmt: skip
+    budgets = sorted({float(rows[n]["budget_minutes"]) for n in arms if n in rows})
     head = f"Budget: {', '.join(f'{b:g}' for b in budgets)} minutes of wall time per arm, seed 0.\n\n" if budgets else ""
     return head + "\n".join(lines) + "\n"
 
@@ -90,12 +123,13 @@ def main() -> int:
     failed = []
     if not args.table_only:
         for name in args.arms:
-            if (ROOT / name / "metrics.csv").exists():
-                print(f"[{name}] already done; delete {ROOT / name} to run it again")
+            if (ROOT / name / "metrics.csv").exists() or name in read_results():
+                print(f"[{name}] already done; delete {ROOT / name} and its row in {RESULTS} to run it again")
                 continue
             if run_arm(name, ARMS[name][1], args.minutes * 60):
                 failed.append(name)
-    text = "# Ablations of the training recipe\n\n" + table(args.arms)
+            collect([name])
+    text = "# Ablations of the training recipe\n\n" + table(collect(args.arms), args.arms)
     out = REPO / "docs" / "results" / "ablations.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -1,0 +1,57 @@
+"""scripts/ablate.py: finished arms are kept across sessions and tabled against the published recipe."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def ablate(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ablate", REPO / "scripts" / "ablate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path / "experiments")
+    return module
+
+
+def _finished_arm(ablate, name: str, step: int, si_sdr_i: float) -> None:
+    folder = ablate.ROOT / name
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("train:\n  max_seconds: 600\n")
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch", "step", "seconds", *ablate.FIELDS])
+        writer.writeheader()
+        writer.writerow({"epoch": 1, "step": step, "seconds": 600.0, "val_si_sdr_i": si_sdr_i, "val_si_sdr_i_low_snr": 1.0,
+                         "val_si_sdr_i_high_snr": -0.5, "val_energy_ratio_db": -0.2, "val_loss": 0.3})  # fmt: skip
+
+
+def test_collect_keeps_earlier_rows_and_adds_finished_arms(ablate, tmp_path):
+    kept = tmp_path / "ablations.csv"
+    _finished_arm(ablate, "published", 300, 0.5)
+    ablate.collect(["published"], kept)
+    # a later session: experiments/ is gone, another arm has finished
+    (ablate.ROOT / "published" / "metrics.csv").unlink()
+    _finished_arm(ablate, "default", 600, 2.75)
+    rows = ablate.collect(["published", "default", "float32"], kept)
+
+    assert sorted(rows) == ["default", "published"]
+    assert ablate.read_results(kept)["published"]["step"] == "300"
+    assert ablate.read_results(kept)["default"]["budget_minutes"] == "10"
+
+
+def test_table_gives_gain_over_published_and_marks_missing_arms(ablate, tmp_path):
+    kept = tmp_path / "ablations.csv"
+    _finished_arm(ablate, "published", 300, 0.5)
+    _finished_arm(ablate, "default", 600, 2.75)
+    text = ablate.table(ablate.collect(["published", "default"], kept), ["published", "default", "float32"])
+
+    assert text.startswith("Budget: 10 minutes")
+    default = next(line for line in text.splitlines() if line.startswith("| default |"))
+    cells = [c.strip() for c in default.strip("|").split("|")]
+    assert cells[2:6] == ["600", "1.00", "2.75", "+2.25"]
+    assert "| float32 |" in text and "not run" in text
