@@ -4,10 +4,12 @@ import pytest
 
 import baselines
 import metrics
+from tone_signals import SR, add_white_noise
+from tone_signals import tone_sequence as _tones
 
-SR = 44100
+PITCHES = (220.0, 262.0, 330.0, 196.0, 247.0, 294.0, 392.0, 175.0)
 
-# Measured on the 3 s tone sequence below, 5 dB white noise, seeds 0-2, when these thresholds were set:
+# Measured on the 3 s sequence of these eight notes, 5 dB white noise, seeds 0-2, when these thresholds were set:
 # noisereduce_stationary 4.8-5.1 dB, noisereduce_nonstationary 5.8-5.9 dB, lsa 14.3 dB.
 MIN_SI_SDR_IMPROVEMENT_DB = {
     "noisereduce_stationary": 4.0,
@@ -16,30 +18,9 @@ MIN_SI_SDR_IMPROVEMENT_DB = {
 }
 
 
-def tone_sequence(seconds: float = 3.0, sample_rate: int = SR) -> np.ndarray:
-    """Harmonic notes (8 partials, sin^2 envelope, 0.25 s) separated by 0.1 s pauses."""
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    x = np.zeros_like(t)
-    start, index, note = 0.0, 0, 0.25
-    while start + note < seconds:
-        mask = (t >= start) & (t < start + note)
-        local = t[mask] - start
-        f0 = (220.0, 262.0, 330.0, 196.0, 247.0, 294.0, 392.0, 175.0)[index % 8]
-        x[mask] += np.sin(np.pi * local / note) ** 2 * sum(0.6**k * np.sin(2 * np.pi * f0 * (k + 1) * local) for k in range(8))
-        index += 1
-        start += note + 0.1
-    return (0.3 * x / np.abs(x).max()).astype(np.float32)
-
-
-def add_white_noise(clean: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
-    noise = np.random.default_rng(seed).standard_normal(clean.size)
-    noise *= np.sqrt(np.sum(clean.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** (snr_db / 10))
-    return (clean + noise).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def clean():
-    return tone_sequence()
+    return _tones(pitches=PITCHES)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +74,7 @@ def test_lsa_with_unit_gain_reconstructs_exactly(noisy):
 
 
 def test_lsa_works_at_16_khz():
-    clean16 = tone_sequence(2.0, 16000)
+    clean16 = _tones(2.0, 16000, PITCHES)
     noisy16 = add_white_noise(clean16, 5.0, seed=3)
     restored = baselines.ephraim_malah_lsa(noisy16, 16000)
     assert restored.shape == noisy16.shape
