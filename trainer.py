@@ -307,8 +307,9 @@ class Trainer:
         moments, which start again from zero. Returns the step.
         """
         source, source_cfg = unet.load_denoiser(folder)
-        if source_cfg != self.model_cfg:
-            differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if source_cfg.get(k) != self.model_cfg.get(k))
+        # the config's name is only a label: the same architecture under another name fits
+        differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if k != "name" and source_cfg.get(k) != self.model_cfg.get(k))
+        if differ:
             raise ValueError(f"train.init_from: {folder} holds a different model than this run builds "
                              f"(differs in {', '.join(differ)}); choose the matching model=...")  # fmt: skip
         if step < 0:

@@ -176,6 +176,7 @@ def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path):
 
     longer = _cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
                                                 "train.schedule.decay_steps=10", "train.checkpoint_every=1000"]))  # fmt: skip
+    longer.model.name = "renamed"  # a label only: the same architecture still fits
     tr = trainer_module.Trainer(longer, tmp_path / "fine")
     assert not all(np.array_equal(a, b) for a, b in zip(trained, _weights(tr.model)))
     assert tr.initialise_from(tmp_path / "source" / "last", step=4) == 4
