@@ -56,7 +56,8 @@ def run(cfg: DictConfig) -> int:
               f"or experiment=<name> for a new one", file=sys.stderr)  # fmt: skip
         return 2
     exp_dir.mkdir(parents=True, exist_ok=True)
-    # the config is what a resumed run and inference need; keep the first one on resume
+    # rewritten on every start, so after a resume with changed overrides (e.g. a lower lr) it
+    # records the settings the run goes on with; metrics.csv and the log keep the history
     (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     print(f"experiment folder: {exp_dir}", flush=True)
     try:
