@@ -5,6 +5,7 @@ rates and the never-half-written-output rule are handled in one place.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +31,16 @@ def list_audio_files(folder: str | os.PathLike, recursive: bool = True) -> list[
     folder = Path(folder)
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.is_file() and is_audio_file(p))
+
+
+def validation_hash(key: str, split_seed: int) -> float:
+    """A stable number in [0, 1) for a file key; below the validation fraction = validation.
+
+    Clean files and recorded noise are split by it, so a file's side of the split depends
+    only on its key and the seed: adding or removing other files never moves it.
+    """
+    digest = hashlib.sha256(f"{split_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

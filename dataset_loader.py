@@ -17,7 +17,6 @@ depend on the training seed (runs with different seeds validate on the same file
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -32,6 +31,7 @@ import soundfile as sf
 import tensorflow as tf
 
 import audio_io
+from audio_io import validation_hash
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,6 @@ class AudioFileInfo:
     path: Path
     key: str  # folder name / path relative to the folder (what the split hashes)
     num_samples: int  # from the header; the decoded length may differ by a few samples
-
-
-def validation_hash(key: str, split_seed: int) -> float:
-    """A stable number in [0, 1) for a file key; below the validation fraction = validation."""
-    digest = hashlib.sha256(f"{split_seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 def split_files(files: Sequence[AudioFileInfo], fraction: float, split_seed: int) -> tuple[list, list]:
@@ -378,11 +372,21 @@ class CleanCorpus:
         return f"CleanCorpus({self.split}; {counts})"
 
 
-def _noise_source(noise_cfg: Mapping, sample_rate: int):
+def _noise_source(noise_cfg: Mapping, sample_rate: int, split: str):
     # imported here so that this module (and the trainer) import without the noise module
     import degradations
 
-    return degradations.NoiseSource(noise_cfg, sample_rate)
+    return degradations.NoiseSource(noise_cfg, sample_rate, split=split)
+
+
+def validation_noise_config(noise_cfg: Mapping) -> dict:
+    """``noise_cfg`` with ``recorded_share`` replaced by ``validation_recorded_share`` when
+    that is set, so that runs training on different shares are validated on the same set."""
+    cfg = dict(_plain(noise_cfg))  # a copy: the caller's config is not changed
+    share = cfg.get("validation_recorded_share")
+    if share is not None:
+        cfg["recorded_share"] = float(share)
+    return cfg
 
 
 def _range(values: Any, name: str) -> tuple[float, float]:
@@ -460,7 +464,7 @@ def make_train_dataset(
             f"or start_step={start_step}"
         )
     corpus = CleanCorpus(dset_cfg, sample_rate, "train")
-    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate), noise_cfg, dset_cfg, segment_samples, seed)
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "train"), noise_cfg, dset_cfg, segment_samples, seed)
     cfg = _plain(dset_cfg)
     parallel = cfg.get("num_parallel_calls", DEFAULTS["num_parallel_calls"])
     parallel = tf.data.AUTOTUNE if parallel is None else int(parallel)
@@ -500,7 +504,8 @@ def make_validation_set(
     num_items: int | None = None,
     seed: int = 0,
 ) -> dict:
-    """The fixed validation set from the validation files (disjoint from training).
+    """The fixed validation set from the validation files and the held-out recorded noise
+    (both disjoint from training).
 
     Categories are allocated in proportion to their weights and shuffled by ``seed``; each
     category cycles through ``dset.validation_snr_db`` so that every category is seen at
@@ -516,7 +521,8 @@ def make_validation_set(
     if not grid:
         raise ValueError("dset.validation_snr_db: the SNR grid is empty")
     corpus = CleanCorpus(dset_cfg, sample_rate, "validation")
-    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate), noise_cfg, dset_cfg, segment_samples, seed)
+    noise_cfg = validation_noise_config(noise_cfg)
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "validation"), noise_cfg, dset_cfg, segment_samples, seed)
     order = allocate_categories(corpus.weights, num_items)
     np.random.default_rng([int(seed), _VALIDATION_ORDER_STREAM]).shuffle(order)
     seen = [0] * len(corpus.categories)

@@ -817,27 +817,67 @@ def _decode_recorded(path: Path, sample_rate: int) -> np.ndarray:
     return _DECODED[key]
 
 
-def load_recorded_noise(
-    folders: str | os.PathLike | Sequence[str | os.PathLike], sample_rate: int
-) -> tuple[list[Path], list[np.ndarray]]:
-    """Decode every audio file below ``folders`` (relative paths against the repository root).
+RECORDED_SPLITS = ("all", "train", "validation")
+RECORDED_SPLIT_SEED = 0
 
-    Unreadable, silent or too short files are skipped with one :class:`RecordedNoiseWarning`
-    naming them all. Raises ``ValueError`` when a folder is missing or nothing is usable.
+
+def split_recorded_files(
+    files: Sequence[Path], keys: Sequence[str], fraction: float, seed: int = RECORDED_SPLIT_SEED
+) -> tuple[list[Path], list[Path]]:
+    """(train, validation) noise files by hash of each key (folder name / path inside it).
+
+    The rule of the clean corpus: a file is held out when its hash is below ``fraction``,
+    and at least one file is; a file's side never depends on the other files.
     """
+    scored = sorted(zip((audio_io.validation_hash(k, seed) for k in keys), range(len(files))))
+    held = {i for h, i in scored if h < fraction}
+    if not held and scored and fraction > 0:
+        held = {scored[0][1]}
+    return [f for i, f in enumerate(files) if i not in held], [f for i, f in enumerate(files) if i in held]
+
+
+def load_recorded_noise(
+    folders: str | os.PathLike | Sequence[str | os.PathLike],
+    sample_rate: int,
+    split: str = "all",
+    validation_fraction: float = 0.0,
+) -> tuple[list[Path], list[np.ndarray]]:
+    """Decode the audio files below ``folders`` (relative paths against the repository root).
+
+    ``split`` picks which: ``'all'``, or one side of :func:`split_recorded_files` with
+    ``validation_fraction`` of the files held out for validation and evaluation, so that
+    what a model is judged on is noise it was not trained on. Unreadable, silent or too
+    short files are skipped with one :class:`RecordedNoiseWarning` naming them all. Raises
+    ``ValueError`` when a folder is missing or nothing is usable.
+    """
+    if split not in RECORDED_SPLITS:
+        raise ValueError(f"recorded noise: split must be one of {RECORDED_SPLITS}, got {split!r}")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(f"noise.recorded_validation_fraction: expected a value in [0, 1), got {validation_fraction:g}")
     if isinstance(folders, (str, os.PathLike)):
         folders = [folders]
     dirs = [resolve_repo_path(f) for f in folders]
     if not dirs:
         raise ValueError("noise.recorded_dirs: empty, but recorded_share > 0")
     files: list[Path] = []
+    keys: list[str] = []
     for d in dirs:
         if not d.is_dir():
             raise ValueError(f"noise.recorded_dirs: {d}: folder not found")
-        files.extend(audio_io.list_audio_files(d))
+        found = audio_io.list_audio_files(d)
+        files.extend(found)
+        keys.extend(f"{d.name}/{f.relative_to(d).as_posix()}" for f in found)
     where = ", ".join(str(d) for d in dirs)
     if not files:
         raise ValueError(f"noise.recorded_dirs: no audio files in {where}")
+    if split != "all" and validation_fraction > 0:
+        train, held_out = split_recorded_files(files, keys, validation_fraction)
+        if not train:
+            raise ValueError(
+                f"noise.recorded_dirs: {len(files)} file(s) in {where}, none left for training after holding "
+                "out files for validation; add files or set noise.recorded_validation_fraction=0"
+            )
+        files = train if split == "train" else held_out
     kept, clips, skipped = [], [], []
     for f in files:
         try:
@@ -890,8 +930,11 @@ class NoiseSource:
     ``cfg`` is the ``noise`` config group (plain dict or DictConfig). Keys read:
     ``family_weights`` ({family: weight}), ``second_family_prob``,
     ``second_family_level_db`` ([low, high], the second family against the first),
-    ``recorded_share``, ``recorded_dirs``, ``recorded_crossfade_s`` and one section per
-    family with positive weight. ``snr_db`` is for the loader and not read here.
+    ``recorded_share``, ``recorded_dirs``, ``recorded_crossfade_s``,
+    ``recorded_validation_fraction`` and one section per family with positive weight.
+    ``snr_db`` is for the loader and not read here. ``split`` ('all', 'train' or
+    'validation') is which recorded files are used: training and validation/evaluation
+    get disjoint ones (see :func:`split_recorded_files`).
 
     Everything is checked at construction (each family is generated once with all its
     components on; recorded files are decoded and cached), so a bad config fails there
@@ -899,7 +942,9 @@ class NoiseSource:
     instance may serve several threads, each with its own Generator.
     """
 
-    def __init__(self, cfg: Mapping, sample_rate: int):
+    def __init__(self, cfg: Mapping, sample_rate: int, split: str = "all"):
+        if split not in RECORDED_SPLITS:
+            raise ValueError(f"noise: split must be one of {RECORDED_SPLITS}, got {split!r}")
         self.cfg = _plain(cfg)
         self.sample_rate = int(sample_rate)
         if self.sample_rate <= 0:
@@ -942,7 +987,10 @@ class NoiseSource:
             raise ValueError(f"noise.recorded_crossfade_s: must not be negative, got {crossfade_s:g}")
         self.crossfade = int(round(crossfade_s * self.sample_rate))
         if self.recorded_share > 0:
-            self.recorded_files, self._clips = load_recorded_noise(self.cfg.get("recorded_dirs") or [], self.sample_rate)
+            self.recorded_files, self._clips = load_recorded_noise(
+                self.cfg.get("recorded_dirs") or [], self.sample_rate, split,
+                self._top.number("recorded_validation_fraction", 0.0),
+            )  # fmt: skip
 
     def sample(self, num_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         """float32 noise [num_samples] at unit RMS (unit-free: the loader rescales it to the SNR)
@@ -1032,6 +1080,7 @@ __all__ = [
     "level_flutter",
     "load_noise_config",
     "load_recorded_noise",
+    "split_recorded_files",
     "loop_with_crossfade",
     "modulation_noise",
     "poisson_times",

@@ -1,7 +1,7 @@
 """Evaluate the model against classical denoisers: ``python evaluate.py [evaluate.KEY=VALUE ...]``.
 
-Builds a deterministic test set (fixed seed; clean files from the validation split, which
-training never sees) of every clean category x noise family x input SNR, runs each system
+Builds a deterministic test set (fixed seed; clean files from the validation split and
+recorded noise from the held-out files, which training never sees) of every clean category x noise family x input SNR, runs each system
 (the unprocessed input, noisereduce stationary and non-stationary, an Ephraim-Malah LSA
 estimator, and the model) and writes, to ``evaluate.output_dir``:
 
@@ -43,7 +43,7 @@ def _resolve(path: str | os.PathLike) -> Path:
 
 def noise_sources(families: Sequence[str], sample_rate: int, noise_cfg: Mapping) -> dict[str, object]:
     """One noise source per family: the synthetic ones from ``conf/noise/<family>.yaml``,
-    ``recorded`` from the configured recorded-noise folders only."""
+    ``recorded`` from the held-out files of the configured recorded-noise folders only."""
     import degradations
 
     sources = {}
@@ -51,7 +51,7 @@ def noise_sources(families: Sequence[str], sample_rate: int, noise_cfg: Mapping)
         if family == RECORDED:
             cfg = OmegaConf.to_container(noise_cfg, resolve=True) if OmegaConf.is_config(noise_cfg) else dict(noise_cfg)
             cfg["recorded_share"] = 1.0
-            sources[family] = degradations.NoiseSource(cfg, sample_rate)
+            sources[family] = degradations.NoiseSource(cfg, sample_rate, split="validation")
         else:
             sources[family] = degradations.NoiseSource(degradations.load_noise_config(family), sample_rate)
     return sources

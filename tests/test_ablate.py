@@ -55,3 +55,19 @@ def test_table_gives_gain_over_published_and_marks_missing_arms(ablate, tmp_path
     cells = [c.strip() for c in default.strip("|").split("|")]
     assert cells[2:6] == ["600", "1.00", "2.75", "+2.25"]
     assert "| float32 |" in text and "not run" in text
+
+
+def test_noise_arms_are_compared_with_their_own_baseline(ablate, tmp_path):
+    kept = tmp_path / "ablations.csv"
+    _finished_arm(ablate, "published", 300, 0.5)
+    _finished_arm(ablate, "noise_default", 250, 2.0)
+    _finished_arm(ablate, "recorded_0", 250, 1.5)
+    rows = ablate.collect(["published", "noise_default", "recorded_0"], kept)
+    text = ablate.table(rows, ["noise_default", "recorded_0"])
+
+    assert "vs noise_default" in text and "vs published" not in text
+    line = next(line for line in text.splitlines() if line.startswith("| recorded_0 |"))
+    assert [c.strip() for c in line.strip("|").split("|")][4:6] == ["1.50", "-0.50"]
+    # every noise arm validates on the same recorded share, whatever it trains on
+    for name in ablate.NOISE_ARMS:
+        assert ablate.VALIDATION_MIX in ablate.ARMS[name][1]

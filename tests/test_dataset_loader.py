@@ -16,8 +16,11 @@ SEGMENT = 4000
 class WhiteNoiseSource:
     """Stand-in for degradations.NoiseSource (same interface): white noise, one family."""
 
-    def __init__(self, cfg, sample_rate):
-        self.cfg, self.sample_rate = cfg, sample_rate
+    made: list = []  # (split, cfg) of every instance, to check what the loader asked for
+
+    def __init__(self, cfg, sample_rate, split="all"):
+        self.cfg, self.sample_rate, self.split = cfg, sample_rate, split
+        WhiteNoiseSource.made.append((split, cfg))
 
     def sample(self, num_samples, rng):
         return (0.1 * rng.standard_normal(num_samples)).astype(np.float32), "white"
@@ -108,6 +111,20 @@ def test_start_step_continues_exactly(tmp_path):
     np.testing.assert_array_equal(resumed[0][0], from_zero[3][0])
     np.testing.assert_array_equal(resumed[0][1], from_zero[3][1])
     assert not np.array_equal(resumed[0][0], from_zero[2][0])
+
+
+def test_training_and_validation_ask_for_their_own_recorded_noise(tmp_path):
+    dset = make_corpus(tmp_path)
+    noise = {**NOISE_CFG, "recorded_share": 0.3, "validation_recorded_share": 0.5}
+    WhiteNoiseSource.made.clear()
+    dataset_loader.make_train_dataset(dset, noise, RATE, SEGMENT, 2, 0)
+    dataset_loader.make_validation_set(dset, noise, RATE, SEGMENT, 2, 0)
+    (train_split, train_cfg), (val_split, val_cfg) = WhiteNoiseSource.made
+    assert (train_split, val_split) == ("train", "validation")
+    # validation mixes at its own share; training and the caller's config keep theirs
+    assert train_cfg["recorded_share"] == 0.3 and val_cfg["recorded_share"] == 0.5
+    assert noise["recorded_share"] == 0.3
+    assert dataset_loader.validation_noise_config({**noise, "validation_recorded_share": None})["recorded_share"] == 0.3
 
 
 def test_cache_does_not_change_examples(tmp_path):

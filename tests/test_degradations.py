@@ -425,6 +425,42 @@ def test_recorded_share_is_followed(configs, tmp_path):
     assert abs(share - 0.3) <= 4 * np.sqrt(0.3 * 0.7 / draws)
 
 
+def test_recorded_files_are_split_into_disjoint_stable_sides(configs, tmp_path):
+    for i in range(12):
+        write_wav(tmp_path / f"n{i:02d}.wav", 0.05, seed=i)
+    cfg = recorded_cfg(configs, tmp_path, recorded_validation_fraction=0.25)
+    names = {split: {p.name for p in dg.NoiseSource(cfg, SR, split=split).recorded_files}
+             for split in ("all", "train", "validation")}  # fmt: skip
+    assert names["train"] and names["validation"]
+    assert not names["train"] & names["validation"]
+    assert names["train"] | names["validation"] == names["all"] == {f"n{i:02d}.wav" for i in range(12)}
+    # a file's side depends on its own name only: new files never move the old ones
+    for i in range(12, 20):
+        write_wav(tmp_path / f"n{i:02d}.wav", 0.05, seed=i)
+    held = {p.name for p in dg.NoiseSource(cfg, SR, split="validation").recorded_files}
+    assert held & names["all"] == names["validation"]
+    # without a fraction nothing is held out
+    cfg0 = recorded_cfg(configs, tmp_path, recorded_validation_fraction=0.0)
+    assert len(dg.NoiseSource(cfg0, SR, split="train").recorded_files) == 20
+
+
+def test_recorded_split_keeps_one_file_out_and_refuses_to_leave_training_empty(configs, tmp_path):
+    write_wav(tmp_path / "a.wav", 0.05)
+    write_wav(tmp_path / "b.wav", 0.05, seed=1)
+    cfg = recorded_cfg(configs, tmp_path, recorded_validation_fraction=1e-9)  # no hash falls below
+    train = dg.NoiseSource(cfg, SR, split="train").recorded_files
+    held = dg.NoiseSource(cfg, SR, split="validation").recorded_files
+    assert len(train) == len(held) == 1 and train != held
+    (tmp_path / "b.wav").unlink()
+    with pytest.raises(ValueError, match="none left for training") as err:
+        dg.NoiseSource(cfg, SR, split="train")
+    assert "recorded_validation_fraction=0" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="split must be one of"):
+        dg.NoiseSource(cfg, SR, split="test")
+    with pytest.raises(ValueError, match="recorded_validation_fraction"):
+        dg.NoiseSource(dict(cfg, recorded_validation_fraction=1.0), SR, split="train")
+
+
 def test_relative_recorded_dirs_resolve_against_the_repo_root(configs, tmp_path, monkeypatch):
     write_wav(tmp_path / "n.wav", 0.5)
     relative = os.path.relpath(tmp_path, dg.REPO_ROOT)

@@ -56,6 +56,21 @@ def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, tiny_ch
     assert snr == pytest.approx(item["snr_db"], abs=0.1)
 
 
+def test_recorded_family_uses_only_noise_held_out_of_training(tmp_path):
+    import degradations
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        sf.write(tmp_path / f"noise{i}.wav", (0.1 * rng.standard_normal(2000)).astype("float32"), 44100)
+    noise_cfg = {**degradations.load_noise_config("mixed"), "recorded_dirs": [str(tmp_path)],
+                 "recorded_validation_fraction": 0.3}  # fmt: skip
+    source = evaluate.noise_sources(["recorded"], 44100, noise_cfg)["recorded"]
+    trained_on = degradations.NoiseSource(noise_cfg, 44100, split="train").recorded_files
+    assert source.recorded_files and not set(source.recorded_files) & set(trained_on)
+    assert source.sample(1000, np.random.default_rng(1))[1] == "recorded"
+
+
 def test_report_and_targets_from_rows():
     rows = []
     for system, gain in (("input", 0.0), ("lsa", 5.0), ("model", 12.0)):
