@@ -38,6 +38,7 @@ CSV_FIELDS = [
     "val_si_sdr_i_low_snr",
     "val_si_sdr_i_high_snr",
     "val_energy_ratio_db",
+    "val_si_sdr_i_recorded",
     "lr",
     "seconds",
 ]
@@ -257,7 +258,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- validation
     def validate(self) -> dict[str, float]:
-        """Loss, SI-SDR improvement (all, low and high input SNR) and output/clean energy."""
+        """Loss, SI-SDR improvement (all, low and high input SNR, recorded noise) and output/clean energy."""
         val = self.validation_set()
         noisy_all, clean_all = val["noisy"], val["clean"]
         batch = int(self.tcfg.validation_batch)
@@ -276,12 +277,15 @@ class Trainer:
         improvement = np.concatenate(out_sisdr) - np.concatenate(in_sisdr)
         snr = np.asarray(val["snr_db"], dtype=float)
         low, high = snr <= 5.0, snr >= 20.0
+        # recorded noise is held out of training: the score on noise the model has not heard
+        recorded = np.array([f == "recorded" for f in val["family"]], dtype=bool)
         return {
             "val_loss": loss_sum / len(noisy_all),
             "val_si_sdr_i": float(np.mean(improvement)),
             "val_si_sdr_i_low_snr": float(np.mean(improvement[low])) if low.any() else float("nan"),
             "val_si_sdr_i_high_snr": float(np.mean(improvement[high])) if high.any() else float("nan"),
             "val_energy_ratio_db": float(np.mean(np.concatenate(energy))),
+            "val_si_sdr_i_recorded": float(np.mean(improvement[recorded])) if recorded.any() else float("nan"),
         }
 
     @tf.function(reduce_retracing=True)
@@ -326,11 +330,15 @@ class Trainer:
     def _log_row(self, row: Mapping[str, float]) -> None:
         path = self.exp_dir / "metrics.csv"
         new = not path.exists()
+        fields = CSV_FIELDS
+        if not new:  # a run begun by an older version goes on with its own columns
+            with open(path, newline="") as f:
+                fields = next(csv.reader(f), None) or CSV_FIELDS
         with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in CSV_FIELDS})
+            writer.writerow({k: row.get(k, "") for k in fields})
         with self.summary.as_default(step=int(row["step"])):
             for key, value in row.items():
                 if key not in ("epoch", "step") and value == value:  # skip NaN
@@ -413,8 +421,9 @@ class Trainer:
         self.save()
         self._log_row(row)
         log.info(
-            "epoch %d step %d: train %.4f val %.4f SI-SDRi %.2f dB (low %.2f, high %.2f) energy %.2f dB",
+            "epoch %d step %d: train %.4f val %.4f SI-SDRi %.2f dB (low %.2f, high %.2f, recorded %.2f) energy %.2f dB",
             row["epoch"], step, row["train_loss"], metrics["val_loss"], metrics["val_si_sdr_i"],
-            metrics["val_si_sdr_i_low_snr"], metrics["val_si_sdr_i_high_snr"], metrics["val_energy_ratio_db"],
+            metrics["val_si_sdr_i_low_snr"], metrics["val_si_sdr_i_high_snr"], metrics["val_si_sdr_i_recorded"],
+            metrics["val_energy_ratio_db"],
         )  # fmt: skip
         return row

@@ -10,7 +10,7 @@ speed and the comparison with it.
     .venv/bin/python scripts/ablate.py --minutes 20                      # every arm
     .venv/bin/python scripts/ablate.py --minutes 20 --arms published default
     .venv/bin/python scripts/ablate.py --table-only                      # re-read finished arms
-    .venv/bin/python scripts/ablate.py --minutes 12 --arms noise_default recorded_0 recorded_0.6 snr_-5_30
+    .venv/bin/python scripts/ablate.py --minutes 12 --arms noise_default recorded_0 recorded_0.6 snr_-5_30 snr_5_35
 """
 from __future__ import annotations
 
@@ -48,14 +48,16 @@ NOISE_ARMS: dict[str, tuple[str, list[str]]] = {
     "noise_default": ("the shipped mix: recorded share 0.3, SNR 0-25 dB", [VALIDATION_MIX]),
     "recorded_0": ("no recorded noise (synthetic only)", ["noise.recorded_share=0", VALIDATION_MIX]),
     "recorded_0.6": ("recorded share 0.6", ["noise.recorded_share=0.6", VALIDATION_MIX]),
-    "snr_-5_30": ("SNR -5 to 30 dB", ["noise.snr_db=[-5,30]", VALIDATION_MIX]),
+    "snr_-5_30": ("SNR -5 to 30 dB (wider)", ["noise.snr_db=[-5,30]", VALIDATION_MIX]),
+    "snr_5_35": ("SNR 5 to 35 dB (cleaner)", ["noise.snr_db=[5,35]", VALIDATION_MIX]),
 }
 ARMS.update(NOISE_ARMS)
 
 FIELDS = ["val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr", "val_energy_ratio_db", "val_loss"]
+OPTIONAL_FIELDS = ["val_si_sdr_i_recorded"]  # not in the rows of arms run before it existed
 # experiments/ is not kept between sessions, so each finished arm's last row is kept here
 RESULTS = REPO / "docs" / "results" / "ablations.csv"
-RESULT_FIELDS = ["arm", "step", "seconds", "budget_minutes", *FIELDS]
+RESULT_FIELDS = ["arm", "step", "seconds", "budget_minutes", *FIELDS, *OPTIONAL_FIELDS]
 BASELINE_ARM = "published"
 NOISE_BASELINE_ARM = "noise_default"
 
@@ -95,7 +97,7 @@ def collect(arms: list[str], path: Path = RESULTS) -> dict[str, dict[str, str]]:
         with open(metrics) as f:
             last = list(csv.DictReader(f))[-1]
         rows[name] = {"arm": name, "step": last["step"], "seconds": last["seconds"],
-                      "budget_minutes": f"{_budget_minutes(ROOT / name):g}", **{k: last[k] for k in FIELDS}}  # fmt: skip
+                      "budget_minutes": f"{_budget_minutes(ROOT / name):g}", **{k: last.get(k, "") for k in FIELDS + OPTIONAL_FIELDS}}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     ordered = [rows[n] for n in ARMS if n in rows] + [r for n, r in rows.items() if n not in ARMS]
     with open(path, "w", newline="") as f:
@@ -110,19 +112,20 @@ def table(rows: dict[str, dict[str, str]], arms: list[str]) -> str:
     (the published recipe, or the shipped noise mix for the noise arms)."""
     baselines = {baseline_of(a) for a in arms}
     column = f"vs {baselines.pop()}" if len(baselines) == 1 else "vs baseline"
-    lines = [f"| arm | what | steps | s/step | SI-SDRi all | {column} | SI-SDRi <= 5 dB | SI-SDRi >= 20 dB | energy (dB) | val loss |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [f"| arm | what | steps | s/step | SI-SDRi all | {column} | SI-SDRi <= 5 dB | SI-SDRi >= 20 dB | SI-SDRi recorded | energy (dB) | val loss |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in arms:
         base = rows.get(baseline_of(name))
         row = rows.get(name)
         if row is None:
-            lines.append(f"| {name} | {ARMS[name][0]} | not run | | | | | | | |")
+            lines.append(f"| {name} | {ARMS[name][0]} | not run | | | | | | | | |")
             continue
         v = {k: float(row[k]) for k in FIELDS}
+        recorded = f"{float(row['val_si_sdr_i_recorded']):.2f}" if row.get("val_si_sdr_i_recorded") else ""
         gain = f"{v['val_si_sdr_i'] - float(base['val_si_sdr_i']):+.2f}" if base else ""
         rate = float(row["seconds"]) / max(int(row["step"]), 1)  # wall time, graph tracing included
         lines.append(f"| {name} | {ARMS[name][0]} | {row['step']} | {rate:.2f} | {v['val_si_sdr_i']:.2f} | {gain} | "
-                     f"{v['val_si_sdr_i_low_snr']:.2f} | {v['val_si_sdr_i_high_snr']:.2f} | "
+                     f"{v['val_si_sdr_i_low_snr']:.2f} | {v['val_si_sdr_i_high_snr']:.2f} | {recorded} | "
                      f"{v['val_energy_ratio_db']:.2f} | {v['val_loss']:.2f} |")  # fmt: skip
     budgets = sorted({float(rows[n]["budget_minutes"]) for n in arms if n in rows})
     head = f"Budget: {', '.join(f'{b:g}' for b in budgets)} minutes of wall time per arm, seed 0.\n\n" if budgets else ""

@@ -19,15 +19,17 @@ def ablate(tmp_path, monkeypatch):
     return module
 
 
-def _finished_arm(ablate, name: str, step: int, si_sdr_i: float) -> None:
+def _finished_arm(ablate, name: str, step: int, si_sdr_i: float, recorded: float | None = None) -> None:
     folder = ablate.ROOT / name
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text("train:\n  max_seconds: 600\n")
     with open(folder / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "step", "seconds", *ablate.FIELDS])
+        extra = [] if recorded is None else ["val_si_sdr_i_recorded"]
+        writer = csv.DictWriter(f, fieldnames=["epoch", "step", "seconds", *ablate.FIELDS, *extra])
         writer.writeheader()
         writer.writerow({"epoch": 1, "step": step, "seconds": 600.0, "val_si_sdr_i": si_sdr_i, "val_si_sdr_i_low_snr": 1.0,
-                         "val_si_sdr_i_high_snr": -0.5, "val_energy_ratio_db": -0.2, "val_loss": 0.3})  # fmt: skip
+                         "val_si_sdr_i_high_snr": -0.5, "val_energy_ratio_db": -0.2, "val_loss": 0.3,
+                         **({} if recorded is None else {"val_si_sdr_i_recorded": recorded})})  # fmt: skip
 
 
 def test_collect_keeps_earlier_rows_and_adds_finished_arms(ablate, tmp_path):
@@ -61,13 +63,17 @@ def test_noise_arms_are_compared_with_their_own_baseline(ablate, tmp_path):
     kept = tmp_path / "ablations.csv"
     _finished_arm(ablate, "published", 300, 0.5)
     _finished_arm(ablate, "noise_default", 250, 2.0)
-    _finished_arm(ablate, "recorded_0", 250, 1.5)
+    _finished_arm(ablate, "recorded_0", 250, 1.5, recorded=-0.25)
     rows = ablate.collect(["published", "noise_default", "recorded_0"], kept)
     text = ablate.table(rows, ["noise_default", "recorded_0"])
 
     assert "vs noise_default" in text and "vs published" not in text
     line = next(line for line in text.splitlines() if line.startswith("| recorded_0 |"))
-    assert [c.strip() for c in line.strip("|").split("|")][4:6] == ["1.50", "-0.50"]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[4:6] == ["1.50", "-0.50"] and cells[8] == "-0.25"
+    # an arm run before the recorded column existed shows it empty
+    baseline = next(line for line in text.splitlines() if line.startswith("| noise_default |"))
+    assert [c.strip() for c in baseline.strip("|").split("|")][8] == ""
     # every noise arm validates on the same recorded share, whatever it trains on
     for name in ablate.NOISE_ARMS:
         assert ablate.VALIDATION_MIX in ablate.ARMS[name][1]

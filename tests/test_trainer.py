@@ -63,6 +63,37 @@ def test_tiny_model_improves_validation_si_sdr(corpus, tmp_path):
     assert (tmp_path / "exp" / "metrics.csv").read_text().count("\n") == 2  # header + one epoch
 
 
+def test_validation_scores_held_out_recorded_noise_on_its_own(corpus, tmp_path):
+    import soundfile as sf
+
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        sf.write(noise_dir / f"n{i}.wav", (0.1 * rng.standard_normal(30000)).astype("float32"), 44100)
+    common = [f"noise.recorded_dirs=[{noise_dir}]", "noise.recorded_validation_fraction=0.5"]
+    only_recorded = trainer_module.Trainer(
+        _cfg(_overrides(corpus, tmp_path, ["noise=mixed", *common, "noise.validation_recorded_share=1.0"])), tmp_path / "a"
+    )
+    metrics = only_recorded.validate()
+    assert set(only_recorded.validation_set()["family"]) == {"recorded"}
+    assert metrics["val_si_sdr_i_recorded"] == pytest.approx(metrics["val_si_sdr_i"])
+    synthetic = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path)), tmp_path / "b").validate()
+    assert np.isnan(synthetic["val_si_sdr_i_recorded"]) and np.isfinite(synthetic["val_si_sdr_i"])
+
+
+def test_metrics_csv_of_an_older_run_keeps_its_columns(corpus, tmp_path):
+    import csv
+
+    tr = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path)), tmp_path / "exp")
+    old_fields = [f for f in trainer_module.CSV_FIELDS if f != "val_si_sdr_i_recorded"]
+    (tmp_path / "exp" / "metrics.csv").write_text(",".join(old_fields) + "\n" + ",".join("1" for _ in old_fields) + "\n")
+    tr._log_row({**{f: 2 for f in trainer_module.CSV_FIELDS}, "val_si_sdr_i_recorded": 3.0})
+    with open(tmp_path / "exp" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[1]) == old_fields and rows[1]["step"] == "2"
+
+
 def test_resume_continues_exactly(corpus, tmp_path):
     common = ["steps_per_epoch=3", "lr=1e-3", "train.checkpoint_every=3", "seed=5"]
     straight = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=2", *common])), tmp_path / "a")
