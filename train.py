@@ -66,6 +66,7 @@ def run(cfg: DictConfig) -> int:
         init_from = cfg.train.get("init_from")
         if init_from and not resumed:
             trainer.initialise_from(resolve_path(init_from), int(cfg.train.get("init_step") or 0))
+            trainer.validate_initial()
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

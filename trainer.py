@@ -324,6 +324,15 @@ class Trainer:
         log.info("initialised from %s at step %d", folder, int(step))
         return int(step)
 
+    def validate_initial(self) -> dict[str, float]:
+        """Validate the starting weights (after :meth:`initialise_from`) as the run's first row.
+
+        Their score becomes the best so far, so ``best/`` only changes to weights that beat
+        the model the run started from, and a continuation on another validation set (new
+        files, another noise mix) is judged against its own starting point, not an old log.
+        """
+        return self._end_of_epoch(int(self.step), int(self.cfg.steps_per_epoch), [], 0.0)
+
     def save(self) -> str:
         return self.manager.save(checkpoint_number=int(self.step))
 

@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_dir
 
 import dataset_loader
 import trainer as trainer_module
+import unet
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -167,6 +168,15 @@ def test_train_cli_writes_experiment_folder(corpus, tmp_path):
     assert again.returncode == 2 and "resume=true" in again.stderr
     assert "Traceback" not in again.stderr
 
+    # a run started from a saved model validates it first: its row is the baseline to beat
+    # (the path is quoted for Hydra: the folder's name holds '=' and ',')
+    fine = _run_train(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=2", "quiet=true", "experiment=fine",
+                                                    f"train.init_from='{exp / 'last'}'", "train.init_step=2"]),
+                      timeout=600)  # fmt: skip
+    assert fine.returncode == 0, fine.stderr[-2000:]
+    rows = (tmp_path / "fine" / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[1]) for r in rows] == [2, 4]
+
 
 def test_sigkill_then_resume(corpus, tmp_path):
     args = _overrides(corpus, tmp_path, ["experiment=killed", "steps_per_epoch=2", "train.checkpoint_every=2", "quiet=true"])
@@ -217,6 +227,34 @@ def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path):
     assert float(tr.schedule(tr.optimizer.iterations)) == pytest.approx(float(source.schedule(4)))
     row = tr.fit(quiet=True)
     assert row["step"] == 8 and int(tr.step) == 8
+
+
+def test_validate_initial_makes_the_starting_model_the_one_to_beat(corpus, tmp_path, monkeypatch):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "lr=1e-3"]))
+    source = trainer_module.Trainer(cfg, tmp_path / "source")
+    source.fit(quiet=True)
+    trained = _weights(source.model)
+
+    tr = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=2", "lr=1e-3"])),
+                                tmp_path / "fine")  # fmt: skip
+    tr.initialise_from(tmp_path / "source" / "last", step=2)
+    row = tr.validate_initial()
+    assert row["step"] == 2 and np.isnan(row["train_loss"]) and np.isfinite(row["val_si_sdr_i"])
+    assert float(tr.best_score) == pytest.approx(row["val_si_sdr_i"])
+    best, _ = unet.load_denoiser(tmp_path / "fine" / "best")
+    for a, b in zip(trained, best.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    # an epoch that scores below the starting model leaves best/ as it was
+    real_validate = tr.validate
+    monkeypatch.setattr(tr, "validate", lambda: {**real_validate(), "val_si_sdr_i": row["val_si_sdr_i"] - 1.0})
+    tr.fit(quiet=True)
+    assert int(tr.step) == 4 and not all(np.array_equal(a, b) for a, b in zip(trained, _weights(tr.model)))
+    best, _ = unet.load_denoiser(tmp_path / "fine" / "best")
+    for a, b in zip(trained, best.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    steps = [int(line.split(",")[1]) for line in (tmp_path / "fine" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == [2, 4]
 
 
 def test_initialise_from_other_model_size_is_refused(corpus, tmp_path):
