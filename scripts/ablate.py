@@ -136,6 +136,19 @@ def table(rows: dict[str, dict[str, str]], arms: list[str]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def report(rows: dict[str, dict[str, str]], asked: list[str]) -> str:
+    """The whole ablations.md: every kept arm and every asked one, so that running a few arms
+    does not drop the others' rows from the page."""
+    shown = [a for a in ARMS if a in rows or a in asked]
+    recipe = [a for a in shown if a not in NOISE_ARMS]
+    noise = [a for a in shown if a in NOISE_ARMS]
+    text = "# Ablations of the training recipe\n\n" + (table(rows, recipe) if recipe else "")
+    if noise:
+        text += ("\n## Noise mix and model size\n\nValidated on held-out recorded noise at a fixed recorded share of 0.3; "
+                 f"gains are against {NOISE_BASELINE_ARM}.\n\n" + table(rows, noise))  # fmt: skip
+    return text
+
+
 def _budget_minutes(folder: Path) -> float:
     from omegaconf import OmegaConf
 
@@ -157,13 +170,7 @@ def main() -> int:
             if run_arm(name, ARMS[name][1], args.minutes * 60):
                 failed.append(name)
             collect([name])
-    rows = collect(args.arms)
-    recipe = [a for a in args.arms if a not in NOISE_ARMS]
-    noise = [a for a in args.arms if a in NOISE_ARMS]
-    text = "# Ablations of the training recipe\n\n" + (table(rows, recipe) if recipe else "")
-    if noise:
-        text += ("\n## Noise mix and model size\n\nValidated on held-out recorded noise at a fixed recorded share of 0.3; "
-                 f"gains are against {NOISE_BASELINE_ARM}.\n\n" + table(rows, noise))  # fmt: skip
+    text = report(collect(args.arms), args.arms)
     out = REPO / "docs" / "results" / "ablations.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

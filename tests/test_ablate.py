@@ -77,3 +77,19 @@ def test_noise_arms_are_compared_with_their_own_baseline(ablate, tmp_path):
     # every noise arm validates on the same recorded share, whatever it trains on
     for name in ablate.NOISE_ARMS:
         assert ablate.VALIDATION_MIX in ablate.ARMS[name][1]
+
+
+def test_report_keeps_every_kept_arm_when_only_some_are_run(ablate, tmp_path):
+    kept = tmp_path / "ablations.csv"
+    _finished_arm(ablate, "published", 300, 0.5)
+    _finished_arm(ablate, "default", 600, 2.75)
+    ablate.collect(["published", "default"], kept)
+    # a later run asks only for noise arms; the recipe rows must stay on the page
+    _finished_arm(ablate, "noise_default", 250, 2.0)
+    rows = ablate.collect(["noise_default", "recorded_0"], kept)
+    text = ablate.report(rows, ["noise_default", "recorded_0"])
+
+    recipe, noise = text.split("## Noise mix")
+    assert "| published |" in recipe and "| default |" in recipe and "| noise_default |" not in recipe
+    assert "| noise_default |" in noise and "| recorded_0 | no recorded noise (synthetic only) | not run" in noise
+    assert "| float32 |" not in text  # neither kept nor asked
