@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
 def ablate(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("ablate", REPO / "scripts" / "ablate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("ablate")
     monkeypatch.setattr(module, "ROOT", tmp_path / "experiments")
     return module
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = ["system", "item", "category", "family", "snr_db", "file", "seconds", "audio_seconds",
@@ -14,9 +15,7 @@ FIELDS = ["system", "item", "category", "family", "snr_db", "file", "seconds", "
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_models", REPO / "scripts" / "compare_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("compare_models")
     return module
 
 
