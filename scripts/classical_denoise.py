@@ -19,13 +19,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import audio_io  # noqa: E402
 import baselines  # noqa: E402
-from inference import CLIPPING_SUBTYPES, output_format  # noqa: E402
+from inference import CLIPPING_SUBTYPES, InferenceError, open_audio, output_format  # noqa: E402
 
 METHODS = [name for name in baselines.BASELINES if name != "input"]
 
@@ -43,11 +42,8 @@ def default_output(source: Path, method: str, extension: str) -> Path:
 
 def run(source: Path, output: Path | None, method: str, overwrite: bool) -> Path:
     """Restore ``source`` into ``output`` (or the default name); returns the path written."""
-    try:
-        info = sf.info(str(source))
-    except Exception as exc:  # libsndfile raises several types; all mean "not audio"
-        raise audio_io.AudioError(f"{source}: cannot be read as audio ({exc})") from None
-    fmt = output_format(info)
+    with open_audio(source) as info:
+        fmt = output_format(info)
     output = output or default_output(source, method, fmt.extension)
     if output.resolve() == source.resolve():
         raise audio_io.AudioError(f"{output}: is the input; choose another output")
@@ -75,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         written = run(args.input, args.output, args.method, args.overwrite)
-    except (audio_io.AudioError, ValueError, OSError) as exc:
+    except (audio_io.AudioError, InferenceError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{args.input} -> {written} ({args.method})")
