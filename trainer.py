@@ -39,9 +39,20 @@ CSV_FIELDS = [
     "val_si_sdr_i_high_snr",
     "val_energy_ratio_db",
     "val_si_sdr_i_recorded",
+    "val_si_sdr_i_synthetic",
     "lr",
     "seconds",
 ]
+
+
+# the validation scores train.best_metric may choose best/ by
+BEST_METRICS = (
+    "val_si_sdr_i",
+    "val_si_sdr_i_synthetic",
+    "val_si_sdr_i_recorded",
+    "val_si_sdr_i_low_snr",
+    "val_si_sdr_i_high_snr",
+)
 
 
 class TrainingDiverged(RuntimeError):
@@ -158,6 +169,9 @@ class Trainer:
         self.tcfg = cfg.train
         self.exp_dir = Path(exp_dir)
         self.exp_dir.mkdir(parents=True, exist_ok=True)
+        self.best_metric = str(self.tcfg.get("best_metric") or "val_si_sdr_i")
+        if self.best_metric not in BEST_METRICS:
+            raise ValueError(f"train.best_metric: expected one of {', '.join(BEST_METRICS)}, got {self.best_metric!r}")
         self.precision = resolve_precision(str(self.tcfg.precision))
         log.info("precision: %s", self.precision)
         keras.mixed_precision.set_global_policy(self.precision)
@@ -258,7 +272,8 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- validation
     def validate(self) -> dict[str, float]:
-        """Loss, SI-SDR improvement (all, low and high input SNR, recorded noise) and output/clean energy."""
+        """Loss, SI-SDR improvement (all, low and high input SNR, recorded and synthetic noise) and
+        output/clean energy."""
         val = self.validation_set()
         noisy_all, clean_all = val["noisy"], val["clean"]
         batch = int(self.tcfg.validation_batch)
@@ -275,18 +290,31 @@ class Trainer:
             e_clean = tf.reduce_sum(tf.square(clean), axis=-1).numpy()
             energy.append(10 * np.log10((e_out + 1e-12) / (e_clean + 1e-12)))
         improvement = np.concatenate(out_sisdr) - np.concatenate(in_sisdr)
+        scores = {name: float(np.mean(improvement[mask])) if mask.any() else float("nan")
+                  for name, mask in self._score_items().items()}  # fmt: skip
+        energy_db = float(np.mean(np.concatenate(energy)))
+        return {"val_loss": loss_sum / len(noisy_all), **scores, "val_energy_ratio_db": energy_db}
+
+    def _score_items(self) -> dict[str, np.ndarray]:
+        """For each SI-SDR score of :meth:`validate`, the validation items it averages."""
+        val = self.validation_set()
         snr = np.asarray(val["snr_db"], dtype=float)
-        low, high = snr <= 5.0, snr >= 20.0
         # recorded noise is held out of training: the score on noise the model has not heard
         recorded = np.array([f == "recorded" for f in val["family"]], dtype=bool)
         return {
-            "val_loss": loss_sum / len(noisy_all),
-            "val_si_sdr_i": float(np.mean(improvement)),
-            "val_si_sdr_i_low_snr": float(np.mean(improvement[low])) if low.any() else float("nan"),
-            "val_si_sdr_i_high_snr": float(np.mean(improvement[high])) if high.any() else float("nan"),
-            "val_energy_ratio_db": float(np.mean(np.concatenate(energy))),
-            "val_si_sdr_i_recorded": float(np.mean(improvement[recorded])) if recorded.any() else float("nan"),
+            "val_si_sdr_i": np.ones_like(recorded),
+            "val_si_sdr_i_low_snr": snr <= 5.0,
+            "val_si_sdr_i_high_snr": snr >= 20.0,
+            "val_si_sdr_i_recorded": recorded,
+            "val_si_sdr_i_synthetic": ~recorded,
         }
+
+    def check_best_metric(self) -> None:
+        """Raise ValueError when ``train.best_metric`` averages no validation item, before any
+        training time is spent (best/ would never be written)."""
+        if not self._score_items()[self.best_metric].any():
+            raise ValueError(f"train.best_metric={self.best_metric}: the validation set has no such items "
+                             "(e.g. no recorded noise); choose another")  # fmt: skip
 
     @tf.function(reduce_retracing=True)
     def _eval_step(self, noisy: tf.Tensor, clean: tf.Tensor):
@@ -331,6 +359,7 @@ class Trainer:
         the model the run started from, and a continuation on another validation set (new
         files, another noise mix) is judged against its own starting point, not an old log.
         """
+        self.check_best_metric()
         return self._end_of_epoch(int(self.step), int(self.cfg.steps_per_epoch), [], 0.0)
 
     def save(self) -> str:
@@ -366,6 +395,7 @@ class Trainer:
         if start >= total:
             log.info("already trained to step %d of %d", start, total)
             return {}
+        self.check_best_metric()
         if self._train_step is None:
             self._train_step = self._build_train_step()
         data = iter(self.strategy.experimental_distribute_dataset(self.train_dataset(start)))
@@ -422,17 +452,19 @@ class Trainer:
             "seconds": round(seconds, 1),
             **metrics,
         }
-        if metrics["val_si_sdr_i"] > float(self.best_score):
+        score = metrics[self.best_metric]
+        if score > float(self.best_score):
             # best by SI-SDR improvement, not by loss: the loss can fall while the model learns
             # to over-suppress; SI-SDR penalises removed signal and left-in noise alike
-            self.best_score.assign(metrics["val_si_sdr_i"])
+            self.best_score.assign(score)
             unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / "best")
         self.save()
         self._log_row(row)
         log.info(
-            "epoch %d step %d: train %.4f val %.4f SI-SDRi %.2f dB (low %.2f, high %.2f, recorded %.2f) energy %.2f dB",
+            "epoch %d step %d: train %.4f val %.4f SI-SDRi %.2f dB (low %.2f, high %.2f, recorded %.2f, "
+            "synthetic %.2f) energy %.2f dB",
             row["epoch"], step, row["train_loss"], metrics["val_loss"], metrics["val_si_sdr_i"],
             metrics["val_si_sdr_i_low_snr"], metrics["val_si_sdr_i_high_snr"], metrics["val_si_sdr_i_recorded"],
-            metrics["val_energy_ratio_db"],
+            metrics["val_si_sdr_i_synthetic"], metrics["val_energy_ratio_db"],
         )  # fmt: skip
         return row

@@ -33,6 +33,8 @@ def main(csv_path: str, png_path: str) -> int:
     axes[1].plot(step, col["val_si_sdr_i_high_snr"], label="input SNR >= 20 dB")
     if "val_si_sdr_i_recorded" in col:  # runs from before the held-out recorded noise lack it
         axes[1].plot(step, col["val_si_sdr_i_recorded"], marker=".", label="held-out recorded noise")
+    if "val_si_sdr_i_synthetic" in col:
+        axes[1].plot(step, col["val_si_sdr_i_synthetic"], marker=".", label="synthetic noise")
     axes[1].axhline(0, color="0.5", lw=0.8)
     axes[1].set(title="validation SI-SDR improvement (dB)", xlabel="step")
     axes[1].legend(fontsize=8)

@@ -18,7 +18,9 @@ def _run(*args):
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
-@pytest.mark.parametrize("fields", [OLD, OLD[:8] + ["val_si_sdr_i_recorded"] + OLD[8:]], ids=["old", "with_recorded"])
+@pytest.mark.parametrize("fields", [OLD, OLD[:8] + ["val_si_sdr_i_recorded"] + OLD[8:],
+                                    OLD[:8] + ["val_si_sdr_i_recorded", "val_si_sdr_i_synthetic"] + OLD[8:]],
+                         ids=["old", "with_recorded", "with_synthetic"])  # fmt: skip
 def test_writes_a_png_for_old_and_new_columns(tmp_path, fields):
     csv_path = tmp_path / "metrics.csv"
     with open(csv_path, "w", newline="") as f:

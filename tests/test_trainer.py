@@ -79,8 +79,20 @@ def test_validation_scores_held_out_recorded_noise_on_its_own(corpus, tmp_path):
     metrics = only_recorded.validate()
     assert set(only_recorded.validation_set()["family"]) == {"recorded"}
     assert metrics["val_si_sdr_i_recorded"] == pytest.approx(metrics["val_si_sdr_i"])
+    assert np.isnan(metrics["val_si_sdr_i_synthetic"])
     synthetic = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path)), tmp_path / "b").validate()
     assert np.isnan(synthetic["val_si_sdr_i_recorded"]) and np.isfinite(synthetic["val_si_sdr_i"])
+    assert synthetic["val_si_sdr_i_synthetic"] == pytest.approx(synthetic["val_si_sdr_i"])
+
+    # best/ chosen by a score the validation set has no items for would never be written:
+    # refused before the first step
+    tr = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["train.best_metric=val_si_sdr_i_recorded"])),
+                                tmp_path / "c")  # fmt: skip
+    with pytest.raises(ValueError, match="best_metric=val_si_sdr_i_recorded"):
+        tr.fit(quiet=True)
+    assert int(tr.step) == 0 and not (tmp_path / "c" / "best").exists()
+    with pytest.raises(ValueError, match="train.best_metric: expected one of"):
+        trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["train.best_metric=val_loss"])), tmp_path / "d")
 
 
 def test_metrics_csv_of_an_older_run_keeps_its_columns(corpus, tmp_path):
@@ -255,6 +267,21 @@ def test_validate_initial_makes_the_starting_model_the_one_to_beat(corpus, tmp_p
         np.testing.assert_array_equal(a, b)
     steps = [int(line.split(",")[1]) for line in (tmp_path / "fine" / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == [2, 4]
+
+
+def test_best_metric_chooses_which_validation_score_keeps_best(corpus, tmp_path, monkeypatch):
+    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=1", "lr=1e-3",
+                                              "train.best_metric=val_si_sdr_i_synthetic"]))  # fmt: skip
+    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+    # epoch 1 scores 1 dB on the synthetic items, epoch 2 better overall but worse on them
+    scores = iter([{"val_si_sdr_i": 0.0, "val_si_sdr_i_synthetic": 1.0}, {"val_si_sdr_i": 5.0, "val_si_sdr_i_synthetic": 0.5}])
+    real_validate = tr.validate
+    saved = []
+    monkeypatch.setattr(tr, "validate", lambda: {**real_validate(), **next(scores)})
+    monkeypatch.setattr(unet, "save_denoiser", lambda model, cfg, folder: saved.append((int(tr.step), Path(folder).name)))
+    tr.fit(quiet=True)
+    assert float(tr.best_score) == 1.0
+    assert saved == [(1, "best"), (2, "last")]
 
 
 def test_initialise_from_other_model_size_is_refused(corpus, tmp_path):
