@@ -2,7 +2,8 @@
 
 Every baseline has the signature ``denoise(noisy, sample_rate) -> restored``: ``noisy`` is a
 1-D float array, the result is float32 of the same length. :data:`BASELINES` maps the
-names used in evaluation tables to these functions.
+names used in evaluation tables to these functions. :data:`ORACLES` holds two ideal masks
+that are given the clean signal too: the ceilings of masking, not denoisers.
 
 ``python baselines.py`` prints each baseline's SI-SDR improvement and real-time factor on
 a synthetic 10 s, 44.1 kHz tone sequence in white noise at 5 dB SNR.
@@ -159,6 +160,49 @@ BASELINES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "noisereduce_stationary": noisereduce_stationary,
     "noisereduce_nonstationary": noisereduce_nonstationary,
     "lsa": ephraim_malah_lsa,
+}
+
+
+def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: str = "wiener") -> np.ndarray:
+    """The noisy input under an ideal time-frequency mask computed from the true clean signal.
+
+    Not a denoiser (it needs the answer) but a ceiling: how far masking the model's own
+    spectrogram (Hamming 2048 / hop 512 at any rate, as ``conf/model``) could go with a
+    perfect estimate of the mask. With ``S`` the clean, ``N = X - S`` the noise and ``X`` the
+    noisy STFT: ``wiener`` is ``|S|^2 / (|S|^2 + |N|^2)`` (the ideal Wiener filter, or ideal
+    ratio mask on power), ``psm`` is ``Re(S X*) / |X|^2`` clipped to ``[0, 1]`` (the
+    phase-sensitive mask, the best real gain in [0, 1] per bin). A complex-valued estimate,
+    like the model's, is not bound by either.
+    """
+    noisy, clean = _as_mono_float(noisy), _as_mono_float(clean)
+    if noisy.shape != clean.shape:
+        raise ValueError(f"noisy and clean differ in length: {noisy.size} and {clean.size}")
+    if noisy.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    n_fft, hop = 2048, 512
+    pad = (0, max(0, n_fft - noisy.size))
+    stft_args = dict(fs=sample_rate, window="hamming", nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros", padded=True)
+    x = np.pad(noisy.astype(np.float64), pad)
+    s = np.pad(clean.astype(np.float64), pad)
+    spec_x = scipy.signal.stft(x, **stft_args)[2]
+    spec_s = scipy.signal.stft(s, **stft_args)[2]
+    power_x = np.abs(spec_x) ** 2
+    tiny = np.finfo(np.float64).tiny
+    if kind == "wiener":
+        power_s = np.abs(spec_s) ** 2
+        mask = power_s / np.maximum(power_s + np.abs(spec_x - spec_s) ** 2, tiny)
+    elif kind == "psm":
+        mask = np.clip(np.real(spec_s * np.conj(spec_x)) / np.maximum(power_x, tiny), 0.0, 1.0)
+    else:
+        raise ValueError(f"oracle mask kind: expected wiener or psm, got {kind!r}")
+    _, restored = scipy.signal.istft(spec_x * mask, **{k: v for k, v in stft_args.items() if k != "padded"})
+    return restored[: noisy.size].astype(np.float32)
+
+
+# Ceilings, not competitors: they take the clean signal, ``oracle(noisy, clean, sample_rate)``.
+ORACLES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
+    "oracle_wiener": lambda noisy, clean, sample_rate: oracle_mask(noisy, clean, sample_rate, "wiener"),
+    "oracle_psm": lambda noisy, clean, sample_rate: oracle_mask(noisy, clean, sample_rate, "psm"),
 }
 
 

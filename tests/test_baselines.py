@@ -108,3 +108,32 @@ def test_bad_input_raises(name):
 
 def test_silent_input_gives_silence():
     assert not np.any(baselines.ephraim_malah_lsa(np.zeros(SR, dtype=np.float32), SR))
+
+
+@pytest.mark.parametrize("name", sorted(baselines.ORACLES))
+def test_oracle_masks_are_ceilings_above_lsa(name, clean, noisy):
+    # knowing the clean signal, an ideal mask must do better than any blind estimate of it
+    restored = baselines.ORACLES[name](noisy, clean, SR)
+    assert restored.shape == noisy.shape and restored.dtype == np.float32
+    gain = metrics.si_sdr_improvement(restored, noisy, clean)
+    assert gain > metrics.si_sdr_improvement(baselines.ephraim_malah_lsa(noisy, SR), noisy, clean) + 1.0
+    # with no noise the mask is one everywhere and the STFT round trip is exact
+    np.testing.assert_allclose(baselines.ORACLES[name](clean, clean, SR), clean, atol=1e-6)
+    # noise alone: nothing of the clean signal to keep
+    assert np.max(np.abs(baselines.ORACLES[name](noisy - clean, np.zeros_like(clean), SR))) < 1e-6
+
+
+def test_phase_sensitive_mask_is_at_least_as_good_as_wiener(clean, noisy):
+    # the PSM minimises each bin's squared error over real gains in [0, 1]; the Wiener gain is
+    # one such gain, so on a signal like this one the PSM does at least as well
+    psm, wiener = (metrics.si_sdr_improvement(baselines.ORACLES[n](noisy, clean, SR), noisy, clean)
+                   for n in ("oracle_psm", "oracle_wiener"))  # fmt: skip
+    assert psm >= wiener
+
+
+def test_oracle_mask_refuses_mismatched_signals_and_unknown_kind(clean, noisy):
+    with pytest.raises(ValueError, match="differ in length"):
+        baselines.oracle_mask(noisy, clean[:-1], SR)
+    with pytest.raises(ValueError, match="expected wiener or psm"):
+        baselines.oracle_mask(noisy, clean, SR, kind="ibm")
+    assert baselines.oracle_mask(noisy[:0], clean[:0], SR).shape == (0,)

@@ -74,31 +74,66 @@ def test_recorded_family_uses_only_noise_held_out_of_training(tmp_path):
 def test_report_and_targets_from_rows():
     rows = []
     for system, gain in (("input", 0.0), ("lsa", 5.0), ("model", 12.0)):
-        for cat in ("speech", "music"):
-            for snr in (0.0, 10.0):
-                rows.append({"system": system, "category": cat, "family": "film", "snr_db": snr, "si_sdr_i": gain,
-                             "snr_i": gain, "pesq": 1.0 + gain / 10, "stoi": 0.9, "lsd": 1.0,
-                             "energy_ratio_db": -0.5 if system == "model" else 0.0, "seconds": 1.0, "audio_seconds": 10.0})
+        for item, (cat, snr) in enumerate((c, s) for c in ("speech", "music") for s in (0.0, 10.0)):
+            rows.append({"system": system, "item": item, "category": cat, "family": "film", "snr_db": snr,
+                         "si_sdr_i": gain, "snr_i": gain, "pesq": 1.0 + gain / 10, "stoi": 0.9, "lsd": 1.0,
+                         "energy_ratio_db": -0.5 if system == "model" else 0.0, "seconds": 1.0, "audio_seconds": 10.0})
     text = evaluate.markdown_report(rows, ["input", "lsa", "model"], [0.0, 10.0], "T", "cmd")
     assert "| model | 12.00 | 12.00 | 2.20 | 0.90 | 1.00 | -0.50 | 0.100 |" in text
     targets = evaluate.check_targets(rows, ["input", "lsa", "model"], 10.0)
-    assert targets[0] == "SI-SDR improvement >= 10 dB: 12.00 dB, met"
-    assert "+7.00 dB, met" in targets[1]
+    # every item scores the same, so the intervals have no width
+    assert targets[0] == "SI-SDR improvement >= 10 dB: 12.00 dB (95 % CI 12.00 to 12.00), met"
+    assert targets[1].endswith("+7.00 dB (95 % CI +7.00 to +7.00, paired), met")
+    # an oracle knows the clean signal: reported for scale, never the baseline to beat
+    with_oracle = rows + [dict(r, system="oracle_wiener", si_sdr_i=20.0) for r in rows if r["system"] == "lsa"]
+    systems = ["input", "lsa", "model", "oracle_wiener"]
+    targets = evaluate.check_targets(with_oracle, systems, 10.0)
+    assert "(lsa, 5.00 dB)" in targets[1] and "+7.00 dB" in targets[1]
+    assert targets[-1] == "for scale, not a target: oracle_wiener, which knows the clean signal, gains 20.00 dB"
+    assert "are given the clean signal" in evaluate.markdown_report(with_oracle, systems, [0.0, 10.0], "T", "cmd")
+    assert "are given the clean signal" not in text
     rows_bad = [dict(r, si_sdr_i=-1.0) if r["system"] == "model" and r["category"] == "music" else r for r in rows]
     assert any("worst music -1.00 dB, NOT met" in t for t in evaluate.check_targets(rows_bad, ["input", "lsa", "model"], 10.0))
 
 
+def test_bootstrap_interval_of_the_mean_of_cell_means():
+    # one cell of two items: the resampled means are 0, 5 or 10 with chances 1/4, 1/2, 1/4
+    assert evaluate.bootstrap_interval({("a",): [0.0, 10.0]}) == (0.0, 10.0)
+    assert evaluate.bootstrap_interval({("a",): [0.0, 10.0]}, level=0.4) == (5.0, 5.0)
+    # a constant cell adds no width; cells weigh equally whatever their size; NaN is left out
+    low, high = evaluate.bootstrap_interval({("a",): [0.0, 10.0], ("b",): [4.0] * 6 + [float("nan")]})
+    assert (low, high) == (2.0, 7.0)
+    # many items of one spread: a narrow interval around their mean, the same on every call
+    values = list(np.random.default_rng(0).normal(3.0, 1.0, 400))
+    interval = evaluate.bootstrap_interval({("a",): values})
+    assert interval == evaluate.bootstrap_interval({("a",): values})
+    assert interval[0] < np.mean(values) < interval[1] and interval[1] - interval[0] < 0.3
+    assert all(np.isnan(evaluate.bootstrap_interval({("a",): [float("nan")]})))
+
+
+def test_paired_differences_match_items_within_cells():
+    a = [{"item": i, "category": c, "family": "film", "x": 10.0 + i} for i, c in enumerate(("speech", "speech", "music"))]
+    b = [{"item": i, "category": c, "family": "film", "x": 1.0 * i} for i, c in enumerate(("speech", "speech", "music"))][1:]
+    cells = evaluate.paired_differences(a, b, "x")
+    assert cells == {("speech", "film"): [10.0], ("music", "film"): [10.0]}  # item 0 has no partner in b
+    assert evaluate.paired_differences(a, b, "x", by=("family",)) == {("film",): [10.0, 10.0]}
+
+
 def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, tiny_checkpoint):
-    args = _overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.systems=[input,lsa,model]", "evaluate.perceptual=false"])
+    args = _overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.systems=[input,lsa,model,oracle_wiener]",
+                                                          "evaluate.perceptual=false"])  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     with open(tmp_path / "t.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 3 * 12
-    assert {r["system"] for r in rows} == {"input", "lsa", "model"}
+    assert len(rows) == 4 * 12
+    assert {r["system"] for r in rows} == {"input", "lsa", "model", "oracle_wiener"}
     assert all(float(r["si_sdr_i"]) == 0.0 for r in rows if r["system"] == "input")
+    # the oracle was handed each item's clean signal: it must beat the blind LSA on average
+    mean = {s: np.mean([float(r["si_sdr_i"]) for r in rows if r["system"] == s]) for s in ("lsa", "oracle_wiener")}
+    assert mean["oracle_wiener"] > mean["lsa"] + 1.0, mean
     text = (tmp_path / "t.md").read_text()
     assert "## Targets" in text and "## SI-SDR improvement (dB) by input SNR" in text
     assert (tmp_path / "t.png").stat().st_size > 10_000
