@@ -576,6 +576,26 @@ def open_audio(source: Path) -> sf.SoundFile:
         raise InferenceError(f"{source}: cannot be read as audio ({_libsndfile_reason(exc)})") from None
 
 
+def checked_blocks(reader: sf.SoundFile, source: Path, block: int) -> Iterator[np.ndarray]:
+    """``reader``'s samples as float64 blocks ``[<= block, channels]``, each checked: a decoder
+    failure part-way through a damaged file, or a NaN or infinite sample, raises a one-line
+    :class:`InferenceError` naming the time."""
+    sr, frames = reader.samplerate, 0
+    blocks = reader.blocks(blocksize=block, dtype="float64", always_2d=True)
+    while True:
+        try:
+            x = next(blocks)
+        except StopIteration:
+            return
+        except Exception as exc:  # libsndfile raises several types
+            raise InferenceError(f"{source}: decoding failed after {frames / sr:.3f} s ({_libsndfile_reason(exc)})") from None
+        if not np.isfinite(x).all():
+            bad = frames + int(np.argmin(np.isfinite(x).all(axis=1)))
+            raise InferenceError(f"{source}: NaN or infinite sample at {bad / sr:.3f} s (frame {bad}); nothing written")
+        frames += len(x)
+        yield x
+
+
 def _peak_dbfs(peak: float) -> str:
     return f"{20 * math.log10(peak):+.1f} dBFS" if peak > 0 else "-inf dBFS"
 
@@ -831,17 +851,7 @@ class Restorer:
                     n += len(x)
                 return n
 
-            blocks = reader.blocks(blocksize=block, dtype="float64", always_2d=True)
-            while True:
-                try:
-                    x = next(blocks)
-                except StopIteration:
-                    break
-                except Exception as exc:  # a decoder error part-way through a damaged file
-                    raise InferenceError(f"{source}: decoding failed after {frames_in / sr:.3f} s ({_libsndfile_reason(exc)})") from None
-                if not np.isfinite(x).all():
-                    bad = frames_in + int(np.argmin(np.isfinite(x).all(axis=1)))
-                    raise InferenceError(f"{source}: NaN or infinite sample at {bad / sr:.3f} s (frame {bad}); nothing written")
+            for x in checked_blocks(reader, source, block):
                 frames_in += len(x)
                 frames_out += write(stream.push(x) if stream else [(x, None)])
                 if progress is not None:
