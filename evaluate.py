@@ -307,16 +307,16 @@ def run(cfg: DictConfig, command: str) -> int:
     out_dir = _resolve(ecfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     systems: dict[str, Callable] = {}
+    known = {**baselines.BASELINES, **baselines.ORACLES}
     for name in ecfg.systems:
         if name == "model":
             checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
             systems[name] = model_system(_resolve(checkpoint), float(cfg.inference.segment_seconds),
                                          float(cfg.inference.overlap_seconds))  # fmt: skip
-        elif name in baselines.BASELINES or name in baselines.ORACLES:
-            systems[name] = {**baselines.BASELINES, **baselines.ORACLES}[name]
+        elif name in known:
+            systems[name] = known[name]
         else:
-            known = sorted([*baselines.BASELINES, *baselines.ORACLES])
-            raise ValueError(f"evaluate.systems: unknown system {name!r} (model or one of {known})")
+            raise ValueError(f"evaluate.systems: unknown system {name!r} (model or one of {sorted(known)})")
     items = build_test_set(cfg, sample_rate)
     rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet),
                        oracles=set(baselines.ORACLES))  # fmt: skip
