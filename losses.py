@@ -5,19 +5,29 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from stft import power_compress
+
 _EPS = 1e-8
 
 
-def spectral_mae(target: tf.Tensor, estimate: tf.Tensor) -> tf.Tensor:
-    """Mean absolute error between real/imag spectrogram channels (the paper's loss)."""
-    return tf.reduce_mean(tf.abs(tf.cast(target, tf.float32) - tf.cast(estimate, tf.float32)))
+def spectral_mae(target: tf.Tensor, estimate: tf.Tensor, compression: float = 1.0) -> tf.Tensor:
+    """Mean absolute error between real/imag spectrogram channels (the paper's loss).
+
+    With ``compression < 1`` both are compared as ``|X|^c e^(j arg X)`` (``stft.power_compress``),
+    which weighs quiet bins more against loud ones than the raw MAE does.
+    """
+    target = power_compress(target, compression)
+    estimate = power_compress(estimate, compression)
+    return tf.reduce_mean(tf.abs(target - estimate))
 
 
-def two_stage_mae(target: tf.Tensor, estimates: Sequence[tf.Tensor], stage1_weight: float = 1.0) -> tf.Tensor:
+def two_stage_mae(
+    target: tf.Tensor, estimates: Sequence[tf.Tensor], stage1_weight: float = 1.0, compression: float = 1.0
+) -> tf.Tensor:
     """MAE of every stage's estimate against the clean spectrogram; earlier stages weighted."""
-    total = spectral_mae(target, estimates[-1])
+    total = spectral_mae(target, estimates[-1], compression)
     for est in estimates[:-1]:
-        total += stage1_weight * spectral_mae(target, est)
+        total += stage1_weight * spectral_mae(target, est, compression)
     return total
 
 

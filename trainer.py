@@ -238,7 +238,7 @@ class Trainer:
         y = stft.spec_to_channels(stft.stft(clean, self.n_fft, self.hop))
         estimates = unet.stage_outputs(self.model(x, training=training))
         lc = self.tcfg.loss
-        total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight)
+        total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight, float(lc.get("compression", 1.0)))
         if lc.mrstft_weight or lc.sisdr_weight:
             wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
             if lc.mrstft_weight:

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from stft import frequency_positional_embedding
+from stft import frequency_positional_embedding, power_compress
 
 OUTPUT_FORMS = ("direct", "residual", "mask")
 CONFIG_FILE = "config.json"
@@ -103,6 +103,24 @@ class ComplexMask(layers.Layer):
         return x_shape
 
 
+@keras.saving.register_keras_serializable(package="unet")
+class PowerCompress(layers.Layer):
+    """Power-law magnitude compression of real/imag channels (see ``stft.power_compress``)."""
+
+    def __init__(self, exponent: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.exponent = float(exponent)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return power_compress(x, self.exponent)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "exponent": self.exponent}
+
+
 def _pairs(value: Any, depth: int) -> list[tuple[int, int]]:
     """Normalise a stride spec (``[2, 2]`` or a list of pairs) to one pair per level."""
     value = [list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v for v in value]
@@ -132,6 +150,10 @@ def model_config(cfg: Mapping) -> dict:
     if int(cfg.get("stages", 2)) not in (1, 2):
         raise ValueError(f"stages: expected 1 or 2, got {cfg.get('stages')}")
     cfg["strides"] = [list(p) for p in _pairs(cfg.get("strides", [2, 2]), depth)]
+    # models saved before the option existed have no key: they work on the raw spectrogram
+    cfg["compression"] = float(cfg.get("compression", 1.0))
+    if not 0.0 < cfg["compression"] <= 1.0:
+        raise ValueError(f"compression: expected an exponent in (0, 1], got {cfg['compression']}")
     return cfg
 
 
@@ -186,8 +208,16 @@ def build_model(cfg: Mapping) -> keras.Model:
     freq_mult = int(np.prod([s[1] for s in cfg["strides"]]))
 
     spec = keras.Input(shape=(None, num_bins, 2), name="noisy_spectrogram", dtype="float32")
-    x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(spec)
-    embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(spec)
+    compression = cfg["compression"]
+    # with compression the network sees and corrects |X|^c e^(j arg X); its outputs are
+    # expanded back, so callers (losses, inference) always see raw spectrograms
+    x_net = PowerCompress(compression, name="compress", dtype="float32")(spec) if compression != 1.0 else spec
+
+    def expand(y: tf.Tensor, name: str) -> tf.Tensor:
+        return PowerCompress(1.0 / compression, name=name, dtype="float32")(y) if compression != 1.0 else y
+
+    x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(x_net)
+    embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(x_net)
     x_in = PadToMultiple(time_mult, freq_mult, name="pad_embedded")(embedded)
 
     # stage 1: predicts the residual noise
@@ -198,7 +228,7 @@ def build_model(cfg: Mapping) -> keras.Model:
     small_init = keras.initializers.VarianceScaling(scale=0.01, seed=None)
     noise = _conv(2, (3, 3), "s1_noise", dtype="float32", kernel_initializer=small_init)(feats1)
     y1 = layers.Add(name="s1_estimate", dtype="float32")([x_pad, noise])
-    outputs = [CropToReference(name="stage1", dtype="float32")(y1, spec)]
+    outputs = [CropToReference(name="stage1", dtype="float32")(expand(y1, "s1_expand"), spec)]
 
     if cfg["stages"] == 2:
         # SAM: attention masks from the stage-1 estimate gate the stage-1 features
@@ -218,7 +248,7 @@ def build_model(cfg: Mapping) -> keras.Model:
             y2 = ComplexMask(name="s2_estimate", dtype="float32")(x_pad, out2)
         else:
             y2 = out2
-        outputs.append(CropToReference(name="stage2", dtype="float32")(y2, spec))
+        outputs.append(CropToReference(name="stage2", dtype="float32")(expand(y2, "s2_expand"), spec))
 
     return keras.Model(spec, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
 

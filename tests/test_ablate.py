@@ -92,3 +92,19 @@ def test_report_keeps_every_kept_arm_when_only_some_are_run(ablate, tmp_path):
     assert "| published |" in recipe and "| default |" in recipe and "| noise_default |" not in recipe
     assert "| noise_default |" in noise and "| recorded_0 | no recorded noise (synthetic only) | not run" in noise
     assert "| float32 |" not in text  # neither kept nor asked
+
+
+def test_arms_run_on_another_machine_are_compared_with_their_own_baseline(ablate, tmp_path):
+    kept = tmp_path / "ablations.csv"
+    _finished_arm(ablate, "noise_default", 250, 2.0)
+    _finished_arm(ablate, "noise_default_s11", 240, 2.25)
+    _finished_arm(ablate, "compress_both_0.3", 230, 3.0)
+    rows = ablate.collect(["noise_default", "noise_default_s11", "compress_both_0.3"], kept)
+    text = ablate.table(rows, ["noise_default", "noise_default_s11", "compress_both_0.3"])
+
+    assert "vs baseline" in text
+    line = next(line for line in text.splitlines() if line.startswith("| compress_both_0.3 |"))
+    assert [c.strip() for c in line.strip("|").split("|")][4:6] == ["3.00", "+0.75"]
+    for arm, base in ablate.OWN_BASELINE.items():
+        assert arm in ablate.ARMS and base in ablate.ARMS
+        assert ablate.ARMS[arm][1][-1] == ablate.ARMS[base][1][-1] == ablate.VALIDATION_MIX

@@ -161,6 +161,25 @@ def _run_train(args: list[str], **kwargs) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, **kwargs)  # fmt: skip
 
 
+def test_compression_options_reach_the_loss_and_the_saved_model(corpus, tmp_path):
+    base = ["epochs=1", "steps_per_epoch=3", "train.checkpoint_every=1000"]
+    plain = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, base)), tmp_path / "plain")
+    squeezed = trainer_module.Trainer(
+        _cfg(_overrides(corpus, tmp_path, [*base, "model.compression=0.5", "train.loss.compression=0.5"])), tmp_path / "sq"
+    )
+    noisy, clean = next(iter(plain.train_dataset(0)))
+    # the same waveforms: the compressed MAE is another number, the model another graph
+    loss_plain, _ = plain.compute_loss(noisy, clean, training=False)
+    loss_sq, estimates = squeezed.compute_loss(noisy, clean, training=False)
+    assert np.isfinite(float(loss_sq)) and abs(float(loss_sq) - float(loss_plain)) > 1e-3
+    _, plain_estimates = plain.compute_loss(noisy, clean, training=False)
+    assert estimates[-1].shape == plain_estimates[-1].shape
+    row = squeezed.fit(quiet=True)
+    assert row["step"] == 3 and np.isfinite(row["val_si_sdr_i"])
+    _, saved_cfg = unet.load_denoiser(tmp_path / "sq" / "best")
+    assert saved_cfg["compression"] == 0.5
+
+
 def test_train_cli_writes_experiment_folder(corpus, tmp_path):
     args = _overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "quiet=true"])
     result = _run_train(args, timeout=600)

@@ -166,6 +166,8 @@ def test_mask_output_is_bounded_by_input() -> None:
         ({"stages": 3}, "stages"),
         ({"stages": 0}, "stages"),
         ({"strides": [[2, 2], [2, 2], [2, 2]]}, "strides"),
+        ({"compression": 0.0}, "compression"),
+        ({"compression": 1.5}, "compression"),
     ],
 )
 def test_invalid_configs_raise(overrides: dict, key: str) -> None:
@@ -254,9 +256,41 @@ def test_every_weight_gets_gradient_small(small_model: keras.Model) -> None:
     _assert_every_weight_gets_gradient(small_model, frames=8, batch=1)
 
 
-@pytest.mark.parametrize("overrides", [{"output": "direct"}, {"output": "mask"}, {"stages": 1}])
+@pytest.mark.parametrize("overrides", [{"output": "direct"}, {"output": "mask"}, {"stages": 1}, {"compression": 0.3}])
 def test_every_weight_gets_gradient_tiny_variants(overrides: dict) -> None:
     _assert_every_weight_gets_gradient(build("tiny", **overrides), frames=7, batch=1)
+
+
+def test_compressed_model_sees_compressed_input_and_returns_raw_spectra() -> None:
+    model = build("tiny", seed=5, compression=0.3)
+    x = random_spectrogram(1, 9, seed=6) * 50.0
+    # the layers after the input see |X|^0.3, and the outputs are expanded back
+    seen = keras.Model(model.input, model.get_layer("compress").output)(x).numpy()
+    np.testing.assert_allclose(seen, stft.power_compress(x, 0.3).numpy(), rtol=1e-6)
+    compressed_out = keras.Model(model.input, model.get_layer("s2_estimate").output)(x).numpy()[:, :9, :NUM_BINS]
+    np.testing.assert_allclose(as_list(model(x))[-1].numpy(), stft.power_compress(compressed_out, 1 / 0.3).numpy(), rtol=1e-4, atol=1e-4)
+    # an untrained model starts near the identity in the raw domain too
+    y = as_list(model(x))[-1].numpy()
+    assert np.linalg.norm(y - x.numpy()) / np.linalg.norm(x.numpy()) < 0.5
+
+
+def test_uncompressed_config_without_the_key_builds_the_same_model() -> None:
+    cfg = load_config("tiny")
+    cfg.pop("compression")
+    model = unet.build_model(cfg)
+    assert unet.model_config(cfg)["compression"] == 1.0
+    assert not any(isinstance(layer, unet.PowerCompress) for layer in model.layers)
+    assert model.count_params() == build("tiny").count_params() == build("tiny", compression=0.3).count_params()
+
+
+def test_save_and_load_compressed_denoiser(tmp_path: Path) -> None:
+    cfg = load_config("tiny", compression=0.3)
+    model = build("tiny", seed=7, compression=0.3)
+    unet.save_denoiser(model, cfg, tmp_path / "m")
+    loaded, loaded_cfg = unet.load_denoiser(tmp_path / "m")
+    assert loaded_cfg["compression"] == 0.3
+    x = random_spectrogram(1, 9, seed=8)
+    _assert_same_outputs(_outputs(model, x), _outputs(loaded, x))
 
 
 # ---------------------------------------------------------------- save and load
