@@ -405,8 +405,9 @@ class _OverlapAddNoise:
         return out.astype(np.float32)
 
 
-class _NoiseStream:
-    """Pairs input blocks at any rate with the model's noise estimate for them.
+class NoiseStream:
+    """Pairs input blocks at any rate with a noise estimate for them: the model's, or any
+    function of a segment (``scripts/classical_denoise.py`` streams the classical baselines).
 
     The input goes to the model rate through ``soxr.ResampleStream``, the noise comes back
     the same way; :meth:`push` and :meth:`close` return ``(input, noise)`` pairs of equal
@@ -722,9 +723,9 @@ class Restorer:
 
     # ---------------------------------------------------------------- arrays
 
-    def _stream(self, sample_rate: int, channels: int) -> _NoiseStream:
+    def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
         fn = _noise_function(self.model, self.n_fft, self.hop_length)
-        return _NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
+        return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Restore ``audio`` (``[samples]`` or ``[samples, channels]``, float) at ``sample_rate``;

@@ -31,8 +31,8 @@ import baselines  # noqa: E402
 from inference import (  # noqa: E402
     CLIPPING_SUBTYPES,
     InferenceError,
+    NoiseStream,
     SegmentPlan,
-    _NoiseStream,
     checked_blocks,
     open_audio,
     output_format,
@@ -60,7 +60,7 @@ def restore_stream(reader: sf.SoundFile, writer: sf.SoundFile, source: Path, met
     output's peak."""
     sr, channels = reader.samplerate, reader.channels
     plan = SegmentPlan.from_seconds(segment_seconds, min(OVERLAP_SECONDS, segment_seconds / 2), sr, align=1)
-    stream = _NoiseStream(noise_function(method, sr), plan, sr, sr, channels, batch_items=channels)
+    stream = NoiseStream(noise_function(method, sr), plan, sr, sr, channels, batch_items=channels)
     peak, frames_in = 0.0, 0
 
     def write(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:

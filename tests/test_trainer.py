@@ -351,3 +351,17 @@ def test_cpu_flags_reads_first_flags_line(tmp_path):
     info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
     assert trainer_module.cpu_flags(str(info)) == {"fpu", "avx512f", "avx512_bf16"}
     assert trainer_module.cpu_flags(str(tmp_path / "missing")) == set()
+
+
+def test_every_validation_score_is_a_csv_column_and_a_best_metric():
+    scores = set(trainer_module.SCORE_ITEMS)
+    assert scores == {f for f in trainer_module.CSV_FIELDS if f.startswith("val_si_sdr_i")}
+    assert set(trainer_module.BEST_METRICS) == scores
+    snr = np.array([0.0, 5.0, 10.0, 20.0])
+    recorded = np.array([True, False, False, True])
+    chosen = {name: select(snr, recorded).tolist() for name, select in trainer_module.SCORE_ITEMS.items()}
+    assert chosen["val_si_sdr_i"] == [True] * 4
+    assert chosen["val_si_sdr_i_recorded"] == [True, False, False, True]
+    assert chosen["val_si_sdr_i_synthetic"] == [False, True, True, False]
+    assert chosen["val_si_sdr_i_low_snr"] == [True, True, False, False]
+    assert chosen["val_si_sdr_i_high_snr"] == [False, False, False, True]
