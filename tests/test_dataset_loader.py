@@ -341,3 +341,33 @@ def test_pipeline_with_real_noise_source_and_shipped_noise_config(tmp_path):
         assert low - 0.1 <= snr_db(c, n) <= high + 0.1
     val = dataset_loader.make_validation_set(dset, cfg.noise, 44100, 8192, 4, seed=0)
     assert all(isinstance(f, str) and f for f in val["family"])
+
+
+def test_corpus_music_adds_the_extra_folder_and_keeps_the_corpus_split(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    corpus, extra = tmp_path / "corpus", tmp_path / "extra_music"
+    # 30 music files: enough that some hash below the 10 % fraction by themselves, as in the
+    # real corpus (with none, split_files falls back to one file, which more files would move)
+    for i, (folder, count) in enumerate([("speech", 4), ("sfx", 4), ("music", 30)]):
+        (corpus / folder).mkdir(parents=True)
+        for j in range(count):
+            sf.write(corpus / folder / f"{folder}{j}.wav", tone(0.5, RATE, 200 + 50 * i + 7 * j, seed=j), RATE)
+    (extra / "wesnoth").mkdir(parents=True)
+    for j in range(12):
+        sf.write(extra / "wesnoth" / f"piece{j}.ogg", tone(0.5, RATE, 300 + 11 * j, seed=j), RATE)
+    (extra / "wesnoth" / "COPYRIGHT").write_text("licence text, not audio")
+    monkeypatch.setenv("CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("EXTRA_MUSIC_DIR", str(extra))
+    with initialize_config_dir(config_dir=str(dataset_loader.REPO_ROOT / "conf"), version_base=None):
+        base = compose(config_name="conf").dset
+        more = compose(config_name="conf", overrides=["dset=corpus_music"]).dset
+    assert more.name == "corpus_music" and more.categories.speech.weight == base.categories.speech.weight
+
+    def music(cfg, split):
+        return {f.path for f in dataset_loader.CleanCorpus(cfg, RATE, split).files["music"]}
+
+    for split in ("train", "validation"):
+        assert {p for p in music(more, split) if p.parent == corpus / "music"} == music(base, split)
+    found = music(more, "train") | music(more, "validation")
+    assert {p for p in found if p.parent == extra / "wesnoth"} == set((extra / "wesnoth").glob("*.ogg"))
