@@ -5,8 +5,8 @@
 Prints, as markdown, the candidate's SI-SDR improvement by noise family and input SNR with
 the reference's in brackets, the mean over the synthetic families (film, gramophone, tape)
 and over all, then PESQ, STOI and output/clean energy at each SNR, and the candidate's mean
-gain over the reference on the synthetic families with a paired bootstrap interval (an
-interval that straddles zero is a tie). This is how a new model
+gain over the reference on the synthetic families, for each category and over all, with a
+paired bootstrap interval (an interval that straddles zero is a tie). This is how a new model
 is judged against the shipped one (docs/RESULTS.md): the synthetic families can be compared
 between any two models, the recorded family only between models that never heard its files.
 Both files must come from the same test set (same seed and settings); otherwise it exits 1.
@@ -72,14 +72,24 @@ def report(candidate: list[dict], reference: list[dict]) -> str:
     for snr in snrs:
         cells = [f"{cell_mean(candidate, m, snr_db=snr):.2f} ({cell_mean(reference, m, snr_db=snr):.2f})" for m in metrics]
         out.append(f"| {snr:g} dB | " + " | ".join(cells) + " |")
+    out += ["", "Synthetic families by category, candidate minus reference, mean over input SNRs:", ""]
+    for cat in dict.fromkeys(r["category"] for r in candidate):
+        mine, theirs = ([r for r in rows if r["category"] == cat] for rows in (candidate, reference))
+        out.append(f"- {cat}: {gain_line(mine, theirs, snrs)}")
+    out += ["", "Synthetic families, candidate minus reference, mean over input SNRs: "
+            + gain_line(candidate, reference, snrs)]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def gain_line(candidate: list[dict], reference: list[dict], snrs: list[float]) -> str:
+    """The candidate's mean SI-SDR gain over the reference on the synthetic families, with
+    its paired bootstrap interval, as one line of text."""
     gain = [summary(candidate, s)["synthetic mean"] - summary(reference, s)["synthetic mean"] for s in snrs]
     # each (category, family, SNR) cell weighs the same, as in the mean over SNRs of cell means
     synthetic = [r for r in candidate if r["family"] != RECORDED]
     low, high = bootstrap_interval(paired_differences(synthetic, reference, "si_sdr_i", match=ITEM_KEY,
                                                       by=("category", "family", "snr_db")))  # fmt: skip
-    out += ["", f"Synthetic families, candidate minus reference, mean over input SNRs: {sum(gain) / len(gain):+.2f} dB "
-            f"(95 % CI {low:+.2f} to {high:+.2f}, paired bootstrap over items)"]  # fmt: skip
-    return "\n".join(out) + "\n"
+    return f"{sum(gain) / len(gain):+.2f} dB (95 % CI {low:+.2f} to {high:+.2f}, paired bootstrap over items)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,15 +19,17 @@ def compare():
     return module
 
 
-def _write(path: Path, model_gain: dict[str, float], snrs=(10.0, 20.0), extra_item: bool = False) -> Path:
+def _write(path: Path, model_gain: dict[str, float], snrs=(10.0, 20.0), extra_item: bool = False,
+           music_bonus: float = 0.0) -> Path:  # fmt: skip
     """Two categories x the families in ``model_gain``; the model's SI-SDRi is the family's
-    value at 10 dB and half of it at 20 dB, the input's row is zero."""
+    value at 10 dB and half of it at 20 dB, plus ``music_bonus`` on music; the input's row is zero."""
     rows, item = [], 0
     for snr in snrs:
         for fam, gain in model_gain.items():
             for cat in ("music", "speech"):
                 for system in ("input", "model"):
                     value = 0.0 if system == "input" else (gain if snr == 10.0 else gain / 2)
+                    value += music_bonus if (system, cat) == ("model", "music") else 0.0
                     rows.append({"system": system, "item": item, "category": cat, "family": fam, "snr_db": snr,
                                  "file": f"{cat}/{item}.flac", "seconds": 0.1, "audio_seconds": 4.0, "si_sdr_i": value,
                                  "pesq": 2.0 + value / 10, "stoi": 0.8, "energy_ratio_db": -0.1})  # fmt: skip
@@ -53,6 +55,17 @@ def test_report_tables_candidate_against_reference_by_family_and_snr(compare, tm
     # synthetic gain +2 dB at 10 dB and +1 dB at 20 dB; the recorded family does not count
     # every item gains the same, so the interval has no width
     assert text.rstrip().endswith("mean over input SNRs: +1.50 dB (95 % CI +1.50 to +1.50, paired bootstrap over items)")
+    assert "- music: +1.50 dB (95 % CI +1.50 to +1.50" in text
+
+
+def test_report_gives_each_categorys_own_gain(compare, tmp_path):
+    cand = compare.read_rows(_write(tmp_path / "c.csv", {"film": 6.0, "recorded": 2.0}, music_bonus=2.0))
+    ref = compare.read_rows(_write(tmp_path / "r.csv", {"film": 4.0, "recorded": 9.0}))
+    text = compare.report(cand, ref)
+    # film gains 2 dB at 10 dB and 1 dB at 20 dB; music 2 dB more at both; recorded is left out
+    assert "- music: +3.50 dB (95 % CI +3.50 to +3.50, paired bootstrap over items)" in text
+    assert "- speech: +1.50 dB (95 % CI +1.50 to +1.50, paired bootstrap over items)" in text
+    assert text.rstrip().endswith("mean over input SNRs: +2.50 dB (95 % CI +2.50 to +2.50, paired bootstrap over items)")
 
 
 def test_main_refuses_files_from_different_test_sets(compare, tmp_path, capsys):
