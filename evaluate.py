@@ -161,8 +161,8 @@ def bootstrap_interval(cells: Mapping[tuple, Sequence[float]], level: float = 0.
 
     Items are resampled with replacement within each cell, so every cell keeps its weight and
     only the spread between items of a cell widens the interval; NaN values are left out.
-    With two items a cell, as in the default test set, the interval is a rough guide to how
-    far a mean could move on another draw of items, not an exact coverage.
+    With a few items a cell (four in the default test set), the interval is a rough guide to
+    how far a mean could move on another draw of items, not an exact coverage.
     """
     rng = np.random.default_rng(seed)
     total, used = np.zeros(resamples), 0
