@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch about 3.5 hours of produced music from Debian's archive into a folder beside the
+# Fetch about 4 hours of produced music from Debian's archive into a folder beside the
 # repository, for training with `dset=corpus_music` (docs/DATA.md, "More music").
 #
 #   bash scripts/fetch_music.sh [DEST]      # DEST defaults to $EXTRA_MUSIC_DIR or ../extra_music
