@@ -36,7 +36,7 @@ import audio_io
 
 REPO_ROOT = Path(__file__).resolve().parent
 CONF_DIR = REPO_ROOT / "conf"
-FAMILIES = ("film", "gramophone", "tape")
+FAMILIES = ("film", "gramophone", "tape", "generic")
 GRAMOPHONE_RPM = 78.0
 REVOLUTION_78_S = 60.0 / GRAMOPHONE_RPM  # 0.769 s between recurrences of a disc defect
 RECORDED_LABEL = "recorded"
@@ -749,10 +749,175 @@ def tape_noise(num_samples: int, sample_rate: float, rng: np.random.Generator, p
     return out.astype(np.float32, copy=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# the generic family: wide distributions instead of one medium's recipe
+
+
+def envelope_response(
+    f: np.ndarray,
+    slope_db_per_octave: float,
+    peaks_hz: Sequence[float] = (),
+    peak_gains_db: Sequence[float] = (),
+    peak_widths_oct: Sequence[float] = (),
+    highpass_hz: float | None = None,
+    lowpass_hz: float | None = None,
+    sample_rate: float | None = None,
+) -> np.ndarray:
+    """Amplitude response of a smooth spectral envelope at frequencies ``f`` (Hz).
+
+    A tilt of ``slope_db_per_octave`` (power, around 1 kHz, held below 10 Hz), Gaussian
+    bumps in log-frequency (``peak_gains_db`` positive for resonances, negative for
+    notches; ``peak_widths_oct`` their standard deviation in octaves), and 2nd-order
+    high-pass / 4th-order low-pass band limits.
+    """
+    f = np.asarray(f, dtype=np.float32)
+    octaves = np.log2(np.maximum(f, np.float32(10.0)) / np.float32(1000.0))
+    level_db = np.float32(slope_db_per_octave) * octaves
+    for hz, gain, width in zip(peaks_hz, peak_gains_db, peak_widths_oct):
+        level_db = level_db + np.float32(gain) * np.exp(-0.5 * ((octaves - math.log2(hz / 1000.0)) / np.float32(width)) ** 2)
+    amp = np.power(np.float32(10.0), level_db / np.float32(20.0))
+    if highpass_hz:
+        amp = amp * _highpass_response(f, highpass_hz, 2)
+    if lowpass_hz and (sample_rate is None or lowpass_hz < 0.98 * sample_rate / 2):
+        amp = amp * _lowpass_response(f, lowpass_hz, 4)
+    return amp.astype(np.float32, copy=False)
+
+
+def drifting_tone(
+    num_samples: int,
+    sample_rate: float,
+    rng: np.random.Generator,
+    fundamental_hz: float,
+    amplitudes: Sequence[float] | np.ndarray,
+    drift: float = 0.0,
+    drift_rate_hz: float = 0.2,
+) -> np.ndarray:
+    """A harmonic series whose fundamental wanders slowly, unit RMS.
+
+    The instantaneous frequency is ``fundamental_hz * (1 + drift * d(t))`` with ``d`` a
+    smooth unit-RMS random process of bandwidth ``drift_rate_hz`` (a motor, a loose
+    connection, an off-speed transfer); harmonics above Nyquist at the highest frequency
+    reached are dropped. Phases are random.
+    """
+    n = int(num_samples)
+    ratio = 1.0 + float(drift) * smooth_random(n, sample_rate, rng, drift_rate_hz).astype(np.float64) if drift else np.ones(n)
+    ratio = np.maximum(ratio, 0.05)
+    phase = np.cumsum(ratio) * (fundamental_hz / sample_rate) + rng.random()  # cycles of the fundamental, float64
+    amps = np.asarray(amplitudes, dtype=np.float64)
+    k = np.arange(1, amps.size + 1)
+    keep = k * fundamental_hz * float(ratio.max(initial=1.0)) < 0.49 * sample_rate
+    out = np.zeros(n, dtype=np.float64)
+    frac = phase - np.floor(phase)
+    for kk, a, phi in zip(k[keep], amps[keep], rng.uniform(0, 2 * np.pi, int(keep.sum()))):
+        out += a * np.cos(2 * np.pi * kk * frac + phi)
+    return _unit_rms(out.astype(np.float32))
+
+
+def soft_clip(x: np.ndarray, drive_db: float) -> np.ndarray:
+    """A mild saturation (tanh) of a unit-RMS signal driven ``drive_db`` above unit level,
+    scaled back so that small signals keep their gain."""
+    g = np.float32(db_to_gain(drive_db))
+    return (np.tanh(x * g) / g).astype(np.float32, copy=False)
+
+
+def _generic_stationary(p: Params, n: int, sr: float, rng: np.random.Generator, slope: float) -> np.ndarray:
+    count = p.integer("peaks", rng)
+    lo, hi = p.range("peak_hz", positive=True)
+    hz = _log_uniform_array(rng, lo, hi, count)
+    gains = rng.uniform(*p.range("peak_gain_db"), size=count)
+    widths = rng.uniform(*p.range("peak_width_oct", positive=True), size=count)
+    highpass = p.log_uniform("highpass_hz", rng)
+    lowpass = p.log_uniform("lowpass_hz", rng)
+    return spectral_noise(n, sr, rng, lambda f: envelope_response(f, slope, hz, gains, widths, highpass, lowpass, sr))
+
+
+def _generic_tones(p: Params, n: int, sr: float, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros(n, dtype=np.float32)
+    for _ in range(p.integer("count", rng)):
+        k = np.arange(p.integer("harmonics", rng))
+        level_db = -p.uniform("decay_db_per_harmonic", rng) * k + rng.uniform(*p.range("harmonic_jitter_db"), size=k.size)
+        level_db[0] = 0.0
+        tone = drifting_tone(
+            n, sr, rng, p.log_uniform("fundamental_hz", rng), 10.0 ** (level_db / 20.0),
+            p.uniform("drift", rng), p.log_uniform("drift_rate_hz", rng),
+        )  # fmt: skip
+        out += tone * np.float32(db_to_gain(p.uniform("level_db", rng)))
+    return out
+
+
+def _generic_impulses(p: Params, n: int, sr: float, rng: np.random.Generator) -> np.ndarray:
+    rate = p.log_uniform("rate_hz", rng)
+    if rng.random() < p.number("periodic_prob"):
+        # defects that recur once per revolution or frame of some mechanism
+        period = p.log_uniform("period_s", rng)
+        pos, who = recurring_click_times(n, sr, rng, period, p.integer("defects", rng), p.uniform("persistence", rng), 0.0005)
+    else:
+        pos = poisson_times(n, sr, rate, rng)
+        who = np.arange(pos.size)
+    events = int(who.max(initial=-1)) + 1
+    # one width range per example around a log-uniform centre: sparse ticks or wide pops
+    centre = p.log_uniform("width_ms", rng)
+    spread = p.uniform("width_spread", rng)
+    widths = centre * np.exp(rng.uniform(-spread, spread, events) * math.log(2.0))
+    lengths = np.round(widths * 1e-3 * sr)
+    amps = heavy_tailed_amplitudes(events, rng, p.uniform("tail_alpha", rng, positive=True), db_to_gain(p.number("cap_db")))
+    cycles = rng.uniform(*p.range("colour_cycles"), size=events)  # more cycles: energy higher up
+    x = render_pulses(n, pos, lengths[who], amps[who] * rng.uniform(0.75, 1.25, pos.size), cycles[who], rng.uniform(0, 2 * np.pi, events)[who])
+    return x * np.float32(db_to_gain(p.uniform("level_db", rng)))
+
+
+def _chain_filter(x: np.ndarray, sr: float, highpass_hz: float, lowpass_hz: float) -> np.ndarray:
+    length = scipy.fft.next_fast_len(x.size, real=True)
+    spec = scipy.fft.rfft(x, length)
+    f = np.arange(spec.size, dtype=np.float32) * np.float32(sr / length)
+    spec *= _highpass_response(f, highpass_hz, 2) * (_lowpass_response(f, lowpass_hz, 4) if lowpass_hz < 0.98 * sr / 2 else 1.0)
+    return scipy.fft.irfft(spec, length)[: x.size].astype(np.float32)
+
+
+def generic_noise(num_samples: int, sample_rate: float, rng: np.random.Generator, params: Mapping) -> np.ndarray:
+    """Noise drawn from wide distributions (the ``generic`` section of the noise config).
+
+    Not one medium's recipe but "whatever is not programme": stationary noise under a
+    random smooth spectral envelope (tilt, resonances and notches, band limits), whose
+    colour may drift between two such envelopes; harmonic tones at random fundamentals
+    with slow drift; impulses from sparse ticks to dense crackle, aperiodic or recurring
+    once per period of some mechanism; a slow random level modulation; and a worn
+    playback chain (band-limiting and soft saturation) applied to the noise alone.
+    Levels are relative to the stationary part at unit RMS; float32.
+    """
+    p = Params(params, "generic")
+    n, sr = int(num_samples), float(sample_rate)
+    s = p.section("stationary")
+    slope = s.uniform("slope_db_per_octave", rng)
+    out = _generic_stationary(s, n, sr, rng, slope)
+    c = p.section("colour_modulation")
+    if c.present(rng):
+        other = _generic_stationary(s, n, sr, rng, slope + c.uniform("slope_change_db_per_octave", rng))
+        w = 0.5 + 0.5 * np.tanh(2.0 * smooth_random(n, sr, rng, c.log_uniform("rate_hz", rng)))
+        out = np.sqrt(w) * out + np.sqrt(1.0 - w) * other
+    m = p.section("level_modulation")
+    if m.present(rng):
+        out = out * random_envelope(n, sr, rng, m.log_uniform("rate_hz", rng), m.uniform("depth_db", rng))
+    t = p.section("tones")
+    if t.present(rng):
+        out = out + _generic_tones(t, n, sr, rng)
+    i = p.section("impulses")
+    if i.present(rng):
+        out = out + _generic_impulses(i, n, sr, rng)
+    ch = p.section("chain")
+    if ch.present(rng):
+        out = _chain_filter(out, sr, ch.log_uniform("highpass_hz", rng), ch.log_uniform("lowpass_hz", rng))
+        d = ch.section("saturation")
+        if d.present(rng):
+            out = soft_clip(_unit_rms(out), d.uniform("drive_db", rng))
+    return out.astype(np.float32, copy=False)
+
+
 FAMILY_FUNCTIONS: dict[str, Callable[[int, float, np.random.Generator, Mapping], np.ndarray]] = {
     "film": film_noise,
     "gramophone": gramophone_noise,
     "tape": tape_noise,
+    "generic": generic_noise,
 }
 
 
@@ -1070,8 +1235,11 @@ __all__ = [
     "buzz",
     "crackle",
     "db_to_gain",
+    "drifting_tone",
+    "envelope_response",
     "film_noise",
     "frame_scratch",
+    "generic_noise",
     "gramophone_noise",
     "harmonic_tone",
     "heavy_tailed_amplitudes",
@@ -1091,6 +1259,7 @@ __all__ = [
     "resolve_repo_path",
     "rumble",
     "smooth_random",
+    "soft_clip",
     "spectral_noise",
     "tape_noise",
     "thumps",

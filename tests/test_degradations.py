@@ -20,7 +20,7 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 @pytest.fixture(scope="module")
 def configs() -> dict[str, dict]:
-    return {name: dg.load_noise_config(name) for name in ("film", "gramophone", "tape", "mixed", "synthetic")}
+    return {name: dg.load_noise_config(name) for name in ("film", "gramophone", "tape", "generic", "mixed", "synthetic")}
 
 
 def synthetic_cfg(configs, **changes) -> dict:
@@ -91,7 +91,7 @@ def test_global_rng_is_not_used(configs):
 # ------------------------------------------------------------------------------------- outputs
 
 
-@pytest.mark.parametrize("name", ["film", "gramophone", "tape", "synthetic"])
+@pytest.mark.parametrize("name", ["film", "gramophone", "tape", "generic", "synthetic"])
 def test_every_family_output_is_finite_float32_right_length_not_silent(configs, name):
     src = dg.NoiseSource(configs[name], SR)
     for seed, n in [(0, 1), (1, 300), (2, 47616), (3, 3 * SR + 17)]:
@@ -508,3 +508,114 @@ def test_dictconfig_is_accepted(configs):
     a = dg.NoiseSource(cfg, SR).sample(1000, rng(3))
     b = dg.NoiseSource(configs["film"], SR).sample(1000, rng(3))
     np.testing.assert_array_equal(a[0], b[0])
+
+
+# ------------------------------------------------------------------------------------- generic family
+
+
+def test_envelope_response_has_its_tilt_peaks_and_notches():
+    f = np.array([125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0], dtype=np.float32)
+    tilt = 20 * np.log10(dg.envelope_response(f, -6.0))
+    # -6 dB per octave of power is -3 dB per octave of amplitude... expressed in dB of power
+    np.testing.assert_allclose(np.diff(tilt), -6.0, atol=1e-3)
+    flat = dg.envelope_response(f, 0.0, [1000.0, 4000.0], [12.0, -18.0], [0.2, 0.2])
+    level = 20 * np.log10(flat)
+    assert level[3] == pytest.approx(12.0, abs=0.01) and level[5] == pytest.approx(-18.0, abs=0.01)
+    assert abs(level[0]) < 0.01  # three octaves from the peak: untouched
+    limited = dg.envelope_response(np.array([20.0, 1000.0, 16000.0], dtype=np.float32), 0.0, highpass_hz=200, lowpass_hz=4000)
+    assert 20 * np.log10(limited[0]) < -25 and 20 * np.log10(limited[2]) < -40 and limited[1] > 0.95
+
+
+def test_generic_stationary_part_follows_a_drawn_tilt():
+    params = only(dg.load_noise_config("generic")["generic"])
+    params["stationary"] = dict(params["stationary"], slope_db_per_octave=[-8, -8], peaks=[0, 0], highpass_hz=[20, 20],
+                                lowpass_hz=[20000, 20000])  # fmt: skip
+    params["chain"] = dict(params["chain"], prob=0.0)
+    x = dg.generic_noise(4 * SR, SR, rng(3), params)
+    assert psd_slope_db_per_octave(x, 300, 4000) == pytest.approx(-8, abs=0.5)
+
+
+@pytest.mark.parametrize("f0", [37.0, 440.0, 3100.0])
+def test_drifting_tone_without_drift_sits_at_its_fundamental_and_harmonics(f0):
+    x = dg.drifting_tone(2 * SR, SR, rng(1), f0, [1.0, 0.5, 0.25])
+    f, p = spectrum(x)
+    near = np.zeros_like(p, dtype=bool)
+    for k in (1, 2, 3):
+        near |= np.abs(f - k * f0) < 3
+    assert p[near].sum() / p.sum() > 0.99
+    assert np.sqrt(np.mean(x.astype(np.float64) ** 2)) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_drifting_tone_wanders_within_its_drift():
+    steady = dg.drifting_tone(4 * SR, SR, rng(2), 1000.0, [1.0])
+    drifting = dg.drifting_tone(4 * SR, SR, rng(2), 1000.0, [1.0], drift=0.01, drift_rate_hz=1.0)
+    f, ps = spectrum(steady)
+    _, pd = spectrum(drifting)
+    def spread(p):
+        return np.sqrt(np.sum(p * (f - 1000.0) ** 2) / p.sum())
+    assert spread(ps) < 3 and 3 < spread(pd) < 60  # about 1 % of 1 kHz, not more
+    assert pd[(f > 900) & (f < 1100)].sum() / pd.sum() > 0.98
+
+
+def test_generic_impulses_span_sparse_to_dense_and_can_recur():
+    base = only(dg.load_noise_config("generic")["generic"], "impulses")
+    base["stationary"] = dict(base["stationary"], peaks=[0, 0])
+    base["chain"] = dict(base["chain"], prob=0.0)
+    def impulses(**changes):
+        settings = {"level_db": [40, 40], "periodic_prob": 0.0, "width_ms": [0.1, 0.1], "width_spread": [0, 0], **changes}
+        params = dict(base, impulses=dict(base["impulses"], **settings))
+        x = dg.generic_noise(4 * SR, SR, rng(5), params)
+        return x
+    def peaks(x):
+        return len(scipy.signal.find_peaks(np.abs(x), height=20, distance=int(0.002 * SR))[0])
+    sparse, dense = peaks(impulses(rate_hz=[2, 2])), peaks(impulses(rate_hz=[100, 100]))
+    assert sparse <= 20 and dense > 150
+    periodic = impulses(periodic_prob=1.0, period_s=[0.5, 0.5], defects=[1, 1], persistence=[1, 1])
+    found = scipy.signal.find_peaks(np.abs(periodic), height=20, distance=int(0.1 * SR))[0]
+    assert len(found) == 8 and np.allclose(np.diff(found) / SR, 0.5, atol=0.002)
+
+
+def test_generic_chain_band_limits_the_noise_and_saturation_is_mild():
+    params = only(dg.load_noise_config("generic")["generic"], "chain")
+    params["stationary"] = dict(params["stationary"], slope_db_per_octave=[0, 0], peaks=[0, 0], highpass_hz=[10, 10],
+                                lowpass_hz=[22000, 22000])  # fmt: skip
+    params["chain"] = dict(params["chain"], highpass_hz=[300, 300], lowpass_hz=[2000, 2000], saturation={"prob": 0.0, "drive_db": [0, 0]})
+    x = dg.generic_noise(4 * SR, SR, rng(6), params)
+    f, p = scipy.signal.welch(x, SR, nperseg=4096)
+    inside = p[(f > 600) & (f < 1200)].mean()
+    assert 10 * np.log10(p[(f > 8000) & (f < 16000)].mean() / inside) < -40
+    assert 10 * np.log10(p[(f > 20) & (f < 60)].mean() / inside) < -20
+    y = np.linspace(-4, 4, 801, dtype=np.float32)
+    clipped = dg.soft_clip(y, 6.0)
+    assert np.abs(clipped).max() < 1 / dg.db_to_gain(6.0) + 1e-6  # bounded
+    assert clipped[400 + 5] == pytest.approx(y[400 + 5], rel=0.01)  # small signals pass
+    assert np.all(np.diff(clipped) >= 0)  # monotonic: no fold-over
+
+
+def test_generic_family_is_wide_in_colour_and_tone():
+    """What the family is for: its examples differ far more than one medium's do."""
+    src = dg.NoiseSource(dg.load_noise_config("generic"), SR)
+    centroids = []
+    for seed in range(40):
+        x, label = src.sample(SR // 2, rng(seed))
+        assert label == "generic"
+        f, p = scipy.signal.welch(x, SR, nperseg=2048)
+        centroids.append(np.exp(np.sum(p * np.log(np.maximum(f, 10))) / p.sum()))
+    spread_oct = np.log2(np.percentile(centroids, 90) / np.percentile(centroids, 10))
+    assert spread_oct > 2.5  # the middle 80 % of examples spans more than 2.5 octaves of spectral centroid
+
+
+def test_generic_bad_range_names_the_key(configs):
+    generic = configs["generic"]
+    bad = dict(generic, generic=dict(generic["generic"], tones=dict(generic["generic"]["tones"], fundamental_hz=[4000, 20])))
+    with pytest.raises(ValueError, match=r"noise\.generic\.tones\.fundamental_hz"):
+        dg.NoiseSource(bad, SR)
+
+
+def test_mixed_config_carries_the_generic_family_off_by_default(configs):
+    mixed = configs["mixed"]
+    assert mixed["family_weights"]["generic"] == 0 and "generic" in mixed
+    src = dg.NoiseSource(dict(mixed, recorded_share=0.0, second_family_prob=0.0,
+                              family_weights=dict(mixed["family_weights"], generic=1.0)), SR)  # fmt: skip
+    labels = [src.sample(64, rng(s))[1] for s in range(200)]
+    assert abs(labels.count("generic") / 200 - 0.5) < 4 * np.sqrt(0.25 / 200)
