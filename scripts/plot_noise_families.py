@@ -1,6 +1,11 @@
 """Spectrograms of example noise of each family, for docs/DATA.md.
 
     .venv/bin/python scripts/plot_noise_families.py            # writes docs/figures/noise_families.png
+    .venv/bin/python scripts/plot_noise_families.py --generic  # writes docs/figures/generic_family.png
+
+With ``--generic`` the panels are consecutive draws of the generic family as training makes
+them (each component with its configured probability), since what that family is for is
+how much its examples differ.
 
 Each synthetic panel has every component of its family switched on (levels and other
 parameters still drawn from the config ranges), so that the figure shows what a family
@@ -65,6 +70,17 @@ def examples(seconds: float, sr: int, seed: int, recorded_dir: str | None) -> li
     return out
 
 
+def generic_examples(seconds: float, sr: int, seed: int, count: int = 6) -> list[tuple[str, np.ndarray]]:
+    """``count`` consecutive draws of the generic family, titled with what each contains."""
+    n = int(seconds * sr)
+    params = dg.load_noise_config("generic")["generic"]
+    out = []
+    for k in range(count):
+        x = dg.generic_noise(n, sr, np.random.default_rng(seed + k), params)
+        out.append((f"generic, seed {seed + k}", x))
+    return out
+
+
 def plot(panels: list[tuple[str, np.ndarray]], sr: int, path: Path, dpi: int) -> None:
     """One row per example: spectrogram with the model's frame (Hann 2048, hop 256) on the
     left, long-term spectrum with 2.7 Hz resolution (where the 24/96 Hz and hum lines
@@ -117,7 +133,8 @@ def plot(panels: list[tuple[str, np.ndarray]], sr: int, path: Path, dpi: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=REPO / "docs" / "figures" / "noise_families.png")
+    ap.add_argument("--out", type=Path, default=None, help="default docs/figures/noise_families.png (generic_family.png)")
+    ap.add_argument("--generic", action="store_true", help="six draws of the generic family instead of the media families")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sample-rate", type=int, default=44100)
@@ -127,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         "--recorded-dir", default=default_dir[0] if default_dir else None, help="folder of noise files for the last panel"
     )
     args = ap.parse_args(argv)
-    panels = examples(args.seconds, args.sample_rate, args.seed, args.recorded_dir)
+    figures = REPO / "docs" / "figures"
+    if args.generic:
+        args.out = args.out or figures / "generic_family.png"
+        panels = generic_examples(args.seconds, args.sample_rate, args.seed)
+    else:
+        args.out = args.out or figures / "noise_families.png"
+        panels = examples(args.seconds, args.sample_rate, args.seed, args.recorded_dir)
     plot(panels, args.sample_rate, args.out, args.dpi)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} kB)")
     return 0

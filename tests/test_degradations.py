@@ -619,3 +619,19 @@ def test_mixed_config_carries_the_generic_family_off_by_default(configs):
                               family_weights=dict(mixed["family_weights"], generic=1.0)), SR)  # fmt: skip
     labels = [src.sample(64, rng(s))[1] for s in range(200)]
     assert abs(labels.count("generic") / 200 - 0.5) < 4 * np.sqrt(0.25 / 200)
+
+
+def test_plot_script_draws_the_generic_family(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    script = Path(dg.__file__).resolve().parent / "scripts" / "plot_noise_families.py"
+    out = tmp_path / "g.png"
+    done = subprocess.run([sys.executable, str(script), "--generic", "--out", str(out), "--seconds", "0.5", "--dpi", "30"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    width, height = Image.open(out).size
+    assert height > width  # six rows of panels, 2.1 in each, on an 11 in wide page
