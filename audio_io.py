@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -77,15 +78,62 @@ def load_audio(
     return audio, sr
 
 
+def _part_prefix(path: Path) -> str:
+    """Start of the temporary names of ``path``: ``.<stem>.<pid>.``; the process id lets a
+    later run tell the leftovers of a killed writer from a file another run is writing."""
+    return f".{path.stem}."
+
+
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of ``path`` left by writers that no longer run.
+
+    A SIGKILL (or a power cut) gives a writer no chance to remove its ``.part`` file; the
+    next write of the same output removes it. A part whose process still runs on this
+    machine is kept: another run may be writing it. Returns the removed paths.
+    """
+    path = Path(path)
+    removed = []
+    pattern = re.compile(re.escape(_part_prefix(path)) + r"(\d+)\.[^.]+" + re.escape(path.suffix) + r"\.part$")
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:  # a folder that does not exist yet (or cannot be listed) has no leftovers
+        return removed
+    for p in candidates:
+        m = pattern.fullmatch(p.name)
+        if m is None or _process_alive(int(m.group(1))):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def atomic_output(path: str | os.PathLike) -> tuple[Path, Path]:
     """A temporary path in the destination folder and the final path.
 
     Write to the temporary path, then :func:`commit_output`; a crash leaves no file under
-    the final name.
+    the final name, and the next call for the same path removes the crashed writer's
+    temporary file (:func:`remove_stale_parts`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    remove_stale_parts(path)
+    prefix = f"{_part_prefix(path)}{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix + ".part", dir=path.parent)
     os.close(fd)
     # mkstemp makes the file private (0600); outputs get the usual permissions of new files
     umask = os.umask(0)

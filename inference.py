@@ -51,6 +51,7 @@ output behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -79,7 +80,7 @@ REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "models" / "default"
 PRECISIONS = ("float32", "bfloat16")
 # Names of the files a run writes; inputs matching them are earlier outputs, not programmes.
-PREVIOUS_OUTPUT = re.compile(r"_(denoised|residual|spectrograms)_s\d+$")
+PREVIOUS_OUTPUT = re.compile(r"_(denoised|residual|spectrograms)_s\d+(p\d+)?$")
 # Sample formats with a fixed full scale: libsndfile clips samples beyond it on writing.
 CLIPPING_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW")
 # Sample formats a WAV output keeps; any other becomes 32-bit float (no requantising, no clipping).
@@ -170,6 +171,7 @@ class InferenceSettings:
     denoising_strength: float = 1.0
     recursive: bool = True
     overwrite: bool = False
+    allow_truncated: bool = False
     segment_seconds: float = 5.0
     overlap_seconds: float = 1.0
     batch_segments: int | None = None
@@ -209,11 +211,19 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
     the repository's ``models/default``.
     """
     group = cfg.get("inference", cfg) if "audio" not in cfg else cfg
+    known = {f.name for f in dataclasses.fields(InferenceSettings)}
+    unknown = sorted(str(k) for k in group.keys() if str(k) not in known)
+    if unknown:  # e.g. +inference.strenght=0.5: a typo must not run with the default silently
+        raise UsageError(f"inference.{unknown[0]}: unknown option (options: {', '.join(sorted(known))})")
     if not group.get("audio"):
         raise UsageError("inference.audio: missing; usage: python inference.py inference.audio=FILE_OR_FOLDER")
     strength = _number(group, "denoising_strength", float, 1.0)
     if not (0.0 <= strength <= 1.0):
         raise UsageError(f"inference.denoising_strength: must be between 0.0 and 1.0, got {strength}")
+    try:
+        strength_tag(strength)
+    except ValueError as exc:
+        raise UsageError(f"inference.denoising_strength: {exc}") from None
     s = InferenceSettings(
         audio=Path(str(group.get("audio"))).expanduser(),
         output_dir=Path(str(group.get("output_dir"))).expanduser() if group.get("output_dir") else None,
@@ -221,6 +231,7 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         denoising_strength=strength,
         recursive=_number(group, "recursive", bool, True),
         overwrite=_number(group, "overwrite", bool, False),
+        allow_truncated=_number(group, "allow_truncated", bool, False),
         segment_seconds=_number(group, "segment_seconds", float, 5.0),
         overlap_seconds=_number(group, "overlap_seconds", float, 1.0),
         batch_segments=None if group.get("batch_segments") is None else _number(group, "batch_segments", int, 1),
@@ -405,6 +416,49 @@ class _OverlapAddNoise:
         return out.astype(np.float32)
 
 
+# Digital silence: a run of at least this long of exact zeros in a channel. The model's
+# estimate there is no noise but its biases' response to an empty spectrogram (up to
+# -53 dBFS near the ends of a file with the shipped model), so it is not subtracted.
+SILENCE_MIN_SECONDS = 0.001
+
+
+class _SilenceGate:
+    """Sets the noise estimate to zero on digital silence, so silence stays exactly silent.
+
+    A sample is silent when it lies in a run of at least ``min_run`` exact zeros of its
+    channel; isolated zeros (zero crossings of quiet programme) are not. Pairs pass in order
+    and come out in order; a sample is held until ``min_run - 1`` later samples are known.
+    """
+
+    def __init__(self, channels: int, min_run: int) -> None:
+        self.n = max(1, int(min_run))
+        self.history = np.zeros((0, channels), bool)  # zero-mask of the last n - 1 samples passed on
+        self.x = np.zeros((0, channels))
+        self.noise = np.zeros((0, channels), np.float32)
+
+    def push(self, pairs: list[tuple[np.ndarray, np.ndarray]], last: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        if pairs:
+            self.x = np.concatenate([self.x, *[x for x, _ in pairs]])
+            self.noise = np.concatenate([self.noise, *[n for _, n in pairs]])
+        h, n = len(self.history), self.n
+        zero = np.concatenate([self.history, self.x == 0])
+        ready = len(self.x) if last else max(0, len(zero) - n + 1 - h)  # every run through them is known
+        if ready == 0:
+            return []
+        # windows of n samples that are all zero, then every sample under such a window
+        nonzero = np.concatenate([np.zeros((1, zero.shape[1]), np.int64), np.cumsum(~zero, axis=0)])
+        full = (nonzero[n:] - nonzero[:-n]) == 0 if len(zero) >= n else np.zeros((0, zero.shape[1]), bool)
+        covered = np.concatenate([np.zeros((1, zero.shape[1]), np.int64), np.cumsum(full, axis=0)])
+        q = np.arange(h, h + ready)
+        hi = np.minimum(q + 1, len(full))
+        lo = np.minimum(np.maximum(q - n + 1, 0), hi)
+        silent = (covered[hi] - covered[lo]) > 0
+        x, noise = self.x[:ready], np.where(silent, 0.0, self.noise[:ready]).astype(np.float32)
+        self.x, self.noise = self.x[ready:], self.noise[ready:]
+        self.history = zero[: h + ready][-(n - 1) :] if n > 1 else zero[:0]
+        return [(x, noise)]
+
+
 class NoiseStream:
     """Pairs input blocks at any rate with a noise estimate for them: the model's, or any
     function of a segment (``scripts/classical_denoise.py`` streams the classical baselines).
@@ -425,6 +479,7 @@ class NoiseStream:
         self.channels = channels
         self.pushed = 0
         self.noise_count = 0
+        self.gate = _SilenceGate(channels, math.ceil(SILENCE_MIN_SECONDS * sample_rate))
 
     def push(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         self.pending_x.append(x)
@@ -434,7 +489,7 @@ class NoiseStream:
         if self.resampling:
             noise = self.up.resample_chunk(noise, last=False)
         self._add_noise(noise)
-        return self._pairs()
+        return self.gate.push(self._pairs())
 
     def close(self) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.resampling:
@@ -450,7 +505,7 @@ class NoiseStream:
             self._add_noise(np.zeros((missing, self.channels), np.float32))
         pairs = self._pairs()
         self.pending_noise.clear()
-        return pairs
+        return self.gate.push(pairs, last=True)
 
     def _add_noise(self, noise: np.ndarray) -> None:
         room = self.pushed - self.noise_count  # never more noise than input
@@ -513,9 +568,23 @@ class OutputPaths:
     plot: Path
 
 
+# Output names carry the strength to this resolution; a finer strength would share a name
+# with a different one (0.72 and 0.68 both rounded to s7), or with the untouched input (s0).
+STRENGTH_STEP = 0.001
+
+
 def strength_tag(strength: float) -> str:
-    """``s<N>`` with ``N = round(10 * strength)`` (halves round up), as in the output names."""
-    return f"s{int(math.floor(10 * strength + 0.5))}"
+    """``s<N>`` with ``N = 10 * strength`` written with ``p`` for the decimal point:
+    1.0 -> ``s10``, 0.7 -> ``s7``, 0.72 -> ``s7p2``, 0.725 -> ``s7p25``, 0.0 -> ``s0``.
+
+    Different strengths always get different names. Raises ``ValueError`` for a strength
+    that is not a multiple of :data:`STRENGTH_STEP` (its name could not say it exactly).
+    """
+    thousandths = round(strength / STRENGTH_STEP)
+    if not math.isfinite(strength) or abs(thousandths * STRENGTH_STEP - strength) > 1e-12:
+        raise ValueError(f"strength {strength!r} has more than three decimals; output names carry the strength to 0.001")
+    whole, frac = divmod(int(thousandths), 100)  # 10 * strength = whole + frac / 100
+    return f"s{whole}" + (f"p{frac:02d}".rstrip("0") if frac else "")
 
 
 def output_paths(source: Path, strength: float, extension: str, output_dir: Path | None = None, input_root: Path | None = None) -> OutputPaths:
@@ -572,9 +641,15 @@ def open_audio(source: Path) -> sf.SoundFile:
     if not source.is_file():
         raise InferenceError(f"{source}: no such file")
     try:
-        return sf.SoundFile(str(source))
+        # the MP3 decoder prints "Note: Illegal Audio-MPEG-Header..." lines to fd 2 itself
+        with _native_stderr_silenced():
+            return sf.SoundFile(str(source))
     except Exception as exc:  # libsndfile raises several types; all mean "not audio"
-        raise InferenceError(f"{source}: cannot be read as audio ({_libsndfile_reason(exc)})") from None
+        reason = _libsndfile_reason(exc)
+        if "does not exist or is not a regular file" in reason or reason == "System error.":
+            # what libsndfile says when its MP3 decoder finds no frame in an existing file
+            reason = "no audio stream found: not an audio file, or one damaged beyond decoding"
+        raise InferenceError(f"{source}: cannot be read as audio ({reason})") from None
 
 
 def checked_blocks(reader: sf.SoundFile, source: Path, block: int) -> Iterator[np.ndarray]:
@@ -595,6 +670,67 @@ def checked_blocks(reader: sf.SoundFile, source: Path, block: int) -> Iterator[n
             raise InferenceError(f"{source}: NaN or infinite sample at {bad / sr:.3f} s (frame {bad}); nothing written")
         frames += len(x)
         yield x
+
+
+# Integer sample formats: the integer type libsndfile writes them from without rescaling,
+# and the format's bits (8-bit samples travel in the top byte of an int16).
+_INTEGER_SUBTYPES = {"PCM_S8": (np.int16, 8), "PCM_U8": (np.int16, 8), "PCM_16": (np.int16, 16), "PCM_24": (np.int32, 24), "PCM_32": (np.int32, 32)}
+
+
+def quantise_outputs(x: np.ndarray, out: np.ndarray, subtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """The restored and residual samples as written in ``subtype``.
+
+    For integer formats the restored signal is rounded to the nearest step (libsndfile's
+    own float-to-integer conversion scales by 32767 where reading divides by 32768, which
+    lowers large samples by one step) and the residual is the input minus that, in integers,
+    so restored + residual is the input exactly (unless a sample clipped at full scale).
+    ``x`` holds the input as read in float64 (exact multiples of the step). Other formats
+    (float, mu-law, A-law) get ``out`` and ``x - out`` as they are.
+    """
+    if subtype not in _INTEGER_SUBTYPES:
+        return out, x - out
+    dtype, bits = _INTEGER_SUBTYPES[subtype]
+    container = 8 * np.dtype(dtype).itemsize
+    scale, step = float(2 ** (container - 1)), 2 ** (container - bits)
+    lo, hi = -scale, scale - step
+    xi = np.round(x * scale)
+    oi = np.clip(np.round(out * (scale / step)) * step, lo, hi)
+    ri = np.clip(xi - oi, lo, hi)
+    return oi.astype(dtype), ri.astype(dtype)
+
+
+# libsndfile's log line for a data chunk whose declared size exceeds the bytes present
+# (WAV, W64: "data : 176400 (should be 58770)"; AIFF: "SSND : ..."); it then reads only
+# what is present, and reports that shorter length as the file's frames.
+_SHORT_DATA_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Containers whose header states the length exactly (compressed streams may only estimate it).
+_EXACT_LENGTH_FORMATS = ("WAV", "WAVEX", "RF64", "W64", "AIFF", "CAF", "FLAC")
+
+
+def declared_frames(reader: sf.SoundFile) -> int:
+    """The number of frames the file's header declares: more than ``reader.frames`` when
+    the file was cut short (an interrupted copy or transfer), else ``reader.frames``."""
+    frames = max(reader.frames, 0)
+    m = _SHORT_DATA_CHUNK.search(reader.extra_info or "")
+    per_frame = _BYTES_PER_SAMPLE.get(reader.subtype, 0) * reader.channels
+    if m and per_frame:
+        claimed, present = int(m.group(2)), int(m.group(3))
+        if m.group(1) == "SSND":  # the AIFF chunk starts with 8 bytes of offset and block size
+            claimed, present = claimed - 8, present - 8
+        # 0 and 0xFFFFFFFF are what streaming writers put before they know the length
+        if present < claimed < 0xFFFFFFFF:
+            frames = max(frames, claimed // per_frame)
+    return frames
+
+
+TRUNCATION_HINT = "; nothing written (inference.allow_truncated=true restores the frames present)"
+
+
+def truncation_message(source: Path, declared: int, present: int, sample_rate: int) -> str:
+    """The one-line report of a file that holds fewer frames than its header declares."""
+    missing = declared - present
+    return (f"{source}: truncated: the header declares {declared} frames ({declared / sample_rate:.3f} s), "
+            f"only {present} are present ({missing} frames, {missing / sample_rate:.3f} s missing)")  # fmt: skip
 
 
 def _peak_dbfs(peak: float) -> str:
@@ -686,6 +822,15 @@ def _new_folders(folder: Path) -> list[Path]:
     return missing
 
 
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders made for outputs that were not written (deepest first)."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 class Restorer:
     """Denoises arrays and files with one loaded model.
 
@@ -767,27 +912,46 @@ class Restorer:
         plot: bool = False,
         plot_seconds: float = 30.0,
         progress: Callable[[float], Any] | None = None,
+        allow_truncated: bool = False,
     ) -> FileResult:
         """Restore one file block by block and write denoised and residual outputs.
 
         Outputs go to ``paths`` (default :func:`output_paths` next to the input or in
         ``output_dir``). Raises :class:`InferenceError` (and leaves no output) for an
-        unreadable, empty or non-finite input, or for outputs that exist without
-        ``overwrite``. ``progress`` is called with the number of frames of each block read.
+        unreadable, empty or non-finite input, for outputs that exist without
+        ``overwrite``, and for a file holding fewer frames than its header declares, unless
+        ``allow_truncated``: then the frames present are restored and the result carries a
+        warning. ``progress`` is called with the number of frames of each block read.
         """
         source = Path(source)
         with open_audio(source) as reader:
             sr, channels = reader.samplerate, reader.channels
+            declared = declared_frames(reader) if reader.format in _EXACT_LENGTH_FORMATS else 0
+            if declared > reader.frames and not allow_truncated:  # known from the header: fail before any work
+                raise InferenceError(truncation_message(source, declared, max(reader.frames, 0), sr) + TRUNCATION_HINT)
             fmt = output_format(reader)
             if paths is None:
                 paths = output_paths(source, self.strength, fmt.extension, Path(output_dir) if output_dir else None)
             targets = [paths.denoised, paths.residual] + ([paths.plot] if plot else [])
             self._check_targets(source, targets, overwrite)
             created = _new_folders(paths.denoised.parent)
-            temps = [audio_io.atomic_output(t)[0] for t in targets]
+            temps: list[Path] = []
+            try:
+                for t in targets:
+                    temps.append(audio_io.atomic_output(t)[0])
+            except OSError as exc:  # a folder that is a file, or not writable: name the output, not its .part
+                for tmp in temps:
+                    tmp.unlink(missing_ok=True)
+                _remove_folders(created)
+                raise InferenceError(f"{source}: cannot write {t} ({exc.strerror or exc})") from None
             started = time.perf_counter()
             try:
                 result = self._restore_open_file(reader, source, fmt, temps[0], temps[1], paths, plot, plot_seconds, progress)
+                if result["frames"] < declared:  # cut short: a restorer must not lose frames unawares
+                    message = truncation_message(source, declared, result["frames"], sr)
+                    if not allow_truncated:
+                        raise InferenceError(message + TRUNCATION_HINT)
+                    result["warnings"].append(message + "; the frames present were restored (inference.allow_truncated=true)")
                 if plot:
                     capture: _PlotCapture = result.pop("capture")
                     title = f"{source.name}: first {capture.count / sr:.1f} s, strength {self.strength:g}, channels mixed"
@@ -799,11 +963,7 @@ class Restorer:
             except BaseException:
                 for t in temps:
                     t.unlink(missing_ok=True)
-                for folder in created:  # folders made for outputs that were not written
-                    try:
-                        folder.rmdir()
-                    except OSError:
-                        break
+                _remove_folders(created)
                 raise
         return FileResult(
             source=source,
@@ -842,8 +1002,9 @@ class Restorer:
                 for x, noise in pairs:
                     out = x - self.strength * noise.astype(np.float64) if noise is not None else x
                     res = x - out
-                    w_out.write(out)
-                    w_res.write(res)
+                    q_out, q_res = quantise_outputs(x, out, fmt.subtype)
+                    w_out.write(q_out)
+                    w_res.write(q_res)
                     if len(x):
                         peaks[0] = max(peaks[0], float(np.abs(out).max()))
                         peaks[1] = max(peaks[1], float(np.abs(res).max()))
@@ -949,12 +1110,82 @@ def _cached_model(checkpoint: Path, precision: str) -> tuple[Any, dict]:
     return _MODEL_CACHE[key]
 
 
+def unwritable_reason(folder: Path) -> str | None:
+    """Why outputs cannot be written in ``folder`` (created as needed), or None if they can.
+
+    Checked before the model is loaded, so a wrong ``output_dir`` costs no time and is
+    reported once, naming the folder rather than a temporary file.
+    """
+    p = folder
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        return f"{p}: is a file, not a folder"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p}: no permission to write there"
+    return None
+
+
+@dataclass
+class _Planned:
+    """A file that passed the checks that need no model, and where its outputs go."""
+
+    source: Path
+    paths: OutputPaths
+    frames: int
+    rate: int
+
+
+def _plan(files: list[Path], settings: InferenceSettings, input_root: Path | None, failures: list[str]) -> list[_Planned]:
+    """Probe every input (readable, not truncated, outputs free and writable) without the
+    model; failures are printed and appended to ``failures``."""
+    planned = []
+    claimed: dict[Path, Path] = {}  # output name -> the input that produces it in this run
+    for source in files:
+        try:
+            with open_audio(source) as probe:
+                ext = output_format(probe).extension
+                frames, rate = max(probe.frames, 0), probe.samplerate
+                declared = declared_frames(probe) if probe.format in _EXACT_LENGTH_FORMATS else 0
+            if declared > frames and not settings.allow_truncated:
+                raise InferenceError(truncation_message(source, declared, frames, rate) + TRUNCATION_HINT)
+            paths = output_paths(source, settings.denoising_strength, ext, settings.output_dir, input_root)
+            clash = claimed.setdefault(paths.denoised.resolve(), source)
+            if clash != source:  # e.g. take.wav and take.mp3 both give take_denoised_s10.wav
+                raise InferenceError(f"{source}: its outputs would have the same names as those of {clash}; rename one of them")
+            targets = [paths.denoised, paths.residual] + ([paths.plot] if settings.plot else [])
+            Restorer._check_targets(source, targets, settings.overwrite)
+            reason = unwritable_reason(paths.denoised.parent)
+            if reason:
+                raise InferenceError(f"{source}: cannot write its outputs ({reason})")
+        except InferenceError as exc:
+            _print_error(exc)
+            failures.append(str(exc))
+            continue
+        planned.append(_Planned(source, paths, frames, rate))
+    return planned
+
+
+def _report_failures(failures: list[str], total: int) -> int:
+    if not failures:
+        return 0
+    if total > 1:
+        print(f"error: {len(failures)} of {total} files failed:", file=sys.stderr)
+        for f in failures:
+            print(f"  {_one_line(f)}", file=sys.stderr)
+    return 1
+
+
 def run(cfg: Mapping) -> int:
     """The whole command for a composed config (root or ``inference`` group); returns the
     exit status. Errors are printed as ``error: <path>: <problem>``, never raised."""
     try:
         settings = settings_from_config(cfg)
         files = find_inputs(settings.audio, settings.recursive)
+        if settings.output_dir is not None:
+            reason = unwritable_reason(settings.output_dir)
+            if reason:
+                raise UsageError(f"inference.output_dir: {reason}")
     except UsageError as exc:
         _print_error(exc)
         return 2
@@ -962,6 +1193,16 @@ def run(cfg: Mapping) -> int:
         _print_error(exc)
         return 1
     log.setLevel(logging.WARNING if settings.quiet else logging.DEBUG if settings.verbose else logging.INFO)
+    # matplotlib (imported with TensorFlow) logs "generated new fontManager" at INFO when it
+    # builds its font cache; the command's stdout logging would print it even with quiet=true
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+
+    folder_mode = settings.audio.is_dir()
+    input_root = settings.audio if folder_mode else None
+    failures: list[str] = []
+    planned = _plan(files, settings, input_root, failures)
+    if not planned:  # nothing left to restore: do not spend the model's start-up on it
+        return _report_failures(failures, len(files))
 
     checkpoint = settings.checkpoint
     try:
@@ -997,49 +1238,38 @@ def run(cfg: Mapping) -> int:
 
     from tqdm import tqdm
 
-    folder_mode = settings.audio.is_dir()
-    input_root = settings.audio if folder_mode else None
-    failures: list[str] = []
-    claimed: dict[Path, Path] = {}  # output name -> the input that produces it in this run
-    files_bar = tqdm(total=len(files), unit="file", desc="files", disable=settings.quiet or not folder_mode, position=0, dynamic_ncols=True)
+    files_bar = tqdm(total=len(files), initial=len(failures), unit="file", desc="files", disable=settings.quiet or not folder_mode, position=0, dynamic_ncols=True)
+    source = planned[0].source
     try:
-        for source in files:
-            try:  # problems found before a progress bar is drawn
-                with open_audio(source) as probe:
-                    ext = output_format(probe).extension
-                    frames, rate = max(probe.frames, 0), probe.samplerate
-                paths = output_paths(source, settings.denoising_strength, ext, settings.output_dir, input_root)
-                clash = claimed.setdefault(paths.denoised.resolve(), source)
-                if clash != source:  # e.g. take.wav and take.mp3 both give take_denoised_s10.wav
-                    raise InferenceError(f"{source}: its outputs would have the same names as those of {clash}; rename one of them")
-                targets = [paths.denoised, paths.residual] + ([paths.plot] if settings.plot else [])
-                Restorer._check_targets(source, targets, settings.overwrite)
-            except InferenceError as exc:
-                _print_error(exc)
-                failures.append(str(exc))
-                files_bar.update(1)
-                continue
+        for item in planned:
+            source = item.source
             bar = tqdm(  # counts frames, shows seconds
-                total=frames or None,
+                total=item.frames or None,
                 unit="s",
-                unit_scale=1.0 / rate,
+                unit_scale=1.0 / item.rate,
                 desc=source.name[:40],
                 disable=settings.quiet,
                 leave=not folder_mode,
                 position=1 if folder_mode else 0,
                 dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]" if frames else None,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]" if item.frames else None,
             )
             try:
                 result = restorer.restore_file(
-                    source, paths, overwrite=settings.overwrite, plot=settings.plot, plot_seconds=settings.plot_seconds, progress=bar.update
+                    source,
+                    item.paths,
+                    overwrite=settings.overwrite,
+                    plot=settings.plot,
+                    plot_seconds=settings.plot_seconds,
+                    progress=bar.update,
+                    allow_truncated=settings.allow_truncated,
                 )
             except InferenceError as exc:
-                bar.close()
+                _close_erased(bar)
                 _print_error(exc)
                 failures.append(str(exc))
             except Exception as exc:  # unforeseen: report it for this file and go on with the others
-                bar.close()
+                _close_erased(bar)
                 if settings.verbose:
                     import traceback
 
@@ -1062,13 +1292,56 @@ def run(cfg: Mapping) -> int:
         _print_error(f"{source}: interrupted; its outputs were not written")
         return 130
     files_bar.close()
-    if failures:
-        if len(files) > 1:
-            print(f"error: {len(failures)} of {len(files)} files failed:", file=sys.stderr)
-            for f in failures:
-                print(f"  {_one_line(f)}", file=sys.stderr)
-        return 1
-    return 0
+    return _report_failures(failures, len(files))
+
+
+def _close_erased(bar: Any) -> None:
+    """Close a progress bar and erase its line, so an error message stands on its own line
+    instead of after a fragment of the bar."""
+    bar.leave = False
+    bar.close()
+
+
+# Options whose values are paths: taken literally from the command line (see quote_paths).
+PATH_OPTIONS = ("inference.audio", "inference.output_dir", "inference.checkpoint")
+
+
+def quote_paths(args: list[str]) -> list[str]:
+    """Quote the values of the path options for Hydra, so any path works unquoted.
+
+    Hydra's override grammar takes unquoted values as ASCII words: a path with an accent,
+    an apostrophe, a space, a comma or ``=`` would fail or change. A value the user quoted
+    already (``inference.audio="'reel 1.wav'"``) or ``null`` is left as it is.
+    """
+    out = []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+~") in PATH_OPTIONS and value and value[0] not in "'\"" and value != "null":
+            # in a quoted value only a quote and the backslashes before it (or at the end) are special
+            escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
+            arg = f"{key}='{escaped}'"
+        out.append(arg)
+    return out
+
+
+class _HeldStderr:
+    """Holds what is written to stderr until the command proper starts, so Hydra's
+    several-line report of a bad argument can be replaced by one line."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.held, self.passing = real, [], False
+
+    def write(self, text: str) -> int:
+        if self.passing:
+            return self.real.write(text)
+        self.held.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding... of the real stream
+        return getattr(self.real, name)
 
 
 def _main() -> None:
@@ -1080,14 +1353,32 @@ def _main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
+    sys.argv[1:] = quote_paths(sys.argv[1:])
+    held = _HeldStderr(sys.stderr)
 
     @hydra.main(config_path="conf", config_name="conf", version_base="1.3")
     def main(cfg: Any) -> None:
+        held.passing = True
         code = run(cfg)
         if code:
             sys.exit(code)
 
-    main()
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"  # the user asked for Hydra's traceback
+    if not full_error:
+        sys.stderr = held
+    try:
+        main()
+    except SystemExit as exc:
+        if held.passing or exc.code in (0, None):
+            raise
+        # Hydra rejected the arguments (an unknown key, a syntax error): bad arguments exit 2
+        sys.stderr = held.real
+        lines = [line.strip() for line in "".join(held.held).splitlines() if line.strip() and "HYDRA_FULL_ERROR" not in line]
+        if lines:
+            _print_error(" ".join(lines))
+        sys.exit(2)
+    finally:
+        sys.stderr = held.real
 
 
 if __name__ == "__main__":

@@ -381,10 +381,11 @@ def test_two_inputs_with_the_same_output_name(tmp_path, tiny_checkpoint, capsys)
 
 
 def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the command; stdout and stderr as written (carriage returns kept, for progress bars)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "inference.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
-    )
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "inference.py"), *args], cwd=cwd, capture_output=True, timeout=300, env=env)
+    proc.stdout, proc.stderr = proc.stdout.decode(), proc.stderr.decode()
+    return proc
 
 
 def test_cli_restores_a_file_and_leaves_no_stray_folders(tmp_path, tiny_checkpoint):
@@ -437,3 +438,175 @@ def test_one_stage_model_restores_each_batch_item_from_its_own_estimate(tmp_path
     both = inference.denoise_array(model, mcfg, stereo, 44100, batch_segments=2)
     alone = inference.denoise_array(model, mcfg, stereo[:, :1], 44100, batch_segments=2)
     np.testing.assert_allclose(both[:, 0], alone[:, 0], atol=1e-4)
+
+
+# --------------------------------------------------------------------------- the bad-input battery (issue 23)
+
+
+def truncate(path: Path, keep_frames: int, header_bytes: int, bytes_per_frame: int) -> Path:
+    """Cut a file after ``keep_frames`` frames, leaving its header's length as it was."""
+    data = path.read_bytes()
+    path.write_bytes(data[: header_bytes + keep_frames * bytes_per_frame])
+    return path
+
+
+def test_truncated_file_is_refused_unless_allowed(tmp_path, tiny_checkpoint, capsys):
+    """A header that declares more frames than the file holds (an interrupted copy) is an
+    error with no output; allow_truncated restores the frames present, with a warning."""
+    src = write(tmp_path / "cut.wav", make_signal(2.0, 8000), 8000, "PCM_16")  # 16000 frames
+    truncate(src, 5000, 44, 2)
+    assert sf.info(str(src)).frames == 5000  # libsndfile reads what is there, silently
+    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint))
+    assert code == 1 and len(err) == 1, err
+    assert err[0] == (f"error: {src}: truncated: the header declares 16000 frames (2.000 s), only 5000 are present "
+                      "(11000 frames, 1.375 s missing); nothing written (inference.allow_truncated=true restores the frames present)")
+    assert files_in(tmp_path) == {"cut.wav"}
+    aiff = write(tmp_path / "cut.aiff", make_signal(1.0, 8000), 8000, "PCM_16", "AIFF")
+    truncate(aiff, 3000, 54, 2)
+    code, err = run(capsys, audio=str(aiff), checkpoint=str(tiny_checkpoint))
+    assert code == 1 and "declares 8000 frames" in err[0] and "only 3000 are present" in err[0], err
+    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), allow_truncated=True)
+    assert code == 0 and len(err) == 1 and err[0].startswith(f"warning: {src}: truncated: the header declares 16000"), err
+    assert sf.info(str(tmp_path / "cut_denoised_s10.wav")).frames == 5000
+
+
+def test_digital_silence_stays_exactly_silent(tmp_path, tiny):
+    """The model's estimate on an empty spectrogram is its biases' response, not noise:
+    runs of exact zeros come back as exact zeros (the untrained tiny model, like the
+    shipped one, estimates non-zero 'noise' there), and the programme is still restored."""
+    model, cfg = tiny
+    zeros = np.zeros((int(1.3 * 44100), 2))
+    np.testing.assert_array_equal(inference.denoise_array(model, cfg, zeros, 44100, segment_seconds=0.6, overlap_seconds=0.2), zeros)
+    t = np.arange(int(1.5 * 22050)) / 22050
+    tone = (t > 0.5) & (t < 1.0)
+    x = np.where(tone, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0)
+    src = write(tmp_path / "gap.wav", x, 22050, "PCM_16")
+    result = restorer(tiny, block_seconds=0.3).restore_file(src)
+    y = sf.read(result.denoised, dtype="int16")[0]
+    assert not np.any(y[~tone]) and np.abs(y[tone] - sf.read(src, dtype="int16")[0][tone]).max() > 100
+    zero_run = np.zeros(2000)
+    zero_run[::7] = 0.01  # zeros between non-zero samples, as in quiet programme: not silence
+    assert np.all(inference.denoise_array(model, cfg, zero_run, 8000)[1::7] != 0)
+
+
+def test_output_names_carry_the_exact_strength(tmp_path, tiny_checkpoint, capsys):
+    tags = {s: inference.strength_tag(s) for s in (0.0, 0.001, 0.05, 0.68, 0.7, 0.72, 0.725, 1.0)}
+    assert tags == {0.0: "s0", 0.001: "s0p01", 0.05: "s0p5", 0.68: "s6p8", 0.7: "s7", 0.72: "s7p2", 0.725: "s7p25", 1.0: "s10"}
+    assert all(inference.is_previous_output(Path(f"a_denoised_{t}.wav")) for t in tags.values())
+    src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
+    for strength in (1e-9, 0.0005, 0.1234):
+        code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=strength)
+        assert code == 2 and len(err) == 1 and "more than three decimals" in err[0], err
+    code, _ = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.72)
+    assert code == 0 and files_in(tmp_path) == {"a.wav", "a_denoised_s7p2.wav", "a_residual_s7p2.wav"}
+
+
+@pytest.mark.parametrize("subtype,fmt", [("PCM_16", "WAV"), ("PCM_24", "WAV"), ("PCM_U8", "WAV"), ("PCM_32", "WAV"), ("PCM_16", "FLAC")])
+def test_integer_outputs_sum_to_the_input_exactly(tmp_path, tiny, subtype, fmt):
+    """Restored + residual is the input, sample for sample, in the input's integers; the
+    restored signal is rounded to the nearest step, not lowered by libsndfile's scaling."""
+    x = make_signal(0.6, 16000, 2, seed=4) * 1.5  # up to about -1 dBFS: large samples too
+    src = write(tmp_path / f"take.{fmt.lower()}", x, 16000, subtype, fmt)
+    r = restorer(tiny, strength=0.6, block_seconds=0.25)
+    result = r.restore_file(src)
+    xi, yi, ri = (sf.read(str(p), dtype="int32", always_2d=True)[0].astype(np.int64) for p in (src, result.denoised, result.residual))
+    np.testing.assert_array_equal(yi + ri, xi)
+    ideal = inference.denoise_array(tiny[0], tiny[1], sf.read(str(src), always_2d=True)[0], 16000, strength=0.6, segment_seconds=0.6, overlap_seconds=0.2)
+    step = 2 ** {"PCM_16": 16, "PCM_24": 8, "PCM_U8": 24, "PCM_32": 0}[subtype]
+    err = yi - ideal * 2.0**31
+    assert np.abs(err).max() <= 0.5 * step + 1e-3 * max(step, 256)  # rounded, not truncated
+
+
+def test_stale_part_files_of_a_killed_run_are_removed(tmp_path, tiny):
+    """A SIGKILL leaves the writer's .part file; the next write of that output removes it,
+    but not the part of a writer that still runs."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".take_denoised_s10.{dead.pid}.k1ll3d_x.wav.part"
+    alive = tmp_path / f".take_residual_s10.{os.getppid()}.running.wav.part"
+    other = tmp_path / f".other_denoised_s10.{dead.pid}.k1ll3d_x.wav.part"
+    for p in (stale, alive, other):
+        p.write_bytes(b"half a file")
+    src = write(tmp_path / "take.wav", make_signal(0.3, 8000), 8000, "PCM_16")
+    restorer(tiny).restore_file(src)
+    assert files_in(tmp_path) == {"take.wav", "take_denoised_s10.wav", "take_residual_s10.wav", alive.name, other.name}
+
+
+def test_unknown_option_and_unwritable_output_folder_exit_2_before_the_model(tmp_path, capsys):
+    """Checked before the model loads (the checkpoint here does not exist), reported once,
+    naming the option and the folder, never a temporary file."""
+    src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
+    blocker = tmp_path / "restored.txt"
+    blocker.write_text("a file where the output folder should be")
+    nowhere = str(tmp_path / "no_model")
+    for overrides, expected in [
+        ({"strenght": 0.5}, "error: inference.strenght: unknown option (options: allow_truncated, audio,"),
+        ({"output_dir": str(blocker)}, f"error: inference.output_dir: {blocker}: is a file, not a folder"),
+        ({"output_dir": str(blocker / "sub")}, f"error: inference.output_dir: {blocker}: is a file, not a folder"),
+    ]:
+        code, err = run(capsys, audio=str(src), checkpoint=nowhere, **overrides)
+        assert code == 2 and len(err) == 1 and err[0].startswith(expected), err
+    assert files_in(tmp_path) == {"a.wav", "restored.txt"}
+
+
+def test_unwritable_input_folder_fails_per_file_before_the_model(tmp_path, capsys, monkeypatch):
+    """Outputs next to inputs in a read-only folder: one line per file naming the folder,
+    and the model is never loaded when no file can be written (root ignores chmod, so
+    the permission answer is simulated)."""
+    src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
+    real_access = os.access
+    monkeypatch.setattr(inference.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    code, err = run(capsys, audio=str(src), checkpoint=str(tmp_path / "no_model"))
+    assert code == 1 and err == [f"error: {src}: cannot write its outputs ({tmp_path}: no permission to write there)"]
+
+
+def test_quote_paths_makes_any_path_literal():
+    args = ["inference.audio=/x/Ünï/é.wav", "inference.output_dir=it's, a=b\\", "inference.checkpoint='kept'", "inference.plot=true", "inference.output_dir=null"]
+    assert inference.quote_paths(args) == [
+        "inference.audio='/x/Ünï/é.wav'", "inference.output_dir='it\\'s, a=b\\\\'", "inference.checkpoint='kept'", "inference.plot=true", "inference.output_dir=null"
+    ]
+
+
+def rendered_lines(stream: str) -> list[str]:
+    """What a terminal shows for ``stream``: each carriage return goes back to the line start."""
+    lines = []
+    for raw in stream.split("\n"):
+        shown: list[str] = []
+        for part in raw.split("\r"):
+            shown[: len(part)] = list(part)
+        if "".join(shown).strip():
+            lines.append("".join(shown).rstrip())
+    return lines
+
+
+def test_cli_any_path_unquoted_bad_arguments_exit_2_and_no_noise(tmp_path, tiny_checkpoint):
+    """Non-ASCII, apostrophe, comma and '=' in an unquoted path; Hydra's own argument errors
+    exit 2 in one line; no matplotlib chatter with a fresh font cache; a failed file's
+    progress bar is erased before its error line; a text file named .mp3 gets a true reason."""
+    folder = tmp_path / "Ünï"
+    folder.mkdir()
+    write(folder / "it's, a=b.wav", make_signal(0.5, 8000), 8000, "PCM_16")
+    env_mpl = str(tmp_path / "mplconfig")
+    proc = cli([f"inference.audio={folder / 'é.wav'}"], tmp_path)  # missing: a clean one-line error
+    assert proc.returncode == 2 and proc.stderr == f"error: {folder / 'é.wav'}: no such file or folder\n", proc.stderr
+    os.environ["MPLCONFIGDIR"] = env_mpl
+    try:
+        proc = cli([f"inference.audio={folder}/it's, a=b.wav", f"inference.checkpoint={tiny_checkpoint}", "inference.quiet=true", "inference.plot=true"], tmp_path)
+    finally:
+        del os.environ["MPLCONFIGDIR"]
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", (proc.stdout, proc.stderr)
+    assert (folder / "it's, a=b_denoised_s10.wav").is_file() and (folder / "it's, a=b_spectrograms_s10.png").is_file()
+    for args, expected in [(["inference.foo=1"], "error: Could not override 'inference.foo'."), (["inference.plot=[1,"], "error: no viable alternative")]:
+        proc = cli(args, tmp_path)
+        assert proc.returncode == 2 and proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
+    x = make_signal(1.0, 8000)
+    x[6000, 0] = np.nan
+    write(tmp_path / "nan.wav", x, 8000)
+    (tmp_path / "text.mp3").write_text("hello, not audio\n")
+    proc = cli(["inference.audio=text.mp3"], tmp_path)
+    assert proc.returncode == 1 and proc.stderr == (
+        "error: text.mp3: cannot be read as audio (no audio stream found: not an audio file, or one damaged beyond decoding)\n"
+    ), proc.stderr
+    proc = cli(["inference.audio=nan.wav", f"inference.checkpoint={tiny_checkpoint}", "inference.block_seconds=0.5"], tmp_path)
+    shown = rendered_lines(proc.stderr)
+    assert proc.returncode == 1 and len(shown) == 1 and shown[0].startswith("error: nan.wav: NaN or infinite sample at 0.750 s"), shown
