@@ -36,10 +36,13 @@ def identity(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.array(_as_mono_float(noisy), dtype=np.float32, copy=True)
 
 
-def _noisereduce(noisy: np.ndarray, sample_rate: int, stationary: bool) -> np.ndarray:
+def _noisereduce(noisy: np.ndarray, sample_rate: int, stationary: bool, noise_print: np.ndarray | None = None) -> np.ndarray:
     import noisereduce  # imported here: pulls in joblib and is only needed for these two rows
 
     noisy = _as_mono_float(noisy)
+    y_noise = None if noise_print is None else _as_mono_float(noise_print).astype(np.float64)
+    if y_noise is not None and y_noise.size == 0:
+        raise ValueError("the noise print is empty")
     if noisy.size == 0:
         return np.zeros(0, dtype=np.float32)
     # noisereduce 3.0 is deterministic (no random draws); n_jobs=1 keeps the chunks in this
@@ -49,18 +52,20 @@ def _noisereduce(noisy: np.ndarray, sample_rate: int, stationary: bool) -> np.nd
         # the gate still runs (on one frame of statistics), which is all such a clip allows
         warnings.filterwarnings("ignore", message="nperseg = .* is greater than input length", category=UserWarning)
         out = noisereduce.reduce_noise(
-            y=noisy.astype(np.float64), sr=sample_rate, stationary=stationary, n_jobs=1, use_tqdm=False
+            y=noisy.astype(np.float64), sr=sample_rate, y_noise=y_noise, stationary=stationary, n_jobs=1, use_tqdm=False
         )
     return np.asarray(out, dtype=np.float32).reshape(-1)[: noisy.size]
 
 
-def noisereduce_stationary(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
+def noisereduce_stationary(noisy: np.ndarray, sample_rate: int, noise_print: np.ndarray | None = None) -> np.ndarray:
     """Stationary spectral gating (``noisereduce``, Sainburg et al.) with package defaults.
 
     The noise threshold per frequency is mean + 1.5 std of the dB spectrogram of the first
     600 000 samples (13.6 s at 44.1 kHz) of the input itself; bins below it are gated.
+    With ``noise_print`` (noise alone, at the input's rate) the threshold comes from the
+    print instead (noisereduce's ``y_noise``).
     """
-    return _noisereduce(noisy, sample_rate, stationary=True)
+    return _noisereduce(noisy, sample_rate, stationary=True, noise_print=noise_print)
 
 
 def noisereduce_nonstationary(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -92,6 +97,15 @@ def _noise_psd_from_quietest_frames(power: np.ndarray, n_fft: int, hop: int, num
     return np.maximum(noise_psd, 1e-12 * float(power.mean()) + np.finfo(np.float64).tiny)
 
 
+def _noise_psd_from_print(noise_print: np.ndarray, n_fft: int, stft_args: dict, signal_power: float) -> np.ndarray:
+    """Per-bin mean power of a noise print over its frames that hold no padding."""
+    if noise_print.size < n_fft:
+        raise ValueError(f"the noise print is {noise_print.size} samples; at least one frame ({n_fft}) is needed")
+    _, _, spec = scipy.signal.stft(noise_print.astype(np.float64), boundary=None, padded=False, **stft_args)
+    psd = (spec.real**2 + spec.imag**2).mean(axis=1)
+    return np.maximum(psd, 1e-12 * signal_power + np.finfo(np.float64).tiny)
+
+
 def ephraim_malah_lsa(
     noisy: np.ndarray,
     sample_rate: int,
@@ -99,6 +113,7 @@ def ephraim_malah_lsa(
     gain_floor_db: float = -25.0,
     xi_min_db: float = -25.0,
     noise_percentile: float = 10.0,
+    noise_print: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ephraim-Malah log-spectral-amplitude estimator (IEEE TASSP 1985) with decision-directed SNR.
 
@@ -130,7 +145,10 @@ def ephraim_malah_lsa(
     if not power.any():
         return np.zeros(noisy.size, dtype=np.float32)
 
-    noise_psd = _noise_psd_from_quietest_frames(power, n_fft, hop, x.size, noise_percentile)
+    if noise_print is None:
+        noise_psd = _noise_psd_from_quietest_frames(power, n_fft, hop, x.size, noise_percentile)
+    else:
+        noise_psd = _noise_psd_from_print(_as_mono_float(noise_print), n_fft, stft_args, float(power.mean()))
     gamma = power / noise_psd[:, None]
     xi_min = 10.0 ** (xi_min_db / 10.0)
     gain_min = 10.0 ** (gain_floor_db / 20.0)
