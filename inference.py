@@ -642,7 +642,7 @@ def open_audio(source: Path) -> sf.SoundFile:
         raise InferenceError(f"{source}: no such file")
     try:
         # the MP3 decoder prints "Note: Illegal Audio-MPEG-Header..." lines to fd 2 itself
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             return sf.SoundFile(str(source))
     except Exception as exc:  # libsndfile raises several types; all mean "not audio"
         reason = _libsndfile_reason(exc)
@@ -1077,7 +1077,7 @@ def _print_warning(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced(active: bool = True) -> Iterator[None]:
+def native_stderr_silenced(active: bool = True) -> Iterator[None]:
     """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up messages ignore
     ``TF_CPP_MIN_LOG_LEVEL`` before absl logging is initialised. Python errors raised
     inside still propagate and are reported after the descriptor is restored."""
@@ -1206,7 +1206,7 @@ def run(cfg: Mapping) -> int:
 
     checkpoint = settings.checkpoint
     try:
-        with _native_stderr_silenced(not settings.verbose):
+        with native_stderr_silenced(not settings.verbose):
             import tensorflow  # noqa: F401  (its C++ start-up lines would bury our messages)
         import unet
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -45,16 +46,38 @@ def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
 
 def run(cfg: DictConfig) -> int:
     """Train as configured; returns the process exit code."""
-    from trainer import Trainer, TrainingDiverged  # TF import after argument parsing: fast --help
+    from inference import native_stderr_silenced
+
+    with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
+        import tensorflow  # noqa: F401
+    # TF reports every checkpoint save ("Sharding callback duration") at INFO through absl's
+    # logger, which the run's stdout logging would print between the epochs' lines
+    for name in ("absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from trainer import Trainer, TrainingDiverged, check_settings  # TF import after argument parsing: fast --help
     from unet import CheckpointError
 
     overrides = list(HydraConfig.get().overrides.task)
+    try:
+        check_settings(cfg)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     exp_dir = experiment_dir(cfg, overrides)
     has_state = (exp_dir / "checkpoints" / "checkpoint").exists()
     if has_state and not cfg.resume:
         print(f"error: {exp_dir}: experiment already has checkpoints; pass resume=true to continue it "
               f"or experiment=<name> for a new one", file=sys.stderr)  # fmt: skip
         return 2
+    created = not exp_dir.exists()
+    code = _train(cfg, exp_dir, Trainer, TrainingDiverged, CheckpointError)
+    if code == 2 and created:
+        # a start that failed on its settings or data trained nothing: leave no folder behind
+        shutil.rmtree(exp_dir, ignore_errors=True)
+    return code
+
+
+def _train(cfg: DictConfig, exp_dir: Path, Trainer: type, TrainingDiverged: type, CheckpointError: type) -> int:
     exp_dir.mkdir(parents=True, exist_ok=True)
     # rewritten on every start, so after a resume with changed overrides (e.g. a lower lr) it
     # records the settings the run goes on with; metrics.csv and the log keep the history
@@ -78,7 +101,12 @@ def run(cfg: DictConfig) -> int:
     except ValueError as exc:  # configuration or data problems found at start
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"done: best model in {exp_dir / 'best'}, last in {exp_dir / 'last'}")
+    best = exp_dir / "best"
+    if not (best / "model.weights.h5").is_file():  # never claim a model that is not there
+        print(f"error: {best}: no model was saved (no validation score was ever finite); see {exp_dir / 'metrics.csv'}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"done: best model in {best}, last in {exp_dir / 'last'}")
     return 0
 
 

@@ -157,6 +157,51 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"train.strategy: expected default, mirrored or multiworker, got {name!r}")
 
 
+# Settings that must be whole numbers of at least 1, and positive numbers; "key" as written on
+# the command line. A zero or negative value would crash mid-run (checkpoint_every=0) or
+# train nothing and report success (epochs=0).
+_AT_LEAST_ONE = ("epochs", "steps_per_epoch", "batch_size", "train.segment_frames", "train.checkpoint_every",
+                 "train.keep_checkpoints", "train.log_every", "train.validation_items", "train.validation_batch")  # fmt: skip
+_POSITIVE = ("lr", "train.validation_seconds")
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Raise ``ValueError`` naming the key for a training setting out of range or not a number.
+
+    Called before the experiment folder is made, so a mistyped setting costs no time and
+    leaves nothing behind.
+    """
+
+    def value(key: str) -> Any:
+        v = OmegaConf.select(cfg, key, default=None)
+        if v is None:
+            raise ValueError(f"{key}: missing")
+        return v
+
+    for key in _AT_LEAST_ONE:
+        v = value(key)
+        try:
+            number = float(v)
+            ok = number.is_integer() and number >= 1 and not isinstance(v, bool)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{key}: expected a whole number of at least 1, got {v!r}")
+    for key in (*_POSITIVE, "train.max_seconds"):
+        v = OmegaConf.select(cfg, key, default=None) if key == "train.max_seconds" else value(key)
+        if v is None:  # max_seconds: null means no limit
+            continue
+        try:
+            ok = math.isfinite(float(v)) and float(v) > 0 and not isinstance(v, bool)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{key}: expected a positive number, got {v!r}")
+    seed = value("seed")
+    if isinstance(seed, bool) or not str(seed).lstrip("-").isdigit():
+        raise ValueError(f"seed: expected a whole number, got {seed!r}")
+
+
 def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
 
@@ -172,6 +217,7 @@ class Trainer:
         self.cfg = cfg
         self.tcfg = cfg.train
         self.exp_dir = Path(exp_dir)
+        check_settings(cfg)
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         self.best_metric = str(self.tcfg.get("best_metric") or "val_si_sdr_i")
         if self.best_metric not in BEST_METRICS:

@@ -183,6 +183,9 @@ def test_train_cli_writes_experiment_folder(corpus, tmp_path):
     args = _overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "quiet=true"])
     result = _run_train(args, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
+    # only the run's own lines: no TF start-up lines on stderr, no checkpoint chatter in the log
+    assert result.stderr == "", result.stderr
+    assert [line.split(":")[0].split(" ")[0] for line in result.stdout.splitlines()] == ["experiment", "precision", "epoch", "done"], result.stdout
     folders = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(folders) == 1
     exp = folders[0]
@@ -364,3 +367,44 @@ def test_every_validation_score_is_a_csv_column_and_a_best_metric():
     assert chosen["val_si_sdr_i_synthetic"] == [False, True, True, False]
     assert chosen["val_si_sdr_i_low_snr"] == [True, True, False, False]
     assert chosen["val_si_sdr_i_high_snr"] == [False, False, False, True]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.checkpoint_every=0", "train.checkpoint_every: expected a whole number of at least 1, got 0"),
+        ("epochs=0", "epochs: expected a whole number of at least 1, got 0"),
+        ("epochs=-1", "epochs: expected a whole number of at least 1, got -1"),
+        ("steps_per_epoch=0", "steps_per_epoch: expected a whole number of at least 1, got 0"),
+        ("batch_size=2.5", "batch_size: expected a whole number of at least 1, got 2.5"),
+        ("lr=abc", "lr: expected a positive number, got 'abc'"),
+        ("lr=-1", "lr: expected a positive number, got -1"),
+        ("lr=nan", "lr: expected a positive number, got nan"),
+        ("train.max_seconds=0", "train.max_seconds: expected a positive number, got 0"),
+        ("seed=x", "seed: expected a whole number, got 'x'"),
+    ],
+)
+def test_settings_out_of_range_are_refused_naming_the_key(corpus, tmp_path, override, message):
+    cfg = _cfg(_overrides(corpus, tmp_path, [override]))
+    with pytest.raises(ValueError) as info:
+        trainer_module.check_settings(cfg)
+    assert str(info.value) == message
+    with pytest.raises(ValueError, match="at least 1|positive|whole number"):
+        trainer_module.Trainer(cfg, tmp_path / "exp")
+    trainer_module.check_settings(_cfg(_overrides(corpus, tmp_path, ["lr=2e-4", "train.max_seconds=null"])))  # fine as given
+
+
+def test_train_cli_failed_starts_exit_2_in_one_line_and_leave_no_folder(corpus, tmp_path):
+    """A bad setting (the trainer's step % checkpoint_every crashed on 0; epochs=0 reported a
+    best model that was never saved) or bad data: one line, exit 2, no experiment folder;
+    a resumed run's folder is never removed."""
+    for extra, expected in [
+        (["train.checkpoint_every=0"], "error: train.checkpoint_every: expected a whole number of at least 1, got 0"),
+        (["epochs=0"], "error: epochs: expected a whole number of at least 1, got 0"),
+        ([f"dset.categories.music.dirs=[{tmp_path / 'missing'}]"], "error: "),
+    ]:
+        result = _run_train(_overrides(corpus, tmp_path / "exps", ["steps_per_epoch=1", "quiet=true", *extra]), timeout=600)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+        assert "done:" not in result.stdout
+        assert not (tmp_path / "exps").exists() or not any((tmp_path / "exps").iterdir()), list((tmp_path / "exps").iterdir())
