@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -610,3 +611,95 @@ def test_cli_any_path_unquoted_bad_arguments_exit_2_and_no_noise(tmp_path, tiny_
     proc = cli(["inference.audio=nan.wav", f"inference.checkpoint={tiny_checkpoint}", "inference.block_seconds=0.5"], tmp_path)
     shown = rendered_lines(proc.stderr)
     assert proc.returncode == 1 and len(shown) == 1 and shown[0].startswith("error: nan.wav: NaN or infinite sample at 0.750 s"), shown
+
+
+# --------------------------------------------------------------------------- the contract, on random inputs
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# (container, sample format) pairs the restorer reads; AIFF comes back as WAV
+CONTAINERS = [("WAV", "PCM_U8"), ("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "FLOAT"),
+              ("WAV", "DOUBLE"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24"), ("AIFF", "PCM_16")]  # fmt: skip
+CONTENTS = ("noise", "silence", "dc", "full_scale", "nan")
+
+
+@st.composite
+def bad_and_good_inputs(draw) -> dict:
+    fmt, subtype = draw(st.sampled_from(CONTAINERS))
+    rate = draw(st.integers(8000, 192000))
+    channels = draw(st.integers(1, 8))
+    # 0 samples to three segments of the 0.6 s used below (at most 1.9 s, to keep it fast)
+    frames = draw(st.one_of(st.integers(0, 64), st.integers(0, int(1.9 * rate))))
+    content = draw(st.sampled_from(CONTENTS if subtype in ("FLOAT", "DOUBLE") else CONTENTS[:-1]))
+    level_db = draw(st.floats(-100.0, 0.0))
+    return {"fmt": fmt, "subtype": subtype, "rate": rate, "channels": channels, "frames": frames,
+            "content": content, "level": 10 ** (level_db / 20), "seed": draw(st.integers(0, 2**16))}  # fmt: skip
+
+
+def make_content(case: dict) -> np.ndarray:
+    rng = np.random.default_rng(case["seed"])
+    n, c, level = case["frames"], case["channels"], case["level"]
+    if case["content"] == "silence":
+        return np.zeros((n, c))
+    if case["content"] == "dc":
+        return np.full((n, c), level)
+    if case["content"] == "full_scale":  # a square wave touching both rails
+        return np.where((np.arange(n)[:, None] // 50 + np.arange(c)) % 2, 1.0, -1.0) * np.ones((1, c))
+    x = level * np.clip(rng.standard_normal((n, c)) / 3, -1, 1)
+    if case["content"] == "nan" and n:
+        x[rng.integers(n), rng.integers(c)] = np.nan
+    return x
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(case=bad_and_good_inputs())
+def test_contract_holds_for_random_inputs(tiny_checkpoint, case):
+    """Either an output of the input's exact length, rate, channels and sample format whose
+    restored + residual is the input to within the format's resolution, or a one-line error,
+    a non-zero exit and nothing left behind."""
+    import io
+    import tempfile
+    from contextlib import redirect_stderr
+
+    with tempfile.TemporaryDirectory() as folder:
+        ext = {"WAV": ".wav", "FLAC": ".flac", "AIFF": ".aiff"}[case["fmt"]]
+        try:
+            src = write(Path(folder) / f"in{ext}", make_content(case), case["rate"], case["subtype"], case["fmt"])
+        except sf.LibsndfileError:  # libsndfile's FLAC encoder takes only some rates
+            assume(False)
+        err = io.StringIO()
+        with redirect_stderr(err):
+            code = inference.run(config(audio=str(src), checkpoint=str(tiny_checkpoint), segment_seconds=0.6,
+                                        overlap_seconds=0.2, block_seconds=0.3, denoising_strength=0.9))  # fmt: skip
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        outputs = sorted(p.name for p in Path(folder).iterdir() if p != src)
+        if case["frames"] == 0 or case["content"] == "nan":
+            assert code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {src}: "), (case, lines)
+            assert outputs == [], (case, outputs)
+            return
+        assert code == 0, (case, lines)
+        assert all(line.startswith("warning: ") and "above full scale" in line for line in lines), (case, lines)
+        out_ext = ".flac" if case["fmt"] == "FLAC" else ".wav"
+        assert outputs == [f"in_denoised_s9{out_ext}", f"in_residual_s9{out_ext}"], (case, outputs)
+        info_in = sf.info(str(src))
+        integer = case["subtype"].startswith("PCM")
+        read = lambda p: sf.read(str(p), dtype="int32" if integer else "float64", always_2d=True)[0].astype(np.float64)
+        x = read(src)
+        parts = []
+        for name in outputs:
+            info = sf.info(str(Path(folder) / name))
+            assert (info.frames, info.samplerate, info.channels, info.subtype) == (case["frames"], info_in.samplerate, case["channels"], case["subtype"]), (case, info)
+            parts.append(read(Path(folder) / name))
+        denoised, residual = parts
+        if integer:  # exact in the input's integers, except where a sample clipped at full scale (warned)
+            bits = {"PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}[case["subtype"]]
+            rail = 2**31 - 2 ** (32 - bits)  # the largest positive sample, as read into int32
+            rails = (np.abs(denoised) >= rail) | (np.abs(residual) >= rail)
+            assert not lines or rails.any()
+            np.testing.assert_array_equal((denoised + residual)[~rails], x[~rails])
+        else:  # float32 keeps about 7 digits of each part
+            tol = 1e-6 * np.maximum(np.abs(denoised), np.abs(residual)) + 1e-30
+            assert np.all(np.abs(denoised + residual - x) <= tol), case
+        if case["content"] == "silence" and case["frames"] >= math.ceil(inference.SILENCE_MIN_SECONDS * case["rate"]):
+            assert not np.any(denoised) and not np.any(residual)
