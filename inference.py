@@ -7,12 +7,16 @@ to the input (``inference.output_dir`` elsewhere; subfolders are mirrored there)
 * ``<stem>_denoised_s<N>.<ext>`` the restored programme, and
 * ``<stem>_residual_s<N>.<ext>`` what was removed (input minus restored),
 
-with ``N = round(10 * strength)``. WAV and FLAC inputs keep their container and sample
+with ``N = 10 * strength`` (``p`` for a decimal point: ``s10``, ``s7``, ``s7p2``; strengths
+have at most three decimals, so names never collide). WAV and FLAC inputs keep their container and sample
 format (a 24-bit FLAC gives ``<stem>_denoised_s10.flac`` in 24 bits). Every other input
 (OGG, MP3, AIFF, ...) gives a ``.wav``: in the input's sample format when WAV can hold it
 (AIFF PCM_16 -> WAV PCM_16), else 32-bit float (OGG/Vorbis, MP3), so that the decoded
 samples are neither requantised nor clipped. Outputs have the input's length (exactly),
-sample rate and channel layout. A WAV output above 4 GB is written as RF64.
+sample rate and channel layout. A WAV output above 4 GB is written as RF64. In integer
+formats restored + residual is the input exactly (unless a sample clipped). Runs of exact
+zeros (at least 1 ms) stay exact zeros. A file holding fewer frames than its header
+declares is refused unless ``allow_truncated``.
 
 Denoising strength ``s`` (``inference.denoising_strength``, 0.0 to 1.0): the model gives
 an estimate of the noise, ``noise = input - model_output``; the result is
@@ -38,13 +42,15 @@ without it; an input is never written over), ``denoising_strength``, ``segment_s
 ``overlap_seconds``, ``batch_segments``, ``block_seconds``, ``precision``
 (``float32``, or ``bfloat16``: mixed precision, 2.3-2.6x less CPU on CPUs with AVX-512
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
-``quiet`` (no progress bars or info lines) and ``verbose`` (device, model, segmentation).
-Paths with spaces or ``=,`` need Hydra quoting: ``inference.audio="'reel 1.wav'"``.
+``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation) and
+``allow_truncated``. The path options are taken literally: no Hydra quoting is needed for
+accents, apostrophes, spaces, commas or ``=`` (see :func:`quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
 
-Exit status: 0 all inputs restored; 1 at least one input failed (unreadable, empty, NaN
-or infinite samples, existing outputs, no audio in a folder, bad checkpoint); 2 bad
-arguments (an option out of range, ``inference.audio`` missing or not found); 130
+Exit status: 0 all inputs restored; 1 at least one input failed (unreadable, empty,
+truncated, NaN or infinite samples, existing outputs, no audio in a folder, bad
+checkpoint); 2 bad arguments (an option out of range or unknown, an argument Hydra cannot
+parse, ``inference.audio`` missing or not found, an unusable ``output_dir``); 130
 interrupted. Errors are one line on stderr, ``error: <path>: <problem>``, and leave no
 output behind.
 """
