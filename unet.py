@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -312,10 +313,17 @@ def load_denoiser(folder: str | os.PathLike) -> tuple[keras.Model, dict]:
         stored = _count_h5_arrays(w_path)
         if stored != len(model.weights):
             raise CheckpointError(f"{w_path}: weights do not fit the model config ({stored} arrays, the model has {len(model.weights)})")
-        model.load_weights(str(w_path))
+        # Keras warns once per layer it skips before it fails on a mismatched file; held
+        # back here, they reach the caller only when the load succeeds (inference refuses a
+        # model with skipped layers), not as dozens of lines before a one-line error
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(str(w_path))
     except CheckpointError:
         raise
     except Exception as exc:  # h5py/keras raise various types for a mismatched file
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f"{w_path}: weights do not fit the model config ({first})") from None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return model, cfg
