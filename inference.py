@@ -73,6 +73,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the output
+# TensorFlow leaves oneDNN off on CPUs without AVX-512 (this project's 2-core AVX2 machines):
+# a training step took 28 s there without it and 15-17 s with it (docs/PERFORMANCE.md)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 
