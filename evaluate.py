@@ -339,8 +339,10 @@ def run(cfg: DictConfig, command: str) -> int:
 @hydra.main(config_path="conf", config_name="conf", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     command = "python evaluate.py " + " ".join(sys.argv[1:])
-    from inference import InferenceError
-    from unet import CheckpointError
+    from inference import InferenceError, native_stderr_silenced
+
+    with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
+        from unet import CheckpointError  # imports TensorFlow
 
     try:
         code = run(cfg, command.strip())

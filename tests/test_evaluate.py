@@ -137,6 +137,8 @@ def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, tiny_checkpoint):
     text = (tmp_path / "t.md").read_text()
     assert "## Targets" in text and "## SI-SDR improvement (dB) by input SNR" in text
     assert (tmp_path / "t.png").stat().st_size > 10_000
+    # no C++ start-up chatter of TensorFlow (oneDNN and CPU-feature lines) in the output
+    assert not [line for line in result.stderr.splitlines() if "oneDNN" in line or "cpu_feature_guard" in line]
 
 
 def test_cli_missing_checkpoint_is_one_line_error(corpus, tmp_path):
