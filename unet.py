@@ -4,6 +4,11 @@ The model works on the STFT as real and imaginary channels, ``[batch, frames, bi
 with ``bins = n_fft // 2 + 1`` (all 1025, Nyquist included). Frames may be any number:
 the input is zero-padded to what the strides need and the outputs are cropped back.
 
+With ``conditioning: noise_psd`` the model takes a second input, the noise power spectrum
+``[batch, bins]`` (|STFT|^2 of noise alone, in the units of ``stft.stft``; see
+``noise_print.py``), and sees two more input channels made from it: the noise level per bin
+in dB and the a posteriori SNR per bin and frame, ``|X|^2 / noise``, in dB (each / 20).
+
 Stage 1 predicts the residual noise ``N`` and outputs ``Y1 = X + N``. The supervised
 attention module (SAM) turns ``Y1`` into attention masks that gate stage 1's features
 on their way to stage 2, which outputs ``Y2``. The model returns the list of stage
@@ -20,12 +25,17 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
-from stft import frequency_positional_embedding, power_compress
+from stft import COMPRESSION_EPS, frequency_positional_embedding
+
+# The custom layers use keras.ops only (no TensorFlow calls), so that the model also builds
+# under Keras's JAX backend (../shared/notes/GPU.md); the STFT around it stays in stft.py.
 
 OUTPUT_FORMS = ("direct", "residual", "mask")
+CONDITIONINGS = ("none", "noise_psd")
+# Floor of the noise power (|STFT|^2 units) in the conditioning channels: about -160 dBFS per bin
+NOISE_POWER_FLOOR = 1e-12
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -39,11 +49,11 @@ class PadToMultiple(layers.Layer):
         self.time_multiple = int(time_multiple)
         self.freq_multiple = int(freq_multiple)
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        shape = tf.shape(x)
+    def call(self, x):
+        shape = ops.shape(x)
         pad_t = (-shape[1]) % self.time_multiple
         pad_f = (-shape[2]) % self.freq_multiple
-        return tf.pad(x, [[0, 0], [0, pad_t], [0, pad_f], [0, 0]])
+        return ops.pad(x, [[0, 0], [0, pad_t], [0, pad_f], [0, 0]])
 
     def compute_output_shape(self, input_shape):
         b, t, f, c = input_shape
@@ -59,8 +69,8 @@ class PadToMultiple(layers.Layer):
 class CropToReference(layers.Layer):
     """Crops ``x`` back to the frames and bins of ``reference`` (undoes :class:`PadToMultiple`)."""
 
-    def call(self, x: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
-        shape = tf.shape(reference)
+    def call(self, x, reference):
+        shape = ops.shape(reference)
         return x[:, : shape[1], : shape[2], :]
 
     def compute_output_shape(self, x_shape, reference_shape):
@@ -75,13 +85,13 @@ class FrequencyEmbedding(layers.Layer):
         super().__init__(**kwargs)
         self.num_bins = int(num_bins)
         self.channels = int(channels)
-        self._table = tf.constant(frequency_positional_embedding(self.num_bins, self.channels))
+        self._table = frequency_positional_embedding(self.num_bins, self.channels)
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        shape = tf.shape(x)
-        pe = tf.cast(self._table, x.dtype)[tf.newaxis, tf.newaxis]
-        pe = tf.tile(pe, [shape[0], shape[1], 1, 1])
-        return tf.concat([x, pe], axis=-1)
+    def call(self, x):
+        shape = ops.shape(x)
+        pe = ops.cast(ops.convert_to_tensor(self._table), x.dtype)[None, None]
+        pe = ops.broadcast_to(pe, (shape[0], shape[1], self.num_bins, self.channels))
+        return ops.concatenate([x, pe], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + self.channels)
@@ -94,11 +104,11 @@ class FrequencyEmbedding(layers.Layer):
 class ComplexMask(layers.Layer):
     """``Y = X * M`` with a bounded complex mask ``M = tanh(a)`` per real/imag channel."""
 
-    def call(self, x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-        m = tf.tanh(logits)
+    def call(self, x, logits):
+        m = ops.tanh(logits)
         xr, xi = x[..., 0:1], x[..., 1:2]
         mr, mi = m[..., 0:1], m[..., 1:2]
-        return tf.concat([xr * mr - xi * mi, xr * mi + xi * mr], axis=-1)
+        return ops.concatenate([xr * mr - xi * mi, xr * mi + xi * mr], axis=-1)
 
     def compute_output_shape(self, x_shape, logits_shape):
         return x_shape
@@ -112,14 +122,41 @@ class PowerCompress(layers.Layer):
         super().__init__(**kwargs)
         self.exponent = float(exponent)
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        return power_compress(x, self.exponent)
+    def call(self, x):
+        # the same as stft.power_compress, in keras.ops
+        x = ops.cast(x, "float32")
+        if self.exponent == 1.0:
+            return x
+        power = ops.sum(ops.square(x), axis=-1, keepdims=True)
+        return x * ops.power(power + COMPRESSION_EPS, (self.exponent - 1.0) / 2.0)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
         return {**super().get_config(), "exponent": self.exponent}
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class NoiseConditioning(layers.Layer):
+    """Two channels describing the noise, from the spectrogram ``[B, T, F, 2]`` and the noise
+    power per bin ``[B, F]``: the noise level in dB (broadcast over frames) and the a posteriori
+    SNR ``10 log10(|X|^2 / noise)`` per bin and frame, both divided by 20 and clipped, so that
+    typical values lie within a few units like the other input channels."""
+
+    def call(self, x, noise_power):
+        x = ops.cast(x, "float32")
+        noise = ops.maximum(ops.cast(noise_power, "float32"), NOISE_POWER_FLOOR)[:, None, :]
+        power = ops.sum(ops.square(x), axis=-1)
+        ten_over_ln10 = 10.0 / np.log(10.0)
+        level_db = ten_over_ln10 * ops.log(noise)
+        snr_db = ten_over_ln10 * (ops.log(power + NOISE_POWER_FLOOR) - ops.log(noise))
+        level = ops.broadcast_to(level_db, ops.shape(power))
+        channels = ops.stack([ops.clip(level / 20.0, -8.0, 4.0), ops.clip(snr_db / 20.0, -3.0, 5.0)], axis=-1)
+        return ops.cast(channels, self.compute_dtype)
+
+    def compute_output_shape(self, x_shape, noise_power_shape):
+        return (*x_shape[:-1], 2)
 
 
 def _pairs(value: Any, depth: int) -> list[tuple[int, int]]:
@@ -153,6 +190,10 @@ def model_config(cfg: Mapping) -> dict:
     cfg["strides"] = [list(p) for p in _pairs(cfg.get("strides", [2, 2]), depth)]
     # models saved before the option existed have no key: they work on the raw spectrogram
     cfg["compression"] = float(cfg.get("compression", 1.0))
+    # models saved before conditioning existed take the spectrogram alone
+    cfg["conditioning"] = str(cfg.get("conditioning") or "none")
+    if cfg["conditioning"] not in CONDITIONINGS:
+        raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {cfg['conditioning']!r}")
     if not 0.0 < cfg["compression"] <= 1.0:
         raise ValueError(f"compression: expected an exponent in (0, 1], got {cfg['compression']}")
     return cfg
@@ -162,7 +203,7 @@ def _conv(filters: int, kernel: Sequence[int], name: str, **kwargs: Any) -> laye
     return layers.Conv2D(filters, tuple(kernel), padding="same", name=name, **kwargs)
 
 
-def _i_block(x: tf.Tensor, filters: int, num_layers: int, kernel: Sequence[int], name: str) -> tf.Tensor:
+def _i_block(x: Any, filters: int, num_layers: int, kernel: Sequence[int], name: str) -> Any:
     """DenseNet block (each 3x3 conv + ELU sees all earlier outputs) with a residual path."""
     residual = _conv(filters, (1, 1), f"{name}_res")(x)
     features = [x]
@@ -175,7 +216,7 @@ def _i_block(x: tf.Tensor, filters: int, num_layers: int, kernel: Sequence[int],
     return layers.Add(name=f"{name}_add")([out, residual])
 
 
-def _unet(h: tf.Tensor, cfg: Mapping, name: str) -> tf.Tensor:
+def _unet(h: Any, cfg: Mapping, name: str) -> Any:
     depth, filters, strides = cfg["depth"], cfg["filters"], cfg["strides"]
     dense, bk, sk = cfg["dense_layers"], cfg["block_kernel"], cfg["sampling_kernel"]
     skips = []
@@ -198,8 +239,9 @@ def _unet(h: tf.Tensor, cfg: Mapping, name: str) -> tf.Tensor:
 def build_model(cfg: Mapping) -> keras.Model:
     """Build the denoiser from a model config (``conf/model/*.yaml``).
 
-    Input ``[batch, frames, n_fft // 2 + 1, 2]`` float32; output a list of stage estimates of
-    the same shape, float32 (the last is the restored spectrogram). Under a mixed-precision
+    Input ``[batch, frames, n_fft // 2 + 1, 2]`` float32 (with ``conditioning: noise_psd``
+    a list of that and the noise power ``[batch, n_fft // 2 + 1]``); output a list of stage
+    estimates of the spectrogram's shape, float32 (the last is the restored spectrogram). Under a mixed-precision
     policy the body computes in bfloat16/float16 and the outputs stay float32.
     """
     cfg = model_config(cfg)
@@ -214,11 +256,17 @@ def build_model(cfg: Mapping) -> keras.Model:
     # expanded back, so callers (losses, inference) always see raw spectrograms
     x_net = PowerCompress(compression, name="compress", dtype="float32")(spec) if compression != 1.0 else spec
 
-    def expand(y: tf.Tensor, name: str) -> tf.Tensor:
+    def expand(y: Any, name: str) -> Any:
         return PowerCompress(1.0 / compression, name=name, dtype="float32")(y) if compression != 1.0 else y
 
     x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(x_net)
     embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(x_net)
+    inputs: Any = spec
+    if cfg["conditioning"] == "noise_psd":
+        noise_power = keras.Input(shape=(num_bins,), name="noise_power", dtype="float32")
+        described = NoiseConditioning(name="noise_conditioning", dtype="float32")(spec, noise_power)
+        embedded = layers.Concatenate(name="conditioned_input", dtype="float32")([embedded, described])
+        inputs = [spec, noise_power]
     x_in = PadToMultiple(time_mult, freq_mult, name="pad_embedded")(embedded)
 
     # stage 1: predicts the residual noise
@@ -251,7 +299,44 @@ def build_model(cfg: Mapping) -> keras.Model:
             y2 = out2
         outputs.append(CropToReference(name="stage2", dtype="float32")(expand(y2, "s2_expand"), spec))
 
-    return keras.Model(spec, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
+    return keras.Model(inputs, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
+
+
+def input_channels(cfg: Mapping) -> int:
+    """Channels the early convolutions see: real, imaginary, the frequency embedding and,
+    when conditioned, the two noise channels."""
+    cfg = model_config(cfg)
+    return 2 + int(cfg["pos_channels"]) + (2 if cfg["conditioning"] == "noise_psd" else 0)
+
+
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy ``source``'s weights into ``target``, layer by layer by name, where the two differ
+    only in the input channels of some convolutions (an unconditioned model into a conditioned
+    one): those kernels get the source's weights for the channels they share and zeros for the
+    new ones, so the target starts as the source, blind to the new channels until trained.
+
+    Returns the names of the layers widened so. Raises ``ValueError`` for any other mismatch.
+    """
+    widened = []
+    source_layers = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in source_layers:
+            raise ValueError(f"transfer_weights: layer {layer.name!r} is not in the source model")
+        values = []
+        for w_t, w_s in zip(layer.get_weights(), source_layers[layer.name].get_weights()):
+            if w_t.shape == w_s.shape:
+                values.append(w_s)
+            elif w_t.ndim == 4 and w_t.shape[:2] == w_s.shape[:2] and w_t.shape[3] == w_s.shape[3] and w_t.shape[2] > w_s.shape[2]:
+                grown = np.zeros_like(w_t)
+                grown[:, :, : w_s.shape[2], :] = w_s
+                values.append(grown)
+                widened.append(layer.name)
+            else:
+                raise ValueError(f"transfer_weights: {layer.name!r} has shape {w_t.shape} here and {w_s.shape} in the source")
+        layer.set_weights(values)
+    return widened
 
 
 def stage_outputs(outputs: Any) -> list:

@@ -1,0 +1,295 @@
+"""Noise prints: what a noise-conditioned model is told about the noise of a recording.
+
+A *noise print* is a stretch of noise alone (a run-in groove, the leader of a reel, a pause
+between takes). The conditioned model (``model.conditioning: noise_psd``, see ``unet.py``)
+is given its power spectrum: the mean ``|STFT|^2`` per bin over the print's frames, in the
+units of ``stft.stft`` (Hamming window of ``n_fft``, no normalisation), so a print and the
+model's input spectrogram compare directly.
+
+Where there is no print, the *auto* rule estimates it from the recording itself: frames are
+ranked by their energy smoothed over ``AUTO_SMOOTH_FRAMES``, and the quietest
+``AUTO_FRACTION`` of them (at least ``AUTO_MIN_FRAMES``) are averaged: the pauses of a
+recording, whose sound is the noise. In a recording without pauses it overestimates the
+noise (programme is averaged in).
+
+At restore time a print is checked before it is used (:func:`held_out_check`): part of it is
+held out, mixed into the loudest passage of the recording, and restored with and without the
+rest of the print; the print is used only if it scores higher (SI-SDR).
+
+Pure numpy (and soundfile for reading a range): used by the data pipeline (training),
+inference and evaluation alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+import audio_io
+import metrics
+
+MIN_PRINT_SECONDS = 1.0  # shorter prints give too few frames for a usable spectrum
+AUTO_FRACTION = 0.1
+AUTO_MIN_FRAMES = 8
+AUTO_SMOOTH_FRAMES = 5
+# A print whose frame levels spread more than this (interquartile range, dB) is loud and
+# non-stationary: more likely programme than noise. Stationary hiss spreads about 1 dB,
+# film crackle and 78 rpm surface noise 2-6 dB, speech and music 15 dB or more.
+PROGRAMME_SPREAD_DB = 10.0
+SILENCE_PEAK = 1e-7  # below this peak a print is digital silence (nothing to learn)
+AUTO_MAX_SECONDS = 600.0  # auto and the check look at the first ten minutes of a recording
+CHECK_HELD_OUT = 0.3  # share of the print held out for the check
+CHECK_MIN_HELD_SECONDS = 0.5
+CHECK_PROGRAMME_SECONDS = 3.0  # the loudest passage of this length is the check's programme
+CHECK_SNR_DB = 5.0  # the held-out noise is mixed into it at this SNR
+SPEC_KINDS = ("none", "auto", "range", "file")
+
+
+class NoisePrintError(ValueError):
+    """A print that cannot be used: too short, silent, or a range outside the file."""
+
+
+def _window(n_fft: int) -> np.ndarray:
+    # periodic Hamming, as tf.signal.hamming_window(periodic=True) in stft.py
+    return (0.54 - 0.46 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float64)
+
+
+def frame_powers(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """``|STFT|^2`` of mono ``audio``, ``[frames, n_fft // 2 + 1]`` float64.
+
+    Frames start every ``hop`` samples and lie wholly inside the signal (no padding, so no
+    frame is partly silence); a signal shorter than ``n_fft`` gives one zero-padded frame.
+    """
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    spec = np.fft.rfft(frames * _window(n_fft), axis=-1)
+    return spec.real**2 + spec.imag**2
+
+
+def frame_energies(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """Windowed energy of each frame of :func:`frame_powers` (proportional to its summed power),
+    without the FFT: cheap enough for ten minutes of audio."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(np.square(x), n_fft)[::hop]
+    return frames @ np.square(_window(n_fft)).astype(np.float32)
+
+
+def noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """The noise power spectrum of a print: mean ``|STFT|^2`` per bin, ``[bins]`` float32."""
+    return frame_powers(audio, n_fft, hop).mean(axis=0).astype(np.float32)
+
+
+def quietest_frames(energy: np.ndarray, fraction: float = AUTO_FRACTION, min_frames: int = AUTO_MIN_FRAMES,
+                    smooth: int = AUTO_SMOOTH_FRAMES) -> np.ndarray:  # fmt: skip
+    """Indices (ascending) of the quietest frames by the auto rule, from frame energies ``[frames]``."""
+    energy = np.asarray(energy, dtype=np.float64)
+    # digital silence (a muted stretch, a gap between files) is not the recording's noise
+    sound = energy > SILENCE_PEAK**2
+    if smooth > 1 and len(energy) >= smooth:
+        # a frame counts as quiet only when its neighbours are: a pause, not a gap between notes
+        energy = np.convolve(energy, np.ones(smooth) / smooth, mode="same")
+    candidates = np.flatnonzero(sound)
+    count = min(len(candidates), max(int(min_frames), int(round(fraction * len(candidates)))))
+    return np.sort(candidates[np.argsort(energy[candidates], kind="stable")[:count]])
+
+
+def auto_noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, fraction: float = AUTO_FRACTION,
+                     min_frames: int = AUTO_MIN_FRAMES) -> tuple[np.ndarray, int]:  # fmt: skip
+    """The auto rule on mono ``audio``: ``(noise power [bins] float32, frames used)``."""
+    chosen = quietest_frames(frame_energies(audio, n_fft, hop), fraction, min_frames)
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][chosen]
+    spec = np.fft.rfft(frames * _window(n_fft), axis=-1)
+    return (spec.real**2 + spec.imag**2).mean(axis=0).astype(np.float32), len(chosen)
+
+
+def auto_print(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """The auto rule's quiet passages of mono ``audio`` as one signal: the runs of chosen frames
+    (each run from its first frame's start to its last frame's end), joined."""
+    chosen = quietest_frames(frame_energies(audio, n_fft, hop))
+    if not len(chosen):
+        return np.zeros(0, np.float32)
+    breaks = np.flatnonzero(np.diff(chosen) > 1)
+    starts = np.concatenate([[chosen[0]], chosen[breaks + 1]])
+    ends = np.concatenate([chosen[breaks], [chosen[-1]]])
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    return np.concatenate([x[a * hop : b * hop + n_fft] for a, b in zip(starts, ends)])
+
+
+def level_spread_db(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> float:
+    """Interquartile range of the frame levels in dB: about 1 for steady hiss, 15+ for programme."""
+    energy = frame_energies(audio, n_fft, hop)
+    levels = 10.0 * np.log10(energy + 1e-20)
+    q1, q3 = np.percentile(levels, [25, 75])
+    return float(q3 - q1)
+
+
+def check_print(audio: np.ndarray, sample_rate: int, what: str, n_fft: int = 2048, hop: int = 512) -> list[str]:
+    """Refuse a print that cannot be used; return warnings for one that looks doubtful.
+
+    Raises :class:`NoisePrintError` (one line naming ``what``) for a print shorter than
+    ``MIN_PRINT_SECONDS`` or digital silence. Warns when the print is loud and
+    non-stationary (``PROGRAMME_SPREAD_DB``): probably programme, not noise.
+    """
+    audio = np.asarray(audio)
+    seconds = len(audio) / float(sample_rate)
+    if seconds < MIN_PRINT_SECONDS:
+        raise NoisePrintError(f"{what}: the noise print is {seconds:.2f} s long; at least {MIN_PRINT_SECONDS:g} s is needed")
+    if not np.isfinite(audio).all():
+        raise NoisePrintError(f"{what}: the noise print holds NaN or infinite samples")
+    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        raise NoisePrintError(f"{what}: the noise print is digital silence; there is no noise to learn from it")
+    spread = level_spread_db(audio, n_fft, hop)
+    if spread > PROGRAMME_SPREAD_DB:
+        return [f"{what}: the noise print's level varies by {spread:.0f} dB (steady noise varies by a few): "
+                "it may hold programme, which would then be treated as noise"]  # fmt: skip
+    return []
+
+
+def parse_range(spec: str) -> tuple[float, float] | None:
+    """``'START-END'`` in seconds (``'12.5-20'``) as a pair, or None when ``spec`` is not a range."""
+    parts = str(spec).strip().split("-")
+    if len(parts) != 2:
+        return None
+    try:
+        start, end = float(parts[0]), float(parts[1])
+    except ValueError:
+        return None
+    return start, end
+
+
+@dataclass(frozen=True)
+class PrintSpec:
+    """What ``inference.noise_print`` asks for: ``none``, ``auto``, a ``range`` of each input
+    (``start``-``end`` seconds) or a ``file`` (``path``)."""
+
+    kind: str
+    path: Path | None = None
+    start: float = 0.0
+    end: float = 0.0
+
+    def describe(self) -> str:
+        if self.kind == "range":
+            return f"{self.start:g}-{self.end:g} s of the input"
+        return str(self.path) if self.kind == "file" else self.kind
+
+
+def parse_spec(value: object) -> PrintSpec:
+    """``none`` (or None), ``auto``, ``START-END`` (seconds) or the path of a noise recording.
+
+    Raises :class:`NoisePrintError` for an empty or reversed range, or a path that is no file.
+    """
+    text = "none" if value is None else str(value).strip()
+    if text.lower() in ("none", "auto"):
+        return PrintSpec(text.lower())
+    pair = parse_range(text)
+    if pair is not None:
+        start, end = pair
+        if not (0.0 <= start < end) or not np.isfinite(end):
+            raise NoisePrintError(f"inference.noise_print={text}: a range must be START-END seconds with 0 <= START < END")
+        return PrintSpec("range", start=start, end=end)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise NoisePrintError(f"inference.noise_print={text}: not a file, nor a range START-END (seconds), auto or none")
+    return PrintSpec("file", path=path)
+
+
+def read_mono(path: str | Path, sample_rate: int, start: float | None = None, end: float | None = None,
+              max_seconds: float | None = None) -> tuple[np.ndarray, list[str]]:  # fmt: skip
+    """Read ``path`` (or ``start``-``end`` seconds of it) as mono float32 at ``sample_rate``.
+
+    Returns the audio and notes on what was done to it (mixed down, resampled). Raises
+    :class:`NoisePrintError` for a range outside the file; ``audio_io.AudioError`` for a file
+    libsndfile cannot read.
+    """
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception as exc:  # libsndfile raises several types; all mean "not audio"
+        raise audio_io.AudioError(f"{path}: cannot be read as audio ({str(exc).splitlines()[0]})") from None
+    with f:
+        sr, channels, frames = f.samplerate, f.channels, f.frames
+        first = 0 if start is None else int(round(start * sr))
+        last = frames if end is None else int(round(end * sr))
+        if max_seconds is not None:
+            last = min(last, first + int(max_seconds * sr))
+        if end is not None and last > frames:
+            raise NoisePrintError(
+                f"{path}: the print range {start:g}-{end:g} s lies outside the file ({frames / sr:.2f} s long)"
+            )
+        f.seek(first)
+        audio = f.read(max(last - first, 0), dtype="float32", always_2d=True)
+    notes = []
+    if channels > 1:
+        notes.append(f"mixed down from {channels} channels")
+    audio = audio.mean(axis=1).astype(np.float32)
+    if sr != sample_rate:
+        audio = audio_io.resample(audio, sr, sample_rate).astype(np.float32)
+        notes.append(f"resampled from {sr} Hz to {sample_rate} Hz")
+    return audio, notes
+
+
+def loudest_passage(audio: np.ndarray, length: int) -> np.ndarray:
+    """The ``length``-sample stretch of ``audio`` with the highest energy (every 1/8 of it tried)."""
+    x = np.asarray(audio, dtype=np.float32)
+    if len(x) <= length:
+        return x.copy()
+    step = max(1, length // 8)
+    energy = np.cumsum(np.concatenate([[0.0], np.square(x, dtype=np.float64)]))
+    starts = np.arange(0, len(x) - length + 1, step)
+    best = int(starts[np.argmax(energy[starts + length] - energy[starts])])
+    return x[best : best + length].copy()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Scores (SI-SDR, dB) of the held-out check and its decision."""
+
+    with_print: float
+    without_print: float
+
+    @property
+    def use_print(self) -> bool:
+        return self.with_print >= self.without_print
+
+    def describe(self) -> str:
+        verdict = "the print is used" if self.use_print else "the print does not help here: restoring without it"
+        return (f"held-out check: {self.with_print:.2f} dB SI-SDR with the print, {self.without_print:.2f} dB "
+                f"without; {verdict}")  # fmt: skip
+
+
+def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray], recording: np.ndarray,
+                   print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048,
+                   hop: int = 512) -> CheckResult | None:  # fmt: skip
+    """Does the print help this model on this recording?
+
+    The last ``CHECK_HELD_OUT`` of ``print_audio`` is held out and mixed, at ``CHECK_SNR_DB``,
+    into the loudest ``CHECK_PROGRAMME_SECONDS`` of ``recording`` (where the recording's own
+    noise matters least); ``restore(mix, noise_power)`` restores it with the power of the rest
+    of the print (scaled as the held-out part was) and with None (no print). Returns None when
+    the print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
+    """
+    print_audio = np.asarray(print_audio, dtype=np.float32)
+    cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
+    fit, held = print_audio[:cut], print_audio[cut:]
+    if len(held) < CHECK_MIN_HELD_SECONDS * sample_rate or len(fit) < MIN_PRINT_SECONDS * sample_rate:
+        return None
+    programme = loudest_passage(recording, int(CHECK_PROGRAMME_SECONDS * sample_rate))
+    noise = np.resize(held, len(programme)).astype(np.float64)
+    p_prog, p_noise = float(np.mean(np.square(programme, dtype=np.float64))), float(np.mean(noise**2))
+    if p_prog <= 0 or p_noise <= 0:
+        return None
+    scale = np.sqrt(p_prog / (p_noise * 10.0 ** (CHECK_SNR_DB / 10.0)))
+    mix = (programme + scale * noise).astype(np.float32)
+    power = noise_power(fit.astype(np.float64) * scale, n_fft, hop)
+    with_print = metrics.si_sdr(restore(mix, power), programme)
+    without = metrics.si_sdr(restore(mix, None), programme)
+    return CheckResult(float(with_print), float(without))
