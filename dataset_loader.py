@@ -11,6 +11,14 @@ numbers come from ``np.random.default_rng([seed, stream, index, part])`` and not
 value). So ``make_train_dataset(..., start_step=k)`` yields exactly the batches a run
 started at step 0 yields from its k-th batch on, which the trainer relies on for resume.
 
+For a noise-conditioned model (``model.conditioning: noise_psd``) every example also carries
+the noise power spectrum the model is told (``noise_print.py``), computed as a restorer's
+print would be, never from the noise that is mixed in: from the stretch of the same noise
+that follows it (the same synthetic rendering, or the next part of the same recording),
+2-8 s long, with a level error of a few dB and a little programme leaking in; and for about
+a third of the examples by the auto rule from the noisy input itself, so that one model
+serves with and without a print (``train.noise_print``, ``PRINT_DEFAULTS``).
+
 Files are split into training and validation by a hash of their path relative to their
 category folder, so the split is stable when files are added or removed and does not
 depend on the training seed (runs with different seeds validate on the same files).
@@ -31,6 +39,7 @@ import soundfile as sf
 import tensorflow as tf
 
 import audio_io
+import noise_print
 from audio_io import validation_hash
 
 log = logging.getLogger(__name__)
@@ -43,7 +52,7 @@ SPLITS = ("train", "validation")
 _TRAIN_STREAM, _VALIDATION_STREAM, _VALIDATION_ORDER_STREAM = 0, 1, 2
 # Parts of one example: separate generators, so that changing the noise configuration
 # leaves the clean crops (and changing the clean folders leaves the noise) as they were.
-_PART_CLEAN, _PART_NOISE, _PART_MIX = 0, 1, 2
+_PART_CLEAN, _PART_NOISE, _PART_MIX, _PART_PRINT = 0, 1, 2, 3
 
 # Draws of another file after a file fails to decode mid-run, before giving up on an example
 _MAX_UNREADABLE_DRAWS = 64
@@ -61,6 +70,14 @@ DEFAULTS: dict[str, Any] = {
     "preload": False,
     "num_parallel_calls": 2,
     "prefetch_batches": 2,
+}
+
+# How the noise print of a conditioned model's examples is made (train.noise_print)
+PRINT_DEFAULTS: dict[str, Any] = {
+    "seconds": [2.0, 8.0],  # length of the print, uniform
+    "level_error_db": 3.0,  # the print's power is off by up to this much, uniform in dB
+    "leak_db": [-40.0, -20.0],  # programme leaking into the print, relative to the print's level
+    "auto_share": 0.33,  # share of examples told the auto estimate from the noisy input instead
 }
 
 _warned_lock = threading.Lock()
@@ -150,11 +167,16 @@ def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float) -> 
     noise = np.asarray(noise, dtype=np.float64)
     if clean.shape != noise.shape:
         raise ValueError(f"mix: clean {clean.shape} and noise {noise.shape} differ in shape")
-    p_clean = max(float(np.mean(clean**2)), 1e-20)
-    p_noise = float(np.mean(noise**2))
-    alpha = math.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0))) if p_noise > 0 else 0.0
-    beta = 10.0 ** (gain_db / 20.0)
+    alpha, beta = mix_gains(clean, noise, snr_db, gain_db)
     return (beta * (clean + alpha * noise)).astype(np.float32), (beta * clean).astype(np.float32)
+
+
+def mix_gains(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float) -> tuple[float, float]:
+    """``(alpha, beta)`` of :func:`mix`: the noise scale that gives ``snr_db`` and the level gain."""
+    p_clean = max(float(np.mean(np.square(clean, dtype=np.float64))), 1e-20)
+    p_noise = float(np.mean(np.square(noise, dtype=np.float64)))
+    alpha = math.sqrt(p_clean / (p_noise * 10.0 ** (snr_db / 10.0))) if p_noise > 0 else 0.0
+    return alpha, 10.0 ** (gain_db / 20.0)
 
 
 class _AudioCache:
@@ -400,8 +422,18 @@ class ExampleMaker:
     """Builds one (noisy, clean) pair from a seed and an index; used by both data sets."""
 
     def __init__(self, corpus: CleanCorpus, noise_source: Any, noise_cfg: Mapping, dset_cfg: Mapping,
-                 segment_samples: int, seed: int) -> None:  # fmt: skip
+                 segment_samples: int, seed: int, print_cfg: Mapping | None = None) -> None:  # fmt: skip
+        """``print_cfg`` (``PRINT_DEFAULTS`` keys plus ``sample_rate``, ``n_fft``, ``hop``) makes
+        examples for a conditioned model, with their noise power; None makes plain pairs."""
         self.corpus = corpus
+        self.print_cfg = None if print_cfg is None else {**PRINT_DEFAULTS, **_plain(print_cfg)}
+        if self.print_cfg is not None:
+            lo, hi = _range(self.print_cfg["seconds"], "train.noise_print.seconds")
+            if lo < noise_print.MIN_PRINT_SECONDS:
+                raise ValueError(f"train.noise_print.seconds: at least {noise_print.MIN_PRINT_SECONDS:g} s, got {lo:g}")
+            _range(self.print_cfg["leak_db"], "train.noise_print.leak_db")
+            if not 0.0 <= float(self.print_cfg["auto_share"]) <= 1.0:
+                raise ValueError(f"train.noise_print.auto_share: expected a value in [0, 1], got {self.print_cfg['auto_share']}")
         self.noise_source = noise_source
         self.segment_samples = int(segment_samples)
         self.seed = int(seed)
@@ -414,6 +446,34 @@ class ExampleMaker:
         parts = (_PART_CLEAN, _PART_NOISE, _PART_MIX)
         return [np.random.default_rng([self.seed, stream, int(index), part]) for part in parts]
 
+    def _conditioned(self, stream: int, index: int, clean: np.ndarray, snr: float, gain: float,
+                     r_noise: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:  # fmt: skip
+        """``(noisy, target, noise power, family)``: the noise and its print are one rendering
+        (or one stretch of a recording), the first ``segment_samples`` mixed in, the rest the print."""
+        pc = self.print_cfg
+        r_print = np.random.default_rng([self.seed, stream, int(index), _PART_PRINT])
+        n = self.segment_samples
+        m = int(r_print.uniform(*_range(pc["seconds"], "seconds")) * int(pc["sample_rate"]))
+        both, family = self.noise_source.sample(n + m, r_noise)
+        both = np.asarray(both, dtype=np.float32)
+        noise, heard = both[:n], both[n:]
+        alpha, beta = mix_gains(clean, noise, snr, gain)
+        noisy = (beta * (clean + alpha * noise)).astype(np.float32)
+        target = (beta * clean).astype(np.float32)
+        n_fft, hop = int(pc["n_fft"]), int(pc["hop"])
+        if r_print.random() < float(pc["auto_share"]):
+            power, _ = noise_print.auto_noise_power(noisy, n_fft, hop)
+        else:
+            heard = heard.astype(np.float64) * alpha * beta
+            p_print = float(np.mean(heard**2))
+            p_target = float(np.mean(target.astype(np.float64) ** 2))
+            if p_print > 0 and p_target > 0:  # a little of the reel's programme is in every real print
+                leak = np.resize(target.astype(np.float64), m) * math.sqrt(p_print / p_target)
+                heard = heard + leak * 10.0 ** (r_print.uniform(*_range(pc["leak_db"], "leak_db")) / 20.0)
+            error = float(pc["level_error_db"])
+            power = noise_print.noise_power(heard, n_fft, hop) * np.float32(10.0 ** (r_print.uniform(-error, error) / 10.0))
+        return noisy, target, power.astype(np.float32), family
+
     def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         noise, family = self.noise_source.sample(self.segment_samples, rng)
         noise = np.asarray(noise, dtype=np.float32)
@@ -421,21 +481,31 @@ class ExampleMaker:
             raise ValueError(f"NoiseSource.sample returned shape {noise.shape}, expected ({self.segment_samples},)")
         return noise, str(family)
 
-    def train_example(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def train_example(self, index: int) -> tuple[np.ndarray, ...]:
         """Training pair ``index``: category by weight, SNR uniform in dB in ``noise.snr_db``
-        (log-uniform as a power ratio), gain uniform in dB in ``gain_db``."""
+        (log-uniform as a power ratio), gain uniform in dB in ``gain_db``; with a print
+        configuration ``(noisy, clean, noise power)``."""
         r_clean, r_noise, r_mix = self._rngs(_TRAIN_STREAM, index)
         category = sample_category(self.corpus.weights, r_clean)
         clean, _ = self.corpus.draw(category, self.segment_samples, r_clean)
+        if self.print_cfg is not None:
+            snr = r_mix.uniform(*self.snr_db)
+            gain = r_mix.uniform(*self.gain_db)
+            return self._conditioned(_TRAIN_STREAM, index, clean, snr, gain, r_noise)[:3]
         noise, _ = self._noise(r_noise)
         snr = r_mix.uniform(*self.snr_db)
         gain = r_mix.uniform(*self.gain_db)
         return mix(clean, noise, snr, gain)
 
-    def validation_example(self, index: int, category: int, snr_db: float) -> tuple[np.ndarray, np.ndarray, str]:
-        """Validation pair ``index`` of the given category at exactly ``snr_db``, and the noise family."""
+    def validation_example(self, index: int, category: int, snr_db: float) -> tuple:
+        """Validation pair ``index`` of the given category at exactly ``snr_db``, and the noise
+        family; with a print configuration ``(noisy, clean, family, noise power)``."""
         r_clean, r_noise, r_mix = self._rngs(_VALIDATION_STREAM, index)
         clean, _ = self.corpus.draw(category, self.segment_samples, r_clean)
+        if self.print_cfg is not None:
+            gain = r_mix.uniform(*self.gain_db)
+            noisy, target, power, family = self._conditioned(_VALIDATION_STREAM, index, clean, snr_db, gain, r_noise)
+            return noisy, target, family, power
         noise, family = self._noise(r_noise)
         gain = r_mix.uniform(*self.gain_db)
         noisy, target = mix(clean, noise, snr_db, gain)
@@ -450,8 +520,10 @@ def make_train_dataset(
     batch_size: int,
     seed: int,
     start_step: int = 0,
+    print_cfg: Mapping | None = None,
 ) -> tf.data.Dataset:
-    """Infinite dataset of ``(noisy [B, L], clean [B, L])`` float32 batches.
+    """Infinite dataset of ``(noisy [B, L], clean [B, L])`` float32 batches; with ``print_cfg``
+    (see :class:`ExampleMaker`) ``(noisy, clean, noise power [B, bins])``.
 
     Batch ``s`` holds examples ``s * B ... s * B + B - 1``, each a pure function of
     ``(seed, index)``, so starting at ``start_step`` continues a run exactly.
@@ -464,20 +536,29 @@ def make_train_dataset(
             f"or start_step={start_step}"
         )
     corpus = CleanCorpus(dset_cfg, sample_rate, "train")
-    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "train"), noise_cfg, dset_cfg, segment_samples, seed)
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "train"), noise_cfg, dset_cfg, segment_samples, seed,
+                         print_cfg)  # fmt: skip
     cfg = _plain(dset_cfg)
     parallel = cfg.get("num_parallel_calls", DEFAULTS["num_parallel_calls"])
     parallel = tf.data.AUTOTUNE if parallel is None else int(parallel)
     prefetch = int(_option(cfg, "prefetch_batches"))
     length = int(segment_samples)
 
-    def example(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        noisy, clean = tf.numpy_function(
-            lambda i: maker.train_example(int(i)), [index], [tf.float32, tf.float32], stateful=False
+    def example(index: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        if print_cfg is None:
+            noisy, clean = tf.numpy_function(
+                lambda i: maker.train_example(int(i)), [index], [tf.float32, tf.float32], stateful=False
+            )
+            noisy.set_shape([length])
+            clean.set_shape([length])
+            return noisy, clean
+        noisy, clean, power = tf.numpy_function(
+            lambda i: maker.train_example(int(i)), [index], [tf.float32, tf.float32, tf.float32], stateful=False
         )
         noisy.set_shape([length])
         clean.set_shape([length])
-        return noisy, clean
+        power.set_shape([int(maker.print_cfg["n_fft"]) // 2 + 1])
+        return noisy, clean, power
 
     start = int(start_step) * int(batch_size)
     # effectively infinite: int64 indices for ~10^18 examples
@@ -503,6 +584,7 @@ def make_validation_set(
     segment_samples: int,
     num_items: int | None = None,
     seed: int = 0,
+    print_cfg: Mapping | None = None,
 ) -> dict:
     """The fixed validation set from the validation files and the held-out recorded noise
     (both disjoint from training).
@@ -511,7 +593,7 @@ def make_validation_set(
     category cycles through ``dset.validation_snr_db`` so that every category is seen at
     every SNR of the grid. ``num_items`` defaults to ``dset.validation_items``.
     Returns ``{'noisy': [N, L] float32, 'clean': [N, L] float32, 'category': [str],
-    'family': [str], 'snr_db': [N] float64}``.
+    'family': [str], 'snr_db': [N] float64}``, and with ``print_cfg`` ``'noise_power': [N, bins]``.
     """
     cfg = _plain(dset_cfg)
     num_items = int(_option(cfg, "validation_items") if num_items is None else num_items)
@@ -522,18 +604,23 @@ def make_validation_set(
         raise ValueError("dset.validation_snr_db: the SNR grid is empty")
     corpus = CleanCorpus(dset_cfg, sample_rate, "validation")
     noise_cfg = validation_noise_config(noise_cfg)
-    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "validation"), noise_cfg, dset_cfg, segment_samples, seed)
+    maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "validation"), noise_cfg, dset_cfg, segment_samples, seed,
+                         print_cfg)  # fmt: skip
     order = allocate_categories(corpus.weights, num_items)
     np.random.default_rng([int(seed), _VALIDATION_ORDER_STREAM]).shuffle(order)
     seen = [0] * len(corpus.categories)
     noisy = np.zeros((num_items, segment_samples), dtype=np.float32)
     clean = np.zeros((num_items, segment_samples), dtype=np.float32)
     snrs = np.zeros(num_items, dtype=np.float64)
-    names, families = [], []
+    names, families, powers = [], [], []
     for i, category in enumerate(order):
         snrs[i] = grid[seen[category] % len(grid)]
         seen[category] += 1
-        noisy[i], clean[i], family = maker.validation_example(i, category, snrs[i])
+        noisy[i], clean[i], family, *power = maker.validation_example(i, category, snrs[i])
         names.append(corpus.categories[category])
         families.append(family)
-    return {"noisy": noisy, "clean": clean, "category": names, "family": families, "snr_db": snrs}
+        powers += power
+    out = {"noisy": noisy, "clean": clean, "category": names, "family": families, "snr_db": snrs}
+    if print_cfg is not None:
+        out["noise_power"] = np.stack(powers).astype(np.float32)
+    return out

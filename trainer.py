@@ -232,6 +232,11 @@ class Trainer:
         self.hop = int(self.model_cfg["hop_length"])
         self.sample_rate = int(self.model_cfg["sample_rate"])
         self.segment_samples = stft.samples_for_frames(int(self.tcfg.segment_frames), self.n_fft, self.hop)
+        # a conditioned model is trained with a noise print per example (dataset_loader.PRINT_DEFAULTS)
+        self.print_cfg: dict | None = None
+        if self.model_cfg["conditioning"] != "none":
+            given = _plain(self.tcfg.get("noise_print")) or {}
+            self.print_cfg = {**given, "sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop": self.hop}
 
         self.strategy = make_strategy(self.tcfg.strategy)
         self.global_batch = int(cfg.batch_size)
@@ -266,7 +271,8 @@ class Trainer:
         if self._validation is None:
             length = int(round(float(self.tcfg.validation_seconds) * self.sample_rate))
             self._validation = dataset_loader.make_validation_set(
-                self.cfg.dset, self.cfg.noise, self.sample_rate, length, int(self.tcfg.validation_items), int(self.cfg.seed)
+                self.cfg.dset, self.cfg.noise, self.sample_rate, length, int(self.tcfg.validation_items), int(self.cfg.seed),
+                print_cfg=self.print_cfg,
             )
         return self._validation
 
@@ -279,14 +285,18 @@ class Trainer:
             self.global_batch,
             int(self.cfg.seed),
             start_step=start_step,
+            print_cfg=self.print_cfg,
         )
 
     # ----------------------------------------------------------------------------- loss
-    def compute_loss(self, noisy: tf.Tensor, clean: tf.Tensor, training: bool) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """Total loss for a batch of waveforms, and the stage estimates (spectrogram channels)."""
+    def compute_loss(self, noisy: tf.Tensor, clean: tf.Tensor, training: bool,
+                     noise_power: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:  # fmt: skip
+        """Total loss for a batch of waveforms, and the stage estimates (spectrogram channels).
+        ``noise_power`` ``[B, bins]`` is the conditioned model's second input."""
         x = stft.spec_to_channels(stft.stft(noisy, self.n_fft, self.hop))
         y = stft.spec_to_channels(stft.stft(clean, self.n_fft, self.hop))
-        estimates = unet.stage_outputs(self.model(x, training=training))
+        inputs = x if noise_power is None else [x, noise_power]
+        estimates = unet.stage_outputs(self.model(inputs, training=training))
         lc = self.tcfg.loss
         total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight, float(lc.get("compression", 1.0)))
         if lc.mrstft_weight or lc.sisdr_weight:
@@ -300,9 +310,9 @@ class Trainer:
     def _build_train_step(self):
         replicas = self.strategy.num_replicas_in_sync
 
-        def step_fn(noisy, clean):
+        def step_fn(noisy, clean, *power):
             with tf.GradientTape() as tape:
-                loss, _ = self.compute_loss(noisy, clean, training=True)
+                loss, _ = self.compute_loss(noisy, clean, True, *power)
                 scaled = loss / replicas
             grads = tape.gradient(scaled, self.model.trainable_variables)
             # a non-finite gradient (a rare overflow in one batch) must not reach the weights:
@@ -313,8 +323,8 @@ class Trainer:
             return loss, tf.cast(tf.logical_not(finite), tf.float32)
 
         @tf.function(reduce_retracing=True)
-        def train_step(noisy, clean):
-            loss, skipped = self.strategy.run(step_fn, args=(noisy, clean))
+        def train_step(noisy, clean, *power):
+            loss, skipped = self.strategy.run(step_fn, args=(noisy, clean, *power))
             mean = tf.distribute.ReduceOp.MEAN
             return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, skipped, axis=None)
 
@@ -331,7 +341,8 @@ class Trainer:
         for i in range(0, len(noisy_all), batch):
             noisy = tf.constant(noisy_all[i : i + batch])
             clean = tf.constant(clean_all[i : i + batch])
-            loss, estimates = self._eval_step(noisy, clean)
+            power = [tf.constant(val["noise_power"][i : i + batch])] if "noise_power" in val else []
+            loss, estimates = self._eval_step(noisy, clean, *power)
             loss_sum += float(loss) * len(noisy)
             wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
             out_sisdr.append(losses.si_sdr(wave, clean).numpy())
@@ -360,8 +371,8 @@ class Trainer:
                              "(e.g. no recorded noise); choose another")  # fmt: skip
 
     @tf.function(reduce_retracing=True)
-    def _eval_step(self, noisy: tf.Tensor, clean: tf.Tensor):
-        return self.compute_loss(noisy, clean, training=False)
+    def _eval_step(self, noisy: tf.Tensor, clean: tf.Tensor, *power: tf.Tensor):
+        return self.compute_loss(noisy, clean, False, *power)
 
     # ----------------------------------------------------------------------------- state
     def restore(self) -> int:
@@ -383,13 +394,20 @@ class Trainer:
         """
         source, source_cfg = unet.load_denoiser(folder)
         # the config's name is only a label: the same architecture under another name fits
-        differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if k != "name" and source_cfg.get(k) != self.model_cfg.get(k))
+        # an unconditioned model may start a conditioned one: unet.transfer_weights
+        grows = source_cfg["conditioning"] == "none" and self.model_cfg["conditioning"] != "none"
+        ignored = {"name", "conditioning"} if grows else {"name"}
+        differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if k not in ignored and source_cfg.get(k) != self.model_cfg.get(k))
         if differ:
             raise ValueError(f"train.init_from: {folder} holds a different model than this run builds "
                              f"(differs in {', '.join(differ)}); choose the matching model=...")  # fmt: skip
         if step < 0:
             raise ValueError(f"train.init_step: must be non-negative, got {step}")
-        self.model.set_weights(source.get_weights())
+        if grows:
+            widened = unet.transfer_weights(source, self.model)
+            log.info("conditioning added to %s: new input channels of %s start at zero", folder, ", ".join(widened))
+        else:
+            self.model.set_weights(source.get_weights())
         self.step.assign(int(step))
         self.optimizer.iterations.assign(int(step))  # the schedule reads the optimiser's count
         log.info("initialised from %s at step %d", folder, int(step))
@@ -448,8 +466,8 @@ class Trainer:
         t0, losses_epoch, last = time.time(), [], {}
         try:
             while int(self.step) < total:
-                noisy, clean = next(data)
-                loss, skipped = self._train_step(noisy, clean)
+                batch = next(data)
+                loss, skipped = self._train_step(*batch)
                 loss = float(loss)
                 if float(skipped) > 0 and math.isfinite(loss):
                     self.skipped_updates += 1
