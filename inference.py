@@ -190,6 +190,8 @@ class InferenceSettings:
     plot_seconds: float = 30.0
     quiet: bool = False
     verbose: bool = False
+    noise_print: str | None = None
+    noise_print_check: bool = True
 
 
 def _number(cfg: Mapping, key: str, kind: type, default: Any) -> Any:
@@ -250,6 +252,8 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         plot_seconds=_number(group, "plot_seconds", float, 30.0),
         quiet=_number(group, "quiet", bool, False),
         verbose=_number(group, "verbose", bool, False),
+        noise_print=None if group.get("noise_print") is None else str(group.get("noise_print")),
+        noise_print_check=_number(group, "noise_print_check", bool, True),
     )
     if s.batch_segments is not None and s.batch_segments < 1:
         raise UsageError(f"inference.batch_segments: must be at least 1, got {s.batch_segments}")
@@ -269,12 +273,13 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
 _NOISE_FUNCTIONS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
 
 
-def _noise_function(model: Any, n_fft: int, hop: int) -> Callable:
-    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output).
+def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False) -> Callable:
+    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output);
+    for a conditioned model ``(x, noise power [batch, bins]) -> noise``.
 
     One trace serves every batch size and segment length (the signature leaves both open).
     """
-    key = (n_fft, hop)
+    key = (n_fft, hop, conditioned)
     cached = _NOISE_FUNCTIONS.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -290,6 +295,18 @@ def _noise_function(model: Any, n_fft: int, hop: int) -> Callable:
         y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
         return x - y
 
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, n_fft // 2 + 1], tf.float32)],
+        reduce_retracing=True,
+    )
+    def estimate_noise_conditioned(x: tf.Tensor, power: tf.Tensor) -> tf.Tensor:
+        spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
+        restored = unet.stage_outputs(model([spec, power], training=False))[-1]
+        y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
+        return x - y
+
+    if conditioned:
+        estimate_noise = estimate_noise_conditioned
     _NOISE_FUNCTIONS[model] = (key, estimate_noise)
     return estimate_noise
 
@@ -874,12 +891,59 @@ class Restorer:
         self.plan = SegmentPlan.from_seconds(segment_seconds, overlap_seconds, self.model_rate, self.hop_length * time_stride)
         self.batch_segments = int(batch_segments)
         self.block_seconds = float(block_seconds)
+        self.conditioned = str(model_cfg.get("conditioning") or "none") != "none"
+        # the noise power a conditioned model is told (noise_print.py); None: each segment's own
+        # auto estimate, what the model was trained to use without a print
+        self.noise_power: np.ndarray | None = None
 
     # ---------------------------------------------------------------- arrays
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
-        fn = _noise_function(self.model, self.n_fft, self.hop_length)
+        fn = _noise_function(self.model, self.n_fft, self.hop_length, self.conditioned)
+        if self.conditioned:
+            fn = self._told(fn, self.noise_power)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
+
+    def _told(self, fn: Callable, power: np.ndarray | None) -> Callable:
+        import noise_print
+
+        def estimate(x: np.ndarray) -> Any:
+            x = np.asarray(x, dtype=np.float32)
+            if power is None:
+                p = np.stack([noise_print.auto_noise_power(row, self.n_fft, self.hop_length)[0] for row in x])
+            else:
+                p = np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))
+            return fn(x, np.ascontiguousarray(p, dtype=np.float32))
+
+        return estimate
+
+    def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
+        """Fully restore mono ``audio`` at the model rate, told ``power`` (None: no print);
+        the restorer's own strength and print are left as they were."""
+        saved = self.noise_power, self.strength
+        self.noise_power, self.strength = power, 1.0
+        try:
+            return self.denoise_array(np.asarray(audio, dtype=np.float32), self.model_rate)
+        finally:
+            self.noise_power, self.strength = saved
+
+    def set_noise_print(self, print_audio: np.ndarray | None, sample_rate: int | None = None) -> None:
+        """Tell a conditioned model the noise: a noise-only recording (mono ``[samples]`` at
+        ``sample_rate``), or None for no print. Raises ``ValueError`` for an unconditioned
+        model and ``noise_print.NoisePrintError`` for a print too short or silent."""
+        import noise_print
+
+        if print_audio is None:
+            self.noise_power = None
+            return
+        if not self.conditioned:
+            raise ValueError("noise_print: this model does not take a noise print (conditioning: none)")
+        audio = np.asarray(print_audio, dtype=np.float32).reshape(len(print_audio), -1).mean(axis=1)
+        rate = int(sample_rate or self.model_rate)
+        if rate != self.model_rate:
+            audio = audio_io.resample(audio, rate, self.model_rate).astype(np.float32)
+        noise_print.check_print(audio, self.model_rate, "noise_print", self.n_fft, self.hop_length)
+        self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Restore ``audio`` (``[samples]`` or ``[samples, channels]``, float) at ``sample_rate``;
@@ -1056,8 +1120,12 @@ def denoise_array(
     segment_seconds: float = 5.0,
     overlap_seconds: float = 1.0,
     batch_segments: int = 4,
+    noise_print: np.ndarray | None = None,
 ) -> np.ndarray:
     """Restore an in-memory signal; the same pipeline as the files, without files.
+
+    ``noise_print`` (a conditioned model only): a noise-only recording ``[samples]`` at
+    ``sample_rate`` whose power spectrum the model is told; None restores without a print.
 
     ``audio`` is float ``[samples]`` or ``[samples, channels]`` at ``sample_rate`` (any
     rate: the noise is estimated at ``model_cfg['sample_rate']`` and resampled back with
@@ -1066,6 +1134,7 @@ def denoise_array(
     arguments out of range or non-finite samples.
     """
     restorer = Restorer(model, model_cfg, strength, segment_seconds, overlap_seconds, batch_segments)
+    restorer.set_noise_print(noise_print, sample_rate)
     return restorer.denoise_array(audio, sample_rate)
 
 
@@ -1175,6 +1244,84 @@ def _plan(files: list[Path], settings: InferenceSettings, input_root: Path | Non
     return planned
 
 
+def file_noise_power(restorer: Restorer, spec: Any, source: Path, file_print: np.ndarray | None,
+                     check: bool) -> tuple[np.ndarray | None, list[str], list[str]]:  # fmt: skip
+    """The noise power to tell the model for ``source`` (None: restore without a print), with
+    info lines and warnings to print.
+
+    ``spec`` is a ``noise_print.PrintSpec``; ``file_print`` the loaded print of a ``file`` spec.
+    With ``check``, the print is used only if :func:`noise_print.held_out_check` finds that it
+    helps. Raises ``noise_print.NoisePrintError`` for a range outside the file or a print that
+    cannot be used.
+    """
+    import noise_print
+
+    rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
+    info: list[str] = []
+    warns: list[str] = []
+    if spec.kind == "none":
+        return None, info, warns
+    recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
+    if spec.kind == "file":
+        audio = file_print
+    elif spec.kind == "range":
+        audio, notes = noise_print.read_mono(source, rate, spec.start, spec.end)
+        warns += noise_print.check_print(audio, rate, f"{source}: noise print {spec.describe()}", n_fft, hop)
+    else:
+        audio = noise_print.auto_print(recording, rate, n_fft, hop)
+        seconds = len(audio) / rate
+        if seconds < noise_print.MIN_PRINT_SECONDS:
+            warns.append(f"{source}: auto found {seconds:.2f} s of quiet material, less than the "
+                         f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print")  # fmt: skip
+            return None, info, warns
+        info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages "
+                    f"(the quietest {noise_print.AUTO_FRACTION:.0%} of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
+    assert audio is not None
+    if check:
+        result = noise_print.held_out_check(restorer.restore_told, recording, audio, rate, n_fft, hop)
+        if result is None:
+            info.append(f"{source.name}: the print is too short to hold part of it out; used unchecked")
+        else:
+            info.append(f"{source.name}: {result.describe()}")
+            if not result.use_print:
+                return None, info, warns
+    return noise_print.noise_power(audio, n_fft, hop), info, warns
+
+
+def _print_spec(settings: InferenceSettings, model_cfg: Mapping, checkpoint: Path) -> tuple[Any, np.ndarray | None]:
+    """The validated ``inference.noise_print`` for this model, and a print file's audio.
+
+    The default (null) is ``auto`` for a conditioned model: a restorer rarely has a clean
+    print at hand, the held-out check keeps a bad estimate out, and the model was trained
+    with auto estimates; ``none`` for any other. Raises :class:`UsageError` for a print the
+    model cannot take or a file print that cannot be used.
+    """
+    import noise_print
+
+    conditioned = str(model_cfg.get("conditioning") or "none") != "none"
+    value = settings.noise_print if settings.noise_print is not None else ("auto" if conditioned else "none")
+    try:
+        spec = noise_print.parse_spec(value)
+    except noise_print.NoisePrintError as exc:
+        raise UsageError(str(exc)) from None
+    if spec.kind != "none" and not conditioned:
+        raise UsageError(f"inference.noise_print={value}: the model {checkpoint} does not take a noise print "
+                         "(its conditioning is none); use a conditioned model or noise_print=none")  # fmt: skip
+    if spec.kind != "file":
+        return spec, None
+    rate, n_fft, hop = int(model_cfg["sample_rate"]), int(model_cfg["n_fft"]), int(model_cfg["hop_length"])
+    try:
+        audio, notes = noise_print.read_mono(spec.path, rate)
+        warns = noise_print.check_print(audio, rate, f"{spec.path}", n_fft, hop)
+    except (noise_print.NoisePrintError, audio_io.AudioError) as exc:
+        raise UsageError(str(exc)) from None
+    if notes:
+        _print_warning(f"{spec.path}: noise print {' and '.join(notes)}")
+    for w in warns:
+        _print_warning(w)
+    return spec, audio
+
+
 def _report_failures(failures: list[str], total: int) -> int:
     if not failures:
         return 0
@@ -1225,6 +1372,7 @@ def run(cfg: Mapping) -> int:
                 f"(a folder with config.json and model.weights.h5)"
             )
         model, model_cfg = _cached_model(checkpoint, settings.precision)
+        spec, file_print = _print_spec(settings, model_cfg, checkpoint)
         restorer = Restorer(
             model,
             model_cfg,
@@ -1252,6 +1400,17 @@ def run(cfg: Mapping) -> int:
     try:
         for item in planned:
             source = item.source
+            try:  # before the progress bar, so that its lines stand on their own
+                restorer.noise_power, info, warns = file_noise_power(restorer, spec, source, file_print, settings.noise_print_check)
+            except (ValueError, audio_io.AudioError) as exc:  # noise_print.NoisePrintError is a ValueError
+                _print_error(exc)
+                failures.append(str(exc))
+                files_bar.update(1)
+                continue
+            for line in warns:
+                _print_warning(line)
+            for line in info:
+                log.info("%s", line)
             bar = tqdm(  # counts frames, shows seconds
                 total=item.frames or None,
                 unit="s",

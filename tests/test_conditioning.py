@@ -1,0 +1,244 @@
+"""The noise-conditioned model end to end: unet inputs, weight transfer, the examples' prints,
+training, and restoring with inference.noise_print."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+from omegaconf import OmegaConf
+
+import dataset_loader
+import degradations
+import inference
+import noise_print
+import unet
+
+REPO = Path(__file__).resolve().parents[1]
+SR = 44100
+
+
+def tiny_cfg(conditioning: str = "noise_psd") -> dict:
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "model" / "tiny.yaml"))
+    cfg["conditioning"] = conditioning
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def conditioned_checkpoint(tmp_path_factory) -> Path:
+    keras.utils.set_random_seed(7)
+    cfg = tiny_cfg()
+    return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))
+
+
+def test_model_config_defaults_to_unconditioned_and_refuses_unknown_values():
+    cfg = tiny_cfg()
+    del cfg["conditioning"]
+    assert unet.model_config(cfg)["conditioning"] == "none"  # models saved before the option
+    with pytest.raises(ValueError, match="conditioning"):
+        unet.model_config(tiny_cfg("spectrum"))
+    assert unet.input_channels(tiny_cfg()) == unet.input_channels(tiny_cfg("none")) + 2
+
+
+def test_conditioned_model_takes_the_noise_power_and_uses_it():
+    keras.utils.set_random_seed(0)
+    model = unet.build_model(tiny_cfg())
+    assert [tuple(i.shape) for i in model.inputs] == [(None, None, 1025, 2), (None, 1025)]
+    x = np.random.default_rng(0).standard_normal((2, 21, 1025, 2)).astype("float32")
+    quiet, loud = np.full((2, 1025), 1e-4, "float32"), np.full((2, 1025), 10.0, "float32")
+    a = unet.stage_outputs(model([x, quiet]))[-1].numpy()
+    b = unet.stage_outputs(model([x, loud]))[-1].numpy()
+    assert a.shape == x.shape and np.isfinite(a).all()
+    assert np.abs(a - b).max() > 1e-4  # the description reaches the output
+
+
+def test_noise_conditioning_channels_are_level_and_a_posteriori_snr():
+    x = np.zeros((1, 3, 4, 2), "float32")
+    x[..., 0] = 1.0  # |X|^2 = 1 everywhere
+    power = np.array([[1e-2, 1.0, 100.0, 0.0]], "float32")
+    out = unet.NoiseConditioning()(x, power).numpy()
+    np.testing.assert_allclose(out[0, 0, :3, 0], [-1.0, 0.0, 1.0], atol=1e-5)  # 10 log10(power) / 20
+    np.testing.assert_allclose(out[0, 0, :3, 1], [1.0, 0.0, -1.0], atol=1e-5)  # 10 log10(|X|^2 / power) / 20
+    assert out[0, 0, 3, 0] == pytest.approx(-6.0, abs=1e-4)  # a zero power is floored, not -inf
+    assert np.all(out[0, 0] == out[0, 2])  # the level is the same in every frame
+
+
+def test_transfer_weights_starts_the_conditioned_model_as_the_source():
+    keras.utils.set_random_seed(1)
+    source = unet.build_model(tiny_cfg("none"))
+    target = unet.build_model(tiny_cfg())
+    assert sorted(unet.transfer_weights(source, target)) == ["s1_early", "s2_early"]
+    x = np.random.default_rng(2).standard_normal((1, 17, 1025, 2)).astype("float32")
+    power = np.random.default_rng(3).uniform(0.1, 10, (1, 1025)).astype("float32")
+    np.testing.assert_allclose(unet.stage_outputs(target([x, power]))[-1], unet.stage_outputs(source(x))[-1], atol=1e-5)
+    other = tiny_cfg("none")
+    other["filters"] = [f * 2 for f in other["filters"]]
+    with pytest.raises(ValueError, match="shape"):
+        unet.transfer_weights(unet.build_model(other), target)
+
+
+class _SteadyNoise:
+    """A noise source of one steady white noise per seed (its print is the same noise)."""
+
+    def sample(self, n, rng):
+        return rng.standard_normal(n).astype(np.float32), "steady"
+
+
+def _maker(corpus, **print_cfg) -> dataset_loader.ExampleMaker:
+    dset = {"categories": {c: {"dirs": [str(corpus[c])], "weight": 1.0} for c in ("speech", "effects", "music")},
+            "validation_fraction": 0.25}  # fmt: skip
+    clean = dataset_loader.CleanCorpus(dset, SR, "train")
+    cfg = {**dataset_loader.PRINT_DEFAULTS, "sample_rate": SR, "n_fft": 2048, "hop": 512, **print_cfg}
+    return dataset_loader.ExampleMaker(clean, _SteadyNoise(), {"snr_db": [5, 5]}, dset, 8192, seed=3, print_cfg=cfg)
+
+
+def test_examples_carry_the_power_of_a_separate_print_of_the_same_noise(corpus):
+    maker = _maker(corpus, level_error_db=0.0, leak_db=[-200.0, -200.0], auto_share=0.0)
+    noisy, clean, power = maker.train_example(5)
+    assert noisy.shape == clean.shape == (8192,) and power.shape == (1025,) and power.dtype == np.float32
+    mixed = noise_print.noise_power(noisy - clean)
+    ratio_db = 10 * np.log10(np.mean(power[20:1000]) / np.mean(mixed[20:1000]))
+    assert abs(ratio_db) < 1.0, ratio_db  # the same noise at the same scale...
+    assert not np.allclose(power, mixed, rtol=0.05)  # ...but another stretch of it
+    again = maker.train_example(5)
+    for a, b in zip((noisy, clean, power), again):
+        np.testing.assert_array_equal(a, b)  # a pure function of the index (exact resume)
+
+
+def test_level_error_and_auto_share(corpus):
+    exact = _maker(corpus, level_error_db=0.0, leak_db=[-200.0, -200.0], auto_share=0.0)
+    off = _maker(corpus, level_error_db=6.0, leak_db=[-200.0, -200.0], auto_share=0.0)
+    errors = [10 * np.log10(np.mean(off.train_example(i)[2]) / np.mean(exact.train_example(i)[2])) for i in range(6)]
+    assert max(abs(e) for e in errors) <= 6.0 + 1e-3 and max(abs(e) for e in errors) > 0.5
+    auto = _maker(corpus, auto_share=1.0)
+    noisy, _, power = auto.train_example(2)
+    np.testing.assert_allclose(power, noise_print.auto_noise_power(noisy)[0], rtol=1e-5)
+
+
+def test_print_settings_are_checked(corpus):
+    with pytest.raises(ValueError, match="train.noise_print.seconds"):
+        _maker(corpus, seconds=[0.2, 1.0])
+    with pytest.raises(ValueError, match="auto_share"):
+        _maker(corpus, auto_share=1.5)
+
+
+def test_validation_set_of_a_conditioned_run_has_a_power_per_item(corpus):
+    dset = {"categories": {c: {"dirs": [str(corpus[c])], "weight": 1.0} for c in ("speech", "effects", "music")},
+            "validation_fraction": 0.25}  # fmt: skip
+    noise = degradations.load_noise_config("synthetic")
+    cfg = {"sample_rate": SR, "n_fft": 2048, "hop": 512, "seconds": [1.0, 1.5]}
+    val = dataset_loader.make_validation_set(dset, noise, SR, 4096, num_items=3, print_cfg=cfg)
+    assert val["noise_power"].shape == (3, 1025) and np.isfinite(val["noise_power"]).all()
+    plain = dataset_loader.make_validation_set(dset, noise, SR, 4096, num_items=3)
+    assert "noise_power" not in plain
+
+
+def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    import trainer as trainer_module
+
+    base = [
+        "model=tiny", "noise=synthetic",
+        *[f"dset.categories.{c}.dirs=[{corpus[c]}]" for c in ("speech", "effects", "music")],
+        "dset.validation_fraction=0.25", "dset.cache_mb=64", "train.segment_frames=16", "train.validation_items=4",
+        "train.validation_seconds=0.5", "train.validation_batch=4", "train.precision=float32",
+        "train.schedule.warmup_steps=0", "train.schedule.name=constant", "batch_size=2", "epochs=1",
+        "steps_per_epoch=2", "train.checkpoint_every=1000", "train.noise_print.seconds=[1.0,1.5]",
+    ]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        plain_cfg = compose("conf", overrides=base)
+        cond_cfg = compose("conf", overrides=[*base, "model.conditioning=noise_psd", "epochs=2"])
+    source = trainer_module.Trainer(plain_cfg, tmp_path / "plain")
+    source.fit(quiet=True)
+    tr = trainer_module.Trainer(cond_cfg, tmp_path / "cond")
+    assert tr.initialise_from(tmp_path / "plain" / "last", step=2) == 2
+    row = tr.fit(quiet=True)
+    assert row["step"] == 4 and np.isfinite(row["val_si_sdr_i"])
+    saved = json.loads((tmp_path / "cond" / "last" / "config.json").read_text())
+    assert saved["conditioning"] == "noise_psd"
+    model, _ = unet.load_denoiser(tmp_path / "cond" / "last")
+    assert len(model.inputs) == 2
+
+
+# --------------------------------------------------------------------------- restoring
+
+
+def _programme(seconds: float, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    tone = 0.2 * np.sin(2 * np.pi * 220 * t) * ((t % 2.0) < 1.4)
+    return (tone + 0.005 * np.random.default_rng(seed).standard_normal(len(t))).astype(np.float32)
+
+
+def _run(capsys, **overrides) -> tuple[int, list[str]]:
+    cfg = OmegaConf.load(REPO / "conf" / "inference" / "default.yaml")
+    cfg.quiet = True
+    for key, value in overrides.items():
+        cfg[key] = value
+    code = inference.run(cfg)
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines() if line.strip()]
+
+
+def test_array_api_takes_a_print_and_refuses_it_for_an_unconditioned_model(conditioned_checkpoint, tiny_checkpoint):
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    audio = _programme(3.0)
+    hiss = (0.005 * np.random.default_rng(9).standard_normal(2 * 48000)).astype(np.float32)
+    told = inference.denoise_array(model, cfg, audio, SR, noise_print=hiss[:, None].repeat(2, 1), batch_segments=1)
+    plain = inference.denoise_array(model, cfg, audio, SR, batch_segments=1)
+    assert told.shape == audio.shape and np.isfinite(told).all()
+    assert np.abs(told - plain).max() > 1e-6  # the print changes what the model does
+    restorer = inference.Restorer(model, cfg)
+    restorer.set_noise_print(hiss, 48000)  # resampled to the model rate
+    assert restorer.noise_power.shape == (1025,)
+    with pytest.raises(noise_print.NoisePrintError, match="digital silence"):
+        restorer.set_noise_print(np.zeros(SR, np.float32), SR)
+    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    with pytest.raises(ValueError, match="does not take a noise print"):
+        inference.denoise_array(plain_model, plain_cfg, audio, SR, noise_print=hiss)
+
+
+def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, conditioned_checkpoint, capsys, caplog):
+    src = tmp_path / "reel.wav"
+    sf.write(src, _programme(6.0), SR, subtype="PCM_16")
+    hiss = tmp_path / "print.wav"
+    sf.write(hiss, (0.005 * np.random.default_rng(4).standard_normal(3 * SR)).astype(np.float32), SR)
+    caplog.set_level("INFO", logger="inference")
+    for value, expected in [(str(hiss), "held-out check"), ("1.5-3.0", "too short to hold part of it out"),
+                            ("auto", None), ("none", None)]:  # fmt: skip
+        caplog.clear()
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=value,
+                         overwrite=True, quiet=False)  # fmt: skip
+        assert code == 0, (value, err)
+        assert (tmp_path / "reel_denoised_s10.wav").is_file()
+        if expected:
+            assert expected in caplog.text, (value, caplog.text)
+    # 6 s has 0.6 s of quietest passages: too little for auto, which says so and restores without
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), overwrite=True)
+    assert code == 0 and any("auto found" in line and "restoring without a print" in line for line in err), err
+
+
+def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys):
+    src = tmp_path / "reel.wav"
+    sf.write(src, _programme(3.0), SR)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(2 * SR, np.float32), SR)
+    short = tmp_path / "short.wav"
+    sf.write(short, _programme(0.5), SR)
+    ck = str(conditioned_checkpoint)
+    for overrides, code_expected, problem in [
+        ({"noise_print": str(silent)}, 2, "digital silence"),
+        ({"noise_print": str(short)}, 2, "at least 1 s"),
+        ({"noise_print": "5-2"}, 2, "START < END"),
+        ({"noise_print": str(tmp_path / "nope.wav")}, 2, "not a file"),
+        ({"noise_print": "2-9"}, 1, "outside the file"),
+        ({"noise_print": "auto", "checkpoint": str(tiny_checkpoint)}, 2, "does not take a noise print"),
+    ]:
+        code, err = _run(capsys, audio=str(src), **{"checkpoint": ck, **overrides})
+        assert code == code_expected, (overrides, err)
+        assert len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reel.wav", "short.wav", "silent.wav"]
+    assert sorted(p.name for p in Path(conditioned_checkpoint).iterdir()) == ["config.json", "model.weights.h5"]

@@ -1,0 +1,115 @@
+"""noise_print: the print's power spectrum, the auto rule, checks, specs and the held-out check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import tensorflow as tf
+
+import noise_print
+import stft
+
+SR = 44100
+
+
+def hiss(seconds: float, level: float = 0.01, seed: int = 0) -> np.ndarray:
+    return (level * np.random.default_rng(seed).standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+def test_noise_power_is_the_mean_power_of_the_models_stft():
+    x = hiss(2.0)
+    ours = noise_print.noise_power(x)
+    theirs = np.mean(np.abs(stft.stft(tf.constant(x)).numpy()) ** 2, axis=0)
+    assert ours.shape == (1025,) and ours.dtype == np.float32
+    # stft.py pads the ends with zeros; in the body both are the same spectrum
+    assert np.mean(ours[10:1000]) / np.mean(theirs[10:1000]) == pytest.approx(1.0, abs=0.05)
+    # white noise of variance s^2 has |X|^2 = s^2 * sum(window^2) in every bin
+    expected = 0.01**2 * np.sum(np.hamming(2049)[:-1] ** 2)
+    assert np.median(ours) == pytest.approx(expected, rel=0.1)
+
+
+def test_auto_finds_the_noise_in_the_pauses_of_a_programme():
+    rng = np.random.default_rng(1)
+    noise = hiss(12.0, 0.003, seed=2)
+    t = np.arange(len(noise)) / SR
+    # a loud tone that pauses for 0.5 s every 2 s: the pauses are a sixth of the signal
+    gate = (t % 2.0) < 1.5
+    programme = 0.3 * np.sin(2 * np.pi * 440 * t + rng.uniform(0, 6)) * gate
+    power, frames = noise_print.auto_noise_power(programme + noise)
+    true = noise_print.noise_power(noise)
+    assert frames == round(noise_print.AUTO_FRACTION * len(noise_print.frame_energies(noise)))
+    ratio_db = 10 * np.log10(np.mean(power[50:900]) / np.mean(true[50:900]))
+    assert abs(ratio_db) < 1.5, ratio_db
+    # the quiet passages as a signal: only pauses, so about the noise's level
+    quiet = noise_print.auto_print(programme + noise, SR)
+    assert 0.5 * SR < len(quiet) < 4 * SR
+    assert np.sqrt(np.mean(quiet**2)) < 2 * 0.003
+
+
+def test_auto_ignores_digital_silence():
+    x = np.concatenate([np.zeros(3 * SR, np.float32), hiss(3.0, 0.01)])
+    chosen = noise_print.quietest_frames(noise_print.frame_energies(x))
+    assert len(chosen) and chosen.min() * 512 >= 3 * SR - 2048
+    assert len(noise_print.auto_print(np.zeros(2 * SR, np.float32), SR)) == 0
+
+
+def test_check_print_refuses_short_and_silent_prints_and_warns_on_programme():
+    assert noise_print.check_print(hiss(3.0), SR, "p") == []
+    with pytest.raises(noise_print.NoisePrintError, match="0.50 s long; at least 1 s"):
+        noise_print.check_print(hiss(0.5), SR, "p")
+    with pytest.raises(noise_print.NoisePrintError, match="digital silence"):
+        noise_print.check_print(np.zeros(2 * SR, np.float32), SR, "p")
+    t = np.arange(3 * SR) / SR
+    speechlike = (0.3 * np.sin(2 * np.pi * 200 * t) * (np.sin(2 * np.pi * 2 * t) > 0.3) + hiss(3.0, 1e-4)).astype(np.float32)
+    (warning,) = noise_print.check_print(speechlike, SR, "p")
+    assert "may hold programme" in warning
+
+
+def test_parse_spec(tmp_path):
+    assert noise_print.parse_spec(None).kind == "none"
+    assert noise_print.parse_spec("Auto").kind == "auto"
+    spec = noise_print.parse_spec("1.5-4")
+    assert (spec.kind, spec.start, spec.end) == ("range", 1.5, 4.0)
+    path = tmp_path / "print.wav"
+    sf.write(path, hiss(1.0), SR)
+    assert noise_print.parse_spec(str(path)) == noise_print.PrintSpec("file", path=path)
+    for bad in ("4-1.5", "2-2", str(tmp_path / "missing.wav"), str(tmp_path)):
+        with pytest.raises(noise_print.NoisePrintError):
+            noise_print.parse_spec(bad)
+
+
+def test_read_mono_mixes_down_resamples_and_refuses_a_range_outside(tmp_path):
+    stereo = np.stack([hiss(2.0, 0.01, 1), hiss(2.0, 0.01, 2)], axis=1)[: 2 * 48000]
+    path = tmp_path / "p.wav"
+    sf.write(path, stereo, 48000)
+    audio, notes = noise_print.read_mono(path, SR, 0.5, 1.5)
+    assert len(audio) == pytest.approx(SR, abs=2)
+    assert notes == ["mixed down from 2 channels", "resampled from 48000 Hz to 44100 Hz"]
+    with pytest.raises(noise_print.NoisePrintError, match="outside the file"):
+        noise_print.read_mono(path, SR, 1.0, 3.0)
+
+
+def _spectral_subtraction(mix: np.ndarray, power: np.ndarray | None) -> np.ndarray:
+    """A restorer that only removes noise when told its power (else returns its input)."""
+    if power is None:
+        return mix
+    spec = stft.stft(tf.constant(mix)).numpy()
+    gain = np.sqrt(np.maximum(1.0 - power[None] / np.maximum(np.abs(spec) ** 2, 1e-20), 0.05))
+    return stft.istft(tf.constant(spec * gain), len(mix)).numpy()
+
+
+def test_held_out_check_uses_the_print_only_when_it_helps():
+    t = np.arange(6 * SR) / SR
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2)).astype(np.float32)
+    result = noise_print.held_out_check(_spectral_subtraction, recording, hiss(4.0), SR)
+    assert result is not None and result.use_print and result.with_print > result.without_print + 1
+    assert "the print is used" in result.describe()
+
+    def harmful(mix, power):  # told a print, it mutes the programme
+        return mix if power is None else 0.01 * mix + hiss(len(mix) / SR, 0.1, 5)[: len(mix)]
+
+    result = noise_print.held_out_check(harmful, recording, hiss(4.0), SR)
+    assert result is not None and not result.use_print and "restoring without it" in result.describe()
+    assert noise_print.held_out_check(_spectral_subtraction, recording, hiss(1.2), SR) is None  # too short to split
