@@ -1171,6 +1171,29 @@ class NoiseSource:
                 return seg, RECORDED_LABEL
         return self._synthetic(n, rng)
 
+    def sample_with_print(self, num_samples: int, print_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+        """Noise as :meth:`sample` and a *print* of it: ``(noise [num_samples], print [print_samples],
+        label)``, both one rendering of a synthetic family (the print is the stretch after the
+        noise), or one stretch of one recording, preferring files long enough for the two not to
+        overlap. Both are scaled by the factor that gives the noise unit RMS."""
+        n, m = int(num_samples), int(print_samples)
+        if n <= 0 or m <= 0:
+            raise ValueError(f"noise: num_samples and print_samples must be positive, got {n} and {m}")
+        if self._clips and rng.random() < self.recorded_share:
+            long_enough = [c for c in self._clips if c.size >= n + m] or self._clips
+            clip = long_enough[int(rng.integers(len(long_enough)))]
+            if clip.size >= n + m:
+                start = int(rng.integers(clip.size - (n + m) + 1))
+                both, label = clip[start : start + n + m].astype(np.float32), RECORDED_LABEL
+            else:  # every file is shorter: looped (the print then repeats part of the noise)
+                cf = min(self.crossfade, clip.size // 2)
+                both, label = loop_with_crossfade(clip, n + m, cf).astype(np.float32), RECORDED_LABEL
+        else:
+            both, label = self._synthetic(n + m, rng)
+        rms = float(np.sqrt(np.mean(np.square(both[:n], dtype=np.float64))))
+        scale = np.float32(1.0 / rms) if rms > 0 else np.float32(1.0)
+        return both[:n] * scale, both[n:] * scale, label
+
     def _synthetic(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         first = int(rng.choice(len(self.families), p=self.family_probs))
         names = [self.families[first]]

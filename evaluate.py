@@ -38,6 +38,13 @@ log = logging.getLogger("evaluate")
 SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db")
 RECORDED = "recorded"
 ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
+# Systems given a noise print (evaluate.print_seconds > 0): name -> (what runs, how it is told)
+PRINT_SYSTEMS = {
+    "conditioned_print": ("conditioned", "print"),  # evaluate.conditioned_checkpoint, told the print
+    "conditioned_auto": ("conditioned", "auto"),  # told the auto rule's estimate from the item itself
+    "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
+    "noisereduce_print": ("noisereduce_stationary", "print"),  # noisereduce with y_noise
+}
 
 
 def _resolve(path: str | os.PathLike) -> Path:
@@ -65,7 +72,10 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
     """The deterministic test items: ``{'noisy', 'clean', 'category', 'family', 'snr_db'}``.
 
     Every item is a pure function of (seed, category, family, SNR, index), so the set is the
-    same on every run and for every model.
+    same on every run and for every model. With ``evaluate.print_seconds`` > 0 each item also
+    has a ``'print'``: that much more of the same noise (the rest of the same synthetic
+    rendering, or the following stretch of the same held-out recording), at the item's noise
+    level; the items' noise then differs from the set without prints.
     """
     import dataset_loader
 
@@ -73,6 +83,7 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
     corpus = dataset_loader.CleanCorpus(cfg.dset, sample_rate, split="validation")
     sources = noise_sources(list(ecfg.families), sample_rate, cfg.noise)
     n = int(round(float(ecfg.seconds) * sample_rate))
+    m = int(round(float(ecfg.get("print_seconds") or 0.0) * sample_rate))
     items = []
     for ci, category in enumerate(corpus.categories):
         for fi, family in enumerate(ecfg.families):
@@ -80,37 +91,75 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
                 for k in range(int(ecfg.items_per_cell)):
                     rng = np.random.default_rng([int(ecfg.seed), ci, fi, si, k])
                     clean, key = corpus.draw(ci, n, rng)
-                    noise, label = sources[family].sample(n, rng)
+                    if m:  # a print of the same noise, scaled as the noise mixed in
+                        noise, heard, label = sources[family].sample_with_print(n, m, rng)
+                    else:
+                        noise, label = sources[family].sample(n, rng)
+                    alpha, _ = dataset_loader.mix_gains(clean, noise, float(snr), 0.0)
                     noisy, clean = dataset_loader.mix(clean, noise, float(snr), 0.0)
-                    items.append({"noisy": noisy, "clean": clean, "category": category, "family": family,
-                                  "snr_db": float(snr), "file": key})  # fmt: skip
+                    item = {"noisy": noisy, "clean": clean, "category": category, "family": family,
+                            "snr_db": float(snr), "file": key}  # fmt: skip
+                    if m:
+                        item["print"] = (heard * np.float32(alpha)).astype(np.float32)
+                    items.append(item)
     return items
 
 
-def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float) -> Callable:
-    """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines."""
+def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
+                 told: str | None = None) -> Callable:  # fmt: skip
+    """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
+
+    For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
+    told the print's power) or ``'auto'`` (told the auto rule's estimate from the item
+    itself, which is also what ``inference.noise_print=none`` does for inputs shorter than a
+    segment); None for an unconditioned model.
+    """
     import inference
+    import noise_print
 
     model, mcfg = inference.load_model(checkpoint)
+    conditioned = mcfg.get("conditioning", "none") != "none"
+    if conditioned != (told is not None):
+        need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
+        raise ValueError(f"{checkpoint}: this system needs {need}")
+    restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
+    n_fft, hop = int(mcfg["n_fft"]), int(mcfg["hop_length"])
 
     def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
-        return inference.denoise_array(
-            model, mcfg, noisy, sample_rate, strength=1.0, segment_seconds=segment_seconds, overlap_seconds=overlap_seconds
-        )
+        if told == "auto":
+            restorer.noise_power = noise_print.auto_noise_power(noisy, n_fft, hop)[0]
+        return restorer.denoise_array(noisy, sample_rate)
+
+    def denoise_told(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
+        restorer.set_noise_print(heard, sample_rate)
+        return restorer.denoise_array(noisy, sample_rate)
+
+    return denoise_told if told == "print" else denoise
+
+
+def _told_baseline(function: Callable) -> Callable:
+    def denoise(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
+        return function(noisy, sample_rate, noise_print=heard)
 
     return denoise
 
 
 def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate: int, perceptual: bool,
-                quiet: bool = False, oracles: Collection[str] = ()) -> list[dict]:  # fmt: skip
+                quiet: bool = False, oracles: Collection[str] = (), told: Collection[str] = ()) -> list[dict]:  # fmt: skip
     """Every system on every item; rows of metrics with the processing time. Systems are called
-    as ``denoise(noisy, sample_rate)``, those named in ``oracles`` as ``(noisy, clean, sample_rate)``."""
+    as ``denoise(noisy, sample_rate)``, those named in ``oracles`` as ``(noisy, clean, sample_rate)``,
+    those in ``told`` as ``(noisy, print, sample_rate)``."""
     import metrics
 
     rows = []
     for name, denoise in systems.items():
         for i, item in enumerate(tqdm(items, desc=name, disable=quiet, unit="item")):
-            args = (item["noisy"], item["clean"]) if name in oracles else (item["noisy"],)
+            if name in oracles:
+                args = (item["noisy"], item["clean"])
+            elif name in told:
+                args = (item["noisy"], item["print"])
+            else:
+                args = (item["noisy"],)
             start = time.perf_counter()
             estimate = np.asarray(denoise(*args, sample_rate), dtype=np.float32)
             seconds = time.perf_counter() - start
@@ -311,18 +360,30 @@ def run(cfg: DictConfig, command: str) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     systems: dict[str, Callable] = {}
     known = {**baselines.BASELINES, **baselines.ORACLES}
+    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] == "print"}
+    if told and not float(ecfg.get("print_seconds") or 0.0) > 0:
+        raise ValueError(f"evaluate.systems: {', '.join(sorted(told))} need a print; set evaluate.print_seconds (e.g. 3.0)")
+    segment, overlap = float(cfg.inference.segment_seconds), float(cfg.inference.overlap_seconds)
     for name in ecfg.systems:
         if name == "model":
             checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
-            systems[name] = model_system(_resolve(checkpoint), float(cfg.inference.segment_seconds),
-                                         float(cfg.inference.overlap_seconds))  # fmt: skip
+            systems[name] = model_system(_resolve(checkpoint), segment, overlap)
+        elif name in PRINT_SYSTEMS:
+            base, how = PRINT_SYSTEMS[name]
+            if base == "conditioned":
+                if not ecfg.get("conditioned_checkpoint"):
+                    raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
+                systems[name] = model_system(_resolve(ecfg.conditioned_checkpoint), segment, overlap, told=how)
+            else:
+                systems[name] = _told_baseline(getattr(baselines, base))
         elif name in known:
             systems[name] = known[name]
         else:
-            raise ValueError(f"evaluate.systems: unknown system {name!r} (model or one of {sorted(known)})")
+            raise ValueError(f"evaluate.systems: unknown system {name!r} (model, one of {sorted(PRINT_SYSTEMS)} "
+                             f"or one of {sorted(known)})")  # fmt: skip
     items = build_test_set(cfg, sample_rate)
     rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet),
-                       oracles=set(baselines.ORACLES))  # fmt: skip
+                       oracles=set(baselines.ORACLES), told=told)  # fmt: skip
     name = ecfg.name
     write_csv(rows, out_dir / f"{name}.csv")
     snrs = [float(s) for s in ecfg.snr_db]

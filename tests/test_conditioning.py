@@ -242,3 +242,48 @@ def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditio
         assert len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reel.wav", "short.wav", "silent.wav"]
     assert sorted(p.name for p in Path(conditioned_checkpoint).iterdir()) == ["config.json", "model.weights.h5"]
+
+
+# --------------------------------------------------------------------------- evaluation with prints
+
+
+def test_sample_with_print_gives_another_stretch_of_the_same_noise_at_the_same_scale(tmp_path):
+    folder = tmp_path / "noise"
+    folder.mkdir()
+    # a ramp: every stretch of it is a straight line, so contiguity and scale are visible
+    sf.write(folder / "long.wav", np.linspace(0.1, 0.9, 5 * SR).astype(np.float32), SR, subtype="FLOAT")
+    sf.write(folder / "short.wav", (0.05 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32), SR)
+    cfg = {**degradations.load_noise_config("mixed"), "recorded_share": 1.0, "recorded_dirs": [str(folder)],
+           "recorded_validation_fraction": 0.0}  # fmt: skip
+    source = degradations.NoiseSource(cfg, SR)
+    for seed in range(4):  # only the long file holds 2 s + 1.5 s without overlap: it is always chosen
+        noise, heard, label = source.sample_with_print(2 * SR, int(1.5 * SR), np.random.default_rng(seed))
+        assert label == "recorded" and noise.shape == (2 * SR,) and heard.shape == (int(1.5 * SR),)
+        assert np.sqrt(np.mean(noise.astype(np.float64) ** 2)) == pytest.approx(1.0, rel=1e-4)
+        both = np.concatenate([noise, heard]).astype(np.float64)
+        # one straight line through noise and print: the print continues the noise, same scale
+        line = np.polyval(np.polyfit(np.arange(len(both)), both, 1), np.arange(len(both)))
+        assert np.max(np.abs(both - line)) < 1e-5 * np.max(np.abs(both))
+    synthetic = degradations.NoiseSource(degradations.load_noise_config("film"), SR)
+    noise, heard, label = synthetic.sample_with_print(SR, SR, np.random.default_rng(1))
+    assert label.startswith("film") and not np.allclose(noise, heard)
+
+
+def test_evaluate_items_carry_a_print_of_their_noise_at_its_level(corpus):
+    from hydra import compose, initialize_config_dir
+
+    import evaluate
+
+    overrides = [*[f"dset.categories.{c}.dirs=[{corpus[c]}]" for c in ("speech", "effects", "music")],
+                 "dset.validation_fraction=0.25", "evaluate.items_per_cell=1", "evaluate.families=[film,tape]",
+                 "evaluate.snr_db=[5]", "evaluate.seconds=1.0", "evaluate.print_seconds=1.5"]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("conf", overrides=overrides)
+        plain = compose("conf", overrides=[*overrides, "evaluate.print_seconds=0"])
+    items = evaluate.build_test_set(cfg, SR)
+    assert len(items) == 6 and all(item["print"].shape == (int(1.5 * SR),) for item in items)
+    for item in items:
+        noise = item["noisy"] - item["clean"]
+        level_db = 10 * np.log10(np.mean(item["print"].astype(np.float64) ** 2) / np.mean(noise.astype(np.float64) ** 2))
+        assert abs(level_db) < 3.0, level_db  # the same noise, scaled as the mixed stretch
+    assert "print" not in evaluate.build_test_set(plain, SR)[0]
