@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -51,20 +52,33 @@ def _weights(model) -> list[np.ndarray]:
     return [w.numpy().copy() for w in model.weights]
 
 
-def test_tiny_model_improves_validation_si_sdr(corpus, tmp_path):
-    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=40", "lr=2e-3", "train.checkpoint_every=1000"]))
-    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory) -> SimpleNamespace:
+    """The tiny model trained for one epoch of 40 steps, with its validation before and after.
+
+    One training run (each costs a train-step trace, the largest part of these tests' time),
+    read by test_tiny_model_improves_validation_si_sdr, and whose ``last/`` export is the saved
+    model the initialisation tests start from; no test writes into its folder.
+    """
+    root = tmp_path_factory.mktemp("trained")
+    cfg = _cfg(_overrides(corpus, root, ["epochs=1", "steps_per_epoch=40", "lr=2e-3", "train.checkpoint_every=1000"]))
+    tr = trainer_module.Trainer(cfg, root / "exp")
     before = tr.validate()
     row = tr.fit(quiet=True)
+    return SimpleNamespace(trainer=tr, before=before, row=row, exp=root / "exp", weights=_weights(tr.model))
+
+
+def test_tiny_model_improves_validation_si_sdr(trained):
+    before, row, exp = trained.before, trained.row, trained.exp
     assert row["step"] == 40
     assert row["val_si_sdr_i"] > before["val_si_sdr_i"] + 0.5, (before, row)
     assert np.isfinite(row["val_energy_ratio_db"])
     # the best export exists and reloads
-    assert (tmp_path / "exp" / "best" / "model.weights.h5").is_file()
-    assert (tmp_path / "exp" / "metrics.csv").read_text().count("\n") == 2  # header + one epoch
+    assert (exp / "best" / "model.weights.h5").is_file()
+    assert (exp / "metrics.csv").read_text().count("\n") == 2  # header + one epoch
 
 
-def test_validation_scores_held_out_recorded_noise_on_its_own(corpus, tmp_path):
+def test_validation_scores_held_out_recorded_noise_on_its_own(corpus, tmp_path, trained):
     import soundfile as sf
 
     noise_dir = tmp_path / "noise"
@@ -80,7 +94,7 @@ def test_validation_scores_held_out_recorded_noise_on_its_own(corpus, tmp_path):
     assert set(only_recorded.validation_set()["family"]) == {"recorded"}
     assert metrics["val_si_sdr_i_recorded"] == pytest.approx(metrics["val_si_sdr_i"])
     assert np.isnan(metrics["val_si_sdr_i_synthetic"])
-    synthetic = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path)), tmp_path / "b").validate()
+    synthetic = trained.trainer.validate()  # noise=synthetic, as _overrides sets it
     assert np.isnan(synthetic["val_si_sdr_i_recorded"]) and np.isfinite(synthetic["val_si_sdr_i"])
     assert synthetic["val_si_sdr_i_synthetic"] == pytest.approx(synthetic["val_si_sdr_i"])
 
@@ -241,36 +255,28 @@ def test_max_seconds_stops_validated_and_saved(corpus, tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "exp" / "checkpoints")).endswith("ckpt-1")
 
 
-def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path):
-    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
-                                             "train.schedule.decay_steps=10", "train.checkpoint_every=1000"]))  # fmt: skip
-    source = trainer_module.Trainer(cfg, tmp_path / "source")
-    source.fit(quiet=True)
-    trained = _weights(source.model)
-
+def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path, trained):
+    # the source: a saved model of the same architecture (the shared trained run's last/ export)
     longer = _cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
                                                 "train.schedule.decay_steps=10", "train.checkpoint_every=1000"]))  # fmt: skip
     longer.model.name = "renamed"  # a label only: the same architecture still fits
     tr = trainer_module.Trainer(longer, tmp_path / "fine")
-    assert not all(np.array_equal(a, b) for a, b in zip(trained, _weights(tr.model)))
-    assert tr.initialise_from(tmp_path / "source" / "last", step=4) == 4
-    for a, b in zip(trained, _weights(tr.model)):
+    assert not all(np.array_equal(a, b) for a, b in zip(trained.weights, _weights(tr.model)))
+    assert tr.initialise_from(trained.exp / "last", step=4) == 4
+    for a, b in zip(trained.weights, _weights(tr.model)):
         np.testing.assert_array_equal(a, b)
-    # the schedule goes on from step 4, not from its start
-    assert float(tr.schedule(tr.optimizer.iterations)) == pytest.approx(float(source.schedule(4)))
+    # the schedule goes on from step 4, not from its start (where the cosine has another value)
+    assert float(tr.schedule(4)) != pytest.approx(float(tr.schedule(0)))
+    assert float(tr.schedule(tr.optimizer.iterations)) == pytest.approx(float(tr.schedule(4)))
     row = tr.fit(quiet=True)
     assert row["step"] == 8 and int(tr.step) == 8
 
 
-def test_validate_initial_makes_the_starting_model_the_one_to_beat(corpus, tmp_path, monkeypatch):
-    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "lr=1e-3"]))
-    source = trainer_module.Trainer(cfg, tmp_path / "source")
-    source.fit(quiet=True)
-    trained = _weights(source.model)
-
+def test_validate_initial_makes_the_starting_model_the_one_to_beat(corpus, tmp_path, monkeypatch, trained):
+    source, trained = trained.exp / "last", trained.weights  # the shared trained run's export
     tr = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=2", "lr=1e-3"])),
                                 tmp_path / "fine")  # fmt: skip
-    tr.initialise_from(tmp_path / "source" / "last", step=2)
+    tr.initialise_from(source, step=2)
     row = tr.validate_initial()
     assert row["step"] == 2 and np.isnan(row["train_loss"]) and np.isfinite(row["val_si_sdr_i"])
     assert float(tr.best_score) == pytest.approx(row["val_si_sdr_i"])
@@ -305,15 +311,12 @@ def test_best_metric_chooses_which_validation_score_keeps_best(corpus, tmp_path,
     assert saved == [(1, "best"), (2, "last")]
 
 
-def test_initialise_from_other_model_size_is_refused(corpus, tmp_path):
-    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1"]))
-    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
-    tr.fit(quiet=True)
+def test_initialise_from_other_model_size_is_refused(corpus, tmp_path, trained):
     wider = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1", "model.filters=[8,8,8]"]))
     other = trainer_module.Trainer(wider, tmp_path / "other")
     before = _weights(other.model)
     with pytest.raises(ValueError, match=r"train.init_from: .*differs in filters"):
-        other.initialise_from(tmp_path / "exp" / "last")
+        other.initialise_from(trained.exp / "last")  # a tiny model trained by the trainer
     for a, b in zip(before, _weights(other.model)):
         np.testing.assert_array_equal(a, b)
 
