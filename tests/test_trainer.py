@@ -175,22 +175,36 @@ def _run_train(args: list[str], **kwargs) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, **kwargs)  # fmt: skip
 
 
-def test_compression_options_reach_the_loss_and_the_saved_model(corpus, tmp_path):
+SQUEEZED = ["model.compression=0.5", "train.loss.compression=0.5"]
+
+
+@pytest.fixture(scope="module")
+def squeezed_on_time(corpus, tmp_path_factory) -> SimpleNamespace:
+    """A run of the tiny model with compression in the model and the loss, stopped by
+    train.max_seconds=0.001 after its first step: one training run read by the compression
+    test and the time-budget test."""
+    root = tmp_path_factory.mktemp("squeezed")
+    cfg = _cfg(_overrides(corpus, root, ["epochs=1", "steps_per_epoch=1000", "train.max_seconds=0.001", *SQUEEZED]))
+    tr = trainer_module.Trainer(cfg, root / "exp")
+    return SimpleNamespace(trainer=tr, row=tr.fit(quiet=True), exp=root / "exp")
+
+
+def test_compression_options_reach_the_loss_and_the_saved_model(corpus, tmp_path, squeezed_on_time):
     base = ["epochs=1", "steps_per_epoch=3", "train.checkpoint_every=1000"]
     plain = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, base)), tmp_path / "plain")
-    squeezed = trainer_module.Trainer(
-        _cfg(_overrides(corpus, tmp_path, [*base, "model.compression=0.5", "train.loss.compression=0.5"])), tmp_path / "sq"
-    )
+    squeezed = trainer_module.Trainer(_cfg(_overrides(corpus, tmp_path, [*base, *SQUEEZED])), tmp_path / "sq")
     noisy, clean = next(iter(plain.train_dataset(0)))
-    # the same waveforms: the compressed MAE is another number, the model another graph
+    # the same waveforms and the same initial weights: the compressed MAE is another number, the model another graph
     loss_plain, plain_estimates = plain.compute_loss(noisy, clean, training=False)
     loss_sq, estimates = squeezed.compute_loss(noisy, clean, training=False)
     assert np.isfinite(float(loss_sq)) and abs(float(loss_sq) - float(loss_plain)) > 1e-3
     assert estimates[-1].shape == plain_estimates[-1].shape
-    row = squeezed.fit(quiet=True)
-    assert row["step"] == 3 and np.isfinite(row["val_si_sdr_i"])
-    _, saved_cfg = unet.load_denoiser(tmp_path / "sq" / "best")
-    assert saved_cfg["compression"] == 0.5
+    # trained (one step, under the time budget) and saved with its compression
+    row = squeezed_on_time.row
+    assert row["step"] == 1 and np.isfinite(row["train_loss"]) and np.isfinite(row["val_si_sdr_i"])
+    for folder in ("best", "last"):
+        _, saved_cfg = unet.load_denoiser(squeezed_on_time.exp / folder)
+        assert saved_cfg["compression"] == 0.5
 
 
 def test_train_cli_writes_experiment_folder(corpus, tmp_path):
@@ -247,12 +261,12 @@ def test_sigkill_then_resume(corpus, tmp_path):
     assert final == 2 * (saved // 2 + 1)
 
 
-def test_max_seconds_stops_validated_and_saved(corpus, tmp_path):
-    cfg = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1000", "train.max_seconds=0.001"]))
-    tr = trainer_module.Trainer(cfg, tmp_path / "exp")
-    row = tr.fit(quiet=True)
-    assert row["step"] == 1 and np.isfinite(row["val_si_sdr_i"])
-    assert tf.train.latest_checkpoint(str(tmp_path / "exp" / "checkpoints")).endswith("ckpt-1")
+def test_max_seconds_stops_validated_and_saved(squeezed_on_time):
+    # epochs=1 of 1000 steps under train.max_seconds=0.001 (and the default checkpoint_every=100)
+    row, exp = squeezed_on_time.row, squeezed_on_time.exp
+    assert row["step"] == 1 and int(squeezed_on_time.trainer.step) == 1 and np.isfinite(row["val_si_sdr_i"])
+    assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-1")
+    assert [line.split(",")[1] for line in (exp / "metrics.csv").read_text().splitlines()[1:]] == ["1"]
 
 
 def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path, trained):
