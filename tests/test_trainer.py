@@ -213,36 +213,39 @@ def test_compression_options_reach_the_loss_and_the_saved_model(corpus, tmp_path
         assert saved_cfg["compression"] == 0.5
 
 
-def test_train_cli_writes_experiment_folder(corpus, tmp_path):
-    args = _overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=2", "quiet=true"])
+def test_train_cli_writes_experiment_folder(corpus, tmp_path, tiny_checkpoint):
+    """One run of train.py that starts from a saved model (one train.py start, TF's import and a
+    train-step trace, serves every check): its folder, its output, and the saved model's
+    validation as the first row."""
+    # a saved model in a folder whose name holds '=' and ',', as an experiment folder's does:
+    # the path is quoted for Hydra
+    source = tmp_path / "batch_size=2,lr=1e-3" / "last"
+    shutil.copytree(tiny_checkpoint, source)
+    exps = tmp_path / "experiments"
+    args = _overrides(corpus, exps, ["epochs=2", "steps_per_epoch=2", "quiet=true",
+                                     f"train.init_from='{source}'", "train.init_step=2"])  # fmt: skip
     result = _run_train(args, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     # only the run's own lines: no TF start-up lines on stderr, no checkpoint chatter in the log
     assert result.stderr == "", result.stderr
-    assert [line.split(":")[0].split(" ")[0] for line in result.stdout.splitlines()] == ["experiment", "precision", "epoch", "done"], result.stdout
-    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    first_words = [line.split(":")[0].split(" ")[0] for line in result.stdout.splitlines()]
+    assert first_words == ["experiment", "precision", "initialised", "epoch", "epoch", "done"], result.stdout
+    folders = [p for p in exps.iterdir() if p.is_dir()]
     assert len(folders) == 1
     exp = folders[0]
     assert exp.name.startswith("batch_size=2,dset.cache_mb=64,")  # named from the sorted overrides
     assert "name: tiny" in (exp / "config.yaml").read_text()
-    assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-2")
+    assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-4")
     assert (exp / "best" / "model.weights.h5").is_file() and (exp / "last" / "config.json").is_file()
     lines = (exp / "metrics.csv").read_text().splitlines()
-    assert lines[0].startswith("epoch,step,train_loss,val_loss,val_si_sdr_i") and len(lines) == 2
+    assert lines[0].startswith("epoch,step,train_loss,val_loss,val_si_sdr_i")
+    # a run started from a saved model validates it first: its row is the baseline to beat
+    assert [int(r.split(",")[1]) for r in lines[1:]] == [2, 4]
 
     # running again without resume=true refuses to touch the folder
     again = _run_train(args, timeout=600)
     assert again.returncode == 2 and "resume=true" in again.stderr
     assert "Traceback" not in again.stderr
-
-    # a run started from a saved model validates it first: its row is the baseline to beat
-    # (the path is quoted for Hydra: the folder's name holds '=' and ',')
-    fine = _run_train(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=2", "quiet=true", "experiment=fine",
-                                                    f"train.init_from='{exp / 'last'}'", "train.init_step=2"]),
-                      timeout=600)  # fmt: skip
-    assert fine.returncode == 0, fine.stderr[-2000:]
-    rows = (tmp_path / "fine" / "metrics.csv").read_text().splitlines()[1:]
-    assert [int(r.split(",")[1]) for r in rows] == [2, 4]
 
 
 def test_sigkill_then_resume(corpus, tmp_path):
