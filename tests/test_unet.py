@@ -417,8 +417,10 @@ def test_load_denoiser_invalid_config_or_corrupt_weights(tmp_path: Path, tiny_mo
 
 
 def test_small_model_overfits_one_pair() -> None:
-    """A few dozen Adam steps on one noisy/clean pair must cut the two-stage loss well
-    below half (measured when written: about 0.14 of the initial loss after 40 steps)."""
+    """Fifteen Adam steps (lr 2e-3) on one noisy/clean pair must cut the two-stage loss of the
+    small model (the shipped model's size) well below half (measured when written: about 0.32
+    of the initial loss; 40 steps at lr 1e-3 gave 0.14, 20 steps 0.31). Run eagerly: tracing
+    the small model's training step costs more than fifteen eager steps."""
     model = build("small", seed=40)
     sample_rate, frames = 44100, 16
     n = stft.samples_for_frames(frames)
@@ -428,9 +430,8 @@ def test_small_model_overfits_one_pair() -> None:
     x = stft.spec_to_channels(stft.stft(noisy))[tf.newaxis]
     y = stft.spec_to_channels(stft.stft(clean))[tf.newaxis]
     assert tuple(x.shape) == (1, frames, NUM_BINS, 2)
-    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer = keras.optimizers.Adam(2e-3)
 
-    @tf.function
     def train_step() -> tf.Tensor:
         with tf.GradientTape() as tape:
             loss = two_stage_loss(y, model(x, training=True))
@@ -438,7 +439,7 @@ def test_small_model_overfits_one_pair() -> None:
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    history = [float(train_step()) for _ in range(40)]
+    history = [float(train_step()) for _ in range(15)]
     assert all(np.isfinite(history))
     ratio = history[-1] / history[0]
     print(f"overfit: loss {history[0]:.4f} -> {history[-1]:.4f}, ratio {ratio:.3f}")
