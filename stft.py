@@ -7,11 +7,15 @@ every sample lies under a full set of overlapping windows; the inverse crops bac
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
+
+# TensorFlow is imported inside the functions that use it, so that the numpy helpers below
+# (and unet.py, which needs only them) import on machines with Keras on JAX and no TensorFlow
 
 
-def _hamming(frame_length: int, dtype: tf.DType = tf.float32) -> tf.Tensor:
-    return tf.signal.hamming_window(frame_length, periodic=True, dtype=dtype)
+def _hamming(frame_length: int, dtype: tf.DType | None = None) -> tf.Tensor:
+    import tensorflow as tf
+
+    return tf.signal.hamming_window(frame_length, periodic=True, dtype=dtype or tf.float32)
 
 
 def num_frames(num_samples: int, n_fft: int = 2048, hop: int = 512) -> int:
@@ -32,6 +36,8 @@ def samples_for_frames(frames: int, n_fft: int = 2048, hop: int = 512) -> int:
 
 def stft(x: tf.Tensor, n_fft: int = 2048, hop: int = 512) -> tf.Tensor:
     """Complex STFT of ``x`` ``[..., samples]`` -> ``[..., frames, n_fft // 2 + 1]``."""
+    import tensorflow as tf
+
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     n = tf.shape(x)[-1]
     lead = n_fft - hop
@@ -45,6 +51,8 @@ def stft(x: tf.Tensor, n_fft: int = 2048, hop: int = 512) -> tf.Tensor:
 
 
 def _frames_for(n: tf.Tensor, n_fft: int, hop: int) -> tf.Tensor:
+    import tensorflow as tf
+
     # frames so that (frames - 1) * hop + n_fft >= n + 2 * (n_fft - hop): full overlap at both ends
     lead = n_fft - hop
     need = n + 2 * lead - n_fft
@@ -53,6 +61,8 @@ def _frames_for(n: tf.Tensor, n_fft: int, hop: int) -> tf.Tensor:
 
 def istft(spec: tf.Tensor, length: int | tf.Tensor, n_fft: int = 2048, hop: int = 512) -> tf.Tensor:
     """Inverse of :func:`stft`: complex ``[..., frames, bins]`` -> ``[..., length]``."""
+    import tensorflow as tf
+
     y = tf.signal.inverse_stft(
         spec,
         n_fft,
@@ -66,12 +76,16 @@ def istft(spec: tf.Tensor, length: int | tf.Tensor, n_fft: int = 2048, hop: int 
 
 def spec_to_channels(spec: tf.Tensor) -> tf.Tensor:
     """Complex ``[..., T, F]`` -> real ``[..., T, F, 2]`` (real, imaginary)."""
+    import tensorflow as tf
+
     return tf.stack([tf.math.real(spec), tf.math.imag(spec)], axis=-1)
 
 
 def channels_to_spec(channels: tf.Tensor) -> tf.Tensor:
     """Real ``[..., T, F, 2]`` -> complex ``[..., T, F]``; casts to float32 first
     because ``tf.complex`` rejects bfloat16."""
+    import tensorflow as tf
+
     channels = tf.cast(channels, tf.float32)
     return tf.complex(channels[..., 0], channels[..., 1])
 
@@ -100,6 +114,8 @@ def power_compress(channels: tf.Tensor, exponent: float, eps: float = COMPRESSIO
     ones; ``c = 0.3`` shrinks that range to about 24 dB (Braun and Tashev, 2021). The inverse is
     ``power_compress(y, 1 / c)``. ``exponent = 1`` returns the input unchanged.
     """
+    import tensorflow as tf
+
     channels = tf.cast(channels, tf.float32)
     if exponent == 1.0:
         return channels

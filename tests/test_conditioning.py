@@ -287,3 +287,23 @@ def test_evaluate_items_carry_a_print_of_their_noise_at_its_level(corpus):
         level_db = 10 * np.log10(np.mean(item["print"].astype(np.float64) ** 2) / np.mean(noise.astype(np.float64) ** 2))
         assert abs(level_db) < 3.0, level_db  # the same noise, scaled as the mixed stretch
     assert "print" not in evaluate.build_test_set(plain, SR)[0]
+
+
+def test_model_code_calls_no_tensorflow_so_it_builds_under_jax():
+    """unet.py uses keras.ops only, and what it imports from stft.py needs no TensorFlow: the
+    same model builds under Keras's JAX backend (docs/ARCHITECTURE.md has the check run)."""
+    import ast
+
+    for name, allowed_inside_functions in (("unet.py", False), ("stft.py", True)):
+        tree = ast.parse((REPO / name).read_text())
+        for node in ast.walk(tree):
+            imported = []
+            if isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                imported = [node.module or ""]
+            if any(m.split(".")[0] == "tensorflow" for m in imported):
+                assert allowed_inside_functions and node not in tree.body, f"{name}:{node.lineno} imports TensorFlow"
+        if name == "unet.py":
+            names = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
+            assert "tf" not in names
