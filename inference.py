@@ -1268,14 +1268,20 @@ def file_noise_power(restorer: Restorer, spec: Any, source: Path, file_print: np
         audio, notes = noise_print.read_mono(source, rate, spec.start, spec.end)
         warns += noise_print.check_print(audio, rate, f"{source}: noise print {spec.describe()}", n_fft, hop)
     else:
-        audio = noise_print.auto_print(recording, rate, n_fft, hop)
+        audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
         seconds = len(audio) / rate
         if seconds < noise_print.MIN_PRINT_SECONDS:
-            warns.append(f"{source}: auto found {seconds:.2f} s of quiet material, less than the "
+            warns.append(f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
                          f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print")  # fmt: skip
             return None, info, warns
-        info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages "
-                    f"(the quietest {noise_print.AUTO_FRACTION:.0%} of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
+        if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
+            warns.append(f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
+                         f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
+                         "a print (give one with noise_print=START-END or a file)")  # fmt: skip
+            return None, info, warns
+        info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
+                    f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
+                    f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
     assert audio is not None
     if check:
         result = noise_print.held_out_check(restorer.restore_told, recording, audio, rate, n_fft, hop)

@@ -8,9 +8,11 @@ model's input spectrogram compare directly.
 
 Where there is no print, the *auto* rule estimates it from the recording itself: frames are
 ranked by their energy smoothed over ``AUTO_SMOOTH_FRAMES``, and the quietest
-``AUTO_FRACTION`` of them (at least ``AUTO_MIN_FRAMES``) are averaged: the pauses of a
-recording, whose sound is the noise. In a recording without pauses it overestimates the
-noise (programme is averaged in).
+``AUTO_FRACTION`` of them are averaged (at least ``AUTO_MIN_FRAMES`` in a training example,
+at least ``MIN_PRINT_SECONDS`` in a whole recording): the pauses of a recording, whose sound
+is the noise. Digital silence is never taken. In a recording without pauses it would
+overestimate the noise (programme averaged in), so at restore time quiet passages less than
+``AUTO_MIN_CONTRAST_DB`` below the recording's median level are not used.
 
 At restore time a print is checked before it is used (:func:`held_out_check`): part of it is
 held out, mixed into the loudest passage of the recording, and restored with and without the
@@ -46,6 +48,9 @@ CHECK_MIN_HELD_SECONDS = 0.5
 CHECK_PROGRAMME_SECONDS = 3.0  # the loudest passage of this length is the check's programme
 CHECK_SNR_DB = 5.0  # the held-out noise is mixed into it at this SNR
 SPEC_KINDS = ("none", "auto", "range", "file")
+# auto's quiet passages must lie at least this far below the recording's median level to be
+# taken for noise; a recording without pauses is restored without a print
+AUTO_MIN_CONTRAST_DB = 6.0
 
 
 class NoisePrintError(ValueError):
@@ -112,17 +117,28 @@ def auto_noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, fract
     return (spec.real**2 + spec.imag**2).mean(axis=0).astype(np.float32), len(chosen)
 
 
-def auto_print(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
-    """The auto rule's quiet passages of mono ``audio`` as one signal: the runs of chosen frames
-    (each run from its first frame's start to its last frame's end), joined."""
-    chosen = quietest_frames(frame_energies(audio, n_fft, hop))
+def auto_print(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
+               min_seconds: float = MIN_PRINT_SECONDS) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The auto rule's quiet passages of a whole recording (mono ``audio``) as one signal: the
+    quietest ``AUTO_FRACTION`` of its frames, but at least ``min_seconds`` of them, as runs of
+    chosen frames (each from its first frame's start to its last frame's end), joined.
+
+    Also returns their *contrast*: how far (dB) their mean level lies below the recording's
+    median frame level; a recording without pauses has little (its quietest frames are
+    programme too). Digital silence is never chosen.
+    """
+    energy = frame_energies(audio, n_fft, hop)
+    min_frames = max(AUTO_MIN_FRAMES, int(np.ceil(max(min_seconds * sample_rate - n_fft, 0) / hop)) + 1)
+    chosen = quietest_frames(energy, min_frames=min_frames)
     if not len(chosen):
-        return np.zeros(0, np.float32)
+        return np.zeros(0, np.float32), 0.0
+    sound = energy[energy > SILENCE_PEAK**2]
+    contrast = 10.0 * np.log10(max(float(np.median(sound)), 1e-30) / max(float(np.mean(energy[chosen])), 1e-30))
     breaks = np.flatnonzero(np.diff(chosen) > 1)
     starts = np.concatenate([[chosen[0]], chosen[breaks + 1]])
     ends = np.concatenate([chosen[breaks], [chosen[-1]]])
     x = np.asarray(audio, dtype=np.float32).reshape(-1)
-    return np.concatenate([x[a * hop : b * hop + n_fft] for a, b in zip(starts, ends)])
+    return np.concatenate([x[a * hop : b * hop + n_fft] for a, b in zip(starts, ends)]), float(contrast)
 
 
 def level_spread_db(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> float:

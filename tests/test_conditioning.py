@@ -208,7 +208,7 @@ def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, co
     sf.write(hiss, (0.005 * np.random.default_rng(4).standard_normal(3 * SR)).astype(np.float32), SR)
     caplog.set_level("INFO", logger="inference")
     for value, expected in [(str(hiss), "held-out check"), ("1.5-3.0", "too short to hold part of it out"),
-                            ("auto", None), ("none", None)]:  # fmt: skip
+                            ("auto", "auto noise print: 1."), ("none", None)]:  # fmt: skip
         caplog.clear()
         code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=value,
                          overwrite=True, quiet=False)  # fmt: skip
@@ -216,9 +216,11 @@ def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, co
         assert (tmp_path / "reel_denoised_s10.wav").is_file()
         if expected:
             assert expected in caplog.text, (value, caplog.text)
-    # 6 s has 0.6 s of quietest passages: too little for auto, which says so and restores without
+    # a recording without pauses: auto says so and restores without a print
+    t = np.arange(4 * SR) / SR
+    sf.write(src, (0.2 * np.sin(2 * np.pi * 220 * t) + 0.005 * np.random.default_rng(1).standard_normal(len(t))), SR)
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), overwrite=True)
-    assert code == 0 and any("auto found" in line and "restoring without a print" in line for line in err), err
+    assert code == 0 and any("auto found no pauses" in line and "restoring without a print" in line for line in err), err
 
 
 def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys):

@@ -42,17 +42,25 @@ def test_auto_finds_the_noise_in_the_pauses_of_a_programme():
     assert frames == round(noise_print.AUTO_FRACTION * len(noise_print.frame_energies(noise)))
     ratio_db = 10 * np.log10(np.mean(power[50:900]) / np.mean(true[50:900]))
     assert abs(ratio_db) < 1.5, ratio_db
-    # the quiet passages as a signal: only pauses, so about the noise's level
-    quiet = noise_print.auto_print(programme + noise, SR)
-    assert 0.5 * SR < len(quiet) < 4 * SR
+    # the quiet passages as a signal: only pauses, so about the noise's level, far below the median
+    quiet, contrast = noise_print.auto_print(programme + noise, SR)
+    assert 1.0 * SR <= len(quiet) < 4 * SR
     assert np.sqrt(np.mean(quiet**2)) < 2 * 0.003
+    assert contrast > 20
+    # a programme without pauses: its quietest passages are programme, hardly below the median
+    steady = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.3 * np.sin(2 * np.pi * 0.5 * t)) + noise).astype(np.float32)
+    quiet, contrast = noise_print.auto_print(steady, SR)
+    assert contrast < noise_print.AUTO_MIN_CONTRAST_DB
+    # a short recording still gives the minimum length (more than the quietest tenth of it)
+    quiet, _ = noise_print.auto_print(programme[: 4 * SR] + noise[: 4 * SR], SR)
+    assert len(quiet) >= noise_print.MIN_PRINT_SECONDS * SR
 
 
 def test_auto_ignores_digital_silence():
     x = np.concatenate([np.zeros(3 * SR, np.float32), hiss(3.0, 0.01)])
     chosen = noise_print.quietest_frames(noise_print.frame_energies(x))
     assert len(chosen) and chosen.min() * 512 >= 3 * SR - 2048
-    assert len(noise_print.auto_print(np.zeros(2 * SR, np.float32), SR)) == 0
+    assert len(noise_print.auto_print(np.zeros(2 * SR, np.float32), SR)[0]) == 0
 
 
 def test_check_print_refuses_short_and_silent_prints_and_warns_on_programme():
