@@ -74,10 +74,25 @@ def jupyter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def executed(tiny_checkpoint: Path, jupyter_dir: Path) -> nbformat.NotebookNode:
+def conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained tiny model with noise conditioning, for the noise-print cell."""
+    import keras
+    from omegaconf import OmegaConf
+
+    import unet
+
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg["conditioning"] = "noise_psd"
+    keras.utils.set_random_seed(5)
+    return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))
+
+
+@pytest.fixture(scope="module")
+def executed(tiny_checkpoint: Path, conditioned_checkpoint: Path, jupyter_dir: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE_CELL))
-    return execute(nb, NOTEBOOK.parent, jupyter_dir, {"DEMO_CHECKPOINT": str(tiny_checkpoint)})
+    env = {"DEMO_CHECKPOINT": str(tiny_checkpoint), "DEMO_CONDITIONED_CHECKPOINT": str(conditioned_checkpoint)}
+    return execute(nb, NOTEBOOK.parent, jupyter_dir, env)
 
 
 def probe(nb: nbformat.NotebookNode) -> dict:
@@ -130,7 +145,16 @@ def test_notebook_plays_audio_and_shows_spectrograms(executed):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "no spectrogram figure was emitted"
     players = [o for o in outputs if "<audio" in str(o.get("data", {}).get("text/html", ""))]
-    assert len(players) >= 3  # input, restored, residual
+    assert len(players) >= 3 + 4  # input, restored, residual (twice); and the noise-print cell's four
+
+
+def test_notebook_restores_with_a_noise_print(executed):
+    cell = next(c for c in executed.cells if c.cell_type == "code" and "NOISE_PRINT =" in c.source)
+    text = stream_text(cell)
+    # the bundled example's pauses give an auto print; both restorations are played
+    assert "noise print (auto):" in text and "restored with the print" in text, text
+    assert "no conditioned model" not in text and "no print" not in text, text
+    assert sum("<audio" in str(o.get("data", {}).get("text/html", "")) for o in cell.outputs) == 4
 
 
 def test_setup_cell_finds_the_repository_from_its_root(jupyter_dir, tmp_path):
