@@ -1,0 +1,78 @@
+"""What a noise print adds to restore time: ``python scripts/bench_noise_print.py CHECKPOINT``.
+
+Restores one synthetic recording (a tone programme with pauses under film noise, ``--seconds``
+long) with the command's own code path, ``inference.run``, once per setting of
+``inference.noise_print`` (none, a 5 s print file, a START-END range, auto), each after a
+warm-up run, ``--repeats`` times, and prints the median wall time of each and its ratio to
+``none``. The held-out check is on, as by default. Run it on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+SR = 44100
+
+
+def recording(seconds: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(programme + film noise, 5 s of the same noise alone)."""
+    import degradations
+
+    rng = np.random.default_rng(seed)
+    source = degradations.NoiseSource(degradations.load_noise_config("film"), SR)
+    n = int(seconds * SR)
+    noise, heard, _ = source.sample_with_print(n, 5 * SR, rng)
+    t = np.arange(n) / SR
+    programme = 0.2 * np.sin(2 * np.pi * 220 * t) * ((t % 4.0) < 3.0)
+    return (programme + 0.02 * noise).astype(np.float32), (0.02 * heard).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="a conditioned model folder")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import inference
+
+    folder = Path(tempfile.mkdtemp(prefix="bench_print_"))
+    audio, heard = recording(args.seconds)
+    sf.write(folder / "reel.wav", audio, SR, subtype="PCM_24")
+    sf.write(folder / "print.wav", heard, SR, subtype="PCM_24")
+    base = OmegaConf.load(Path(inference.__file__).parent / "conf" / "inference" / "default.yaml")
+    settings = {"none": "none", "file (5 s)": str(folder / "print.wav"), "range 3-4 s": "3-4", "auto": "auto"}
+    times: dict[str, float] = {}
+    for name, value in settings.items():
+        cfg = base.copy()
+        cfg.update({"audio": str(folder / "reel.wav"), "checkpoint": args.checkpoint, "noise_print": value,
+                    "overwrite": True, "quiet": True})  # fmt: skip
+        runs = []
+        for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
+            start = time.perf_counter()
+            if inference.run(cfg) != 0:
+                raise SystemExit(f"{name}: inference failed")
+            if k:
+                runs.append(time.perf_counter() - start)
+        times[name] = statistics.median(runs)
+    print(f"{args.seconds:g} s recording, {args.repeats} runs each (median), checkpoint {args.checkpoint}")
+    print("| noise_print | seconds | vs none |")
+    print("|---|---|---|")
+    for name, seconds in times.items():
+        print(f"| {name} | {seconds:.2f} | {seconds / times['none'] - 1:+.1%} |")
+
+
+if __name__ == "__main__":
+    main()
