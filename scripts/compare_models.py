@@ -1,6 +1,6 @@
 """Compare the model rows of two evaluate.py result files, item set for item set.
 
-    .venv/bin/python scripts/compare_models.py CANDIDATE.csv REFERENCE.csv [--system model]
+    .venv/bin/python scripts/compare_models.py CANDIDATE.csv REFERENCE.csv [--system model] [--reference-system S]
 
 Prints, as markdown, the candidate's SI-SDR improvement by noise family and input SNR with
 the reference's in brackets, the mean over the synthetic families (film, gramophone, tape)
@@ -97,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("candidate", type=Path)
     parser.add_argument("reference", type=Path)
     parser.add_argument("--system", default="model", help="the system to compare (default: model)")
+    parser.add_argument("--reference-system", default=None,
+                        help="the reference's system when it differs (e.g. compare conditioned_print with model "
+                             "in one file: give the file twice)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        cand, ref = read_rows(args.candidate, args.system), read_rows(args.reference, args.system)
+        cand = read_rows(args.candidate, args.system)
+        ref = read_rows(args.reference, args.reference_system or args.system)
     except (OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -92,3 +92,10 @@ def test_committed_candidates_share_the_shipped_models_test_set(compare, candida
     results = REPO / "docs" / "results"
     assert compare.main([str(results / candidate), str(results / "default_model_2_items.csv")]) == 0
     assert "| 10 dB |" in capsys.readouterr().out
+
+
+def test_reference_system_compares_two_systems_of_one_file(compare, tmp_path, capsys):
+    path = _write(tmp_path / "a.csv", {"film": 6.0})
+    # the model against the input of the same file: +6 dB at 10 dB, +3 at 20 dB
+    assert compare.main([str(path), str(path), "--reference-system", "input"]) == 0
+    assert "mean over input SNRs: +4.50 dB" in capsys.readouterr().out
