@@ -136,7 +136,7 @@ def test_validation_set_of_a_conditioned_run_has_a_power_per_item(corpus):
     assert "noise_power" not in plain
 
 
-def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus, tmp_path):
+def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus, tmp_path, tiny_checkpoint):
     from hydra import compose, initialize_config_dir
 
     import trainer as trainer_module
@@ -150,12 +150,9 @@ def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus
         "steps_per_epoch=2", "train.checkpoint_every=1000", "train.noise_print.seconds=[1.0,1.5]",
     ]  # fmt: skip
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        plain_cfg = compose("conf", overrides=base)
         cond_cfg = compose("conf", overrides=[*base, "model.conditioning=noise_psd", "epochs=2"])
-    source = trainer_module.Trainer(plain_cfg, tmp_path / "plain")
-    source.fit(quiet=True)
     tr = trainer_module.Trainer(cond_cfg, tmp_path / "cond")
-    assert tr.initialise_from(tmp_path / "plain" / "last", step=2) == 2
+    assert tr.initialise_from(tiny_checkpoint, step=2) == 2  # the unconditioned tiny model
     row = tr.fit(quiet=True)
     assert row["step"] == 4 and np.isfinite(row["val_si_sdr_i"])
     saved = json.loads((tmp_path / "cond" / "last" / "config.json").read_text())
