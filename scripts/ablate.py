@@ -54,9 +54,9 @@ NOISE_ARMS: dict[str, tuple[str, list[str]]] = {
     # validation set; 6.0 M parameters is the largest widening that fits the 25 MB budget
     "size_6M": ("model 1.5x wider: filters 24-48-48-96-80, 6.0 M parameters",
                 ["model.filters=[24,48,48,96,80]", VALIDATION_MIX]),
-    # session 11: power-law compressed spectra, in the network only or in the MAE as well,
+    # experiment 11: power-law compressed spectra, in the network only or in the MAE as well,
     # against the shipped mix run again on the same machine (wall-time budgets differ by CPU)
-    "noise_default_s11": ("the shipped mix again, on session 11's CPU", [VALIDATION_MIX]),
+    "noise_default_s11": ("the shipped mix again, on experiment 11's CPU", [VALIDATION_MIX]),
     "compress_model_0.3": ("network on magnitude^0.3 spectra, MAE on raw spectra", ["model.compression=0.3", VALIDATION_MIX]),
     "compress_both_0.3": ("network on magnitude^0.3 spectra, MAE on magnitude^0.3 spectra",
                           ["model.compression=0.3", "train.loss.compression=0.3", VALIDATION_MIX]),
@@ -66,7 +66,7 @@ ARMS.update(NOISE_ARMS)
 
 FIELDS = ["val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr", "val_energy_ratio_db", "val_loss"]
 OPTIONAL_FIELDS = ["val_si_sdr_i_recorded"]  # not in the rows of arms run before it existed
-# experiments/ is not kept between sessions, so each finished arm's last row is kept here
+# experiments/ is not kept between runs, so each finished arm's last row is kept here
 RESULTS = REPO / "docs" / "results" / "ablations.csv"
 RESULT_FIELDS = ["arm", "step", "seconds", "budget_minutes", *FIELDS, *OPTIONAL_FIELDS]
 BASELINE_ARM = "published"
