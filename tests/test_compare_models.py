@@ -85,7 +85,7 @@ def test_main_reports_a_missing_system_or_file_in_one_line(compare, tmp_path, ca
     assert "missing.csv" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("candidate", ["continuation_session6_eval.csv", "split_run_eval.csv"])
+@pytest.mark.parametrize("candidate", ["continuation_experiment6_eval.csv", "split_run_eval.csv"])
 def test_committed_candidates_share_the_shipped_models_test_set(compare, candidate, capsys):
     # docs/RESULTS.md compares these runs with the shipped model item by item, on the test set
     # of sessions 3-12 (two items a cell); if that file changes, those tables must be redone.
