@@ -428,10 +428,12 @@ class ExampleMaker:
         self.corpus = corpus
         self.print_cfg = None if print_cfg is None else {**PRINT_DEFAULTS, **_plain(print_cfg)}
         if self.print_cfg is not None:
-            lo, hi = _range(self.print_cfg["seconds"], "train.noise_print.seconds")
-            if lo < noise_print.MIN_PRINT_SECONDS:
-                raise ValueError(f"train.noise_print.seconds: at least {noise_print.MIN_PRINT_SECONDS:g} s, got {lo:g}")
-            _range(self.print_cfg["leak_db"], "train.noise_print.leak_db")
+            # validated once here, not in every example
+            self.print_seconds = _range(self.print_cfg["seconds"], "train.noise_print.seconds")
+            if self.print_seconds[0] < noise_print.MIN_PRINT_SECONDS:
+                raise ValueError(f"train.noise_print.seconds: at least {noise_print.MIN_PRINT_SECONDS:g} s, "
+                                 f"got {self.print_seconds[0]:g}")  # fmt: skip
+            self.print_leak_db = _range(self.print_cfg["leak_db"], "train.noise_print.leak_db")
             if not 0.0 <= float(self.print_cfg["auto_share"]) <= 1.0:
                 raise ValueError(f"train.noise_print.auto_share: expected a value in [0, 1], got {self.print_cfg['auto_share']}")
         self.noise_source = noise_source
@@ -453,7 +455,7 @@ class ExampleMaker:
         pc = self.print_cfg
         r_print = np.random.default_rng([self.seed, stream, int(index), _PART_PRINT])
         n = self.segment_samples
-        m = int(r_print.uniform(*_range(pc["seconds"], "seconds")) * int(pc["sample_rate"]))
+        m = int(r_print.uniform(*self.print_seconds) * int(pc["sample_rate"]))
         both, family = self.noise_source.sample(n + m, r_noise)
         both = np.asarray(both, dtype=np.float32)
         noise, heard = both[:n], both[n:]
@@ -469,7 +471,7 @@ class ExampleMaker:
             p_target = float(np.mean(target.astype(np.float64) ** 2))
             if p_print > 0 and p_target > 0:  # a little of the reel's programme is in every real print
                 leak = np.resize(target.astype(np.float64), m) * math.sqrt(p_print / p_target)
-                heard = heard + leak * 10.0 ** (r_print.uniform(*_range(pc["leak_db"], "leak_db")) / 20.0)
+                heard = heard + leak * 10.0 ** (r_print.uniform(*self.print_leak_db) / 20.0)
             error = float(pc["level_error_db"])
             power = noise_print.noise_power(heard, n_fft, hop) * np.float32(10.0 ** (r_print.uniform(-error, error) / 10.0))
         return noisy, target, power.astype(np.float32), family

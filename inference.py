@@ -288,25 +288,19 @@ def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False)
     import stft
     import unet
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
-    def estimate_noise(x: tf.Tensor) -> tf.Tensor:
+    def noise_of(x: tf.Tensor, power: tf.Tensor | None = None) -> tf.Tensor:
         spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
-        restored = unet.stage_outputs(model(spec, training=False))[-1]
+        restored = unet.stage_outputs(model(spec if power is None else [spec, power], training=False))[-1]
         y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
         return x - y
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, n_fft // 2 + 1], tf.float32)],
-        reduce_retracing=True,
-    )
-    def estimate_noise_conditioned(x: tf.Tensor, power: tf.Tensor) -> tf.Tensor:
-        spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
-        restored = unet.stage_outputs(model([spec, power], training=False))[-1]
-        y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
-        return x - y
-
+    signature = [tf.TensorSpec([None, None], tf.float32)]
     if conditioned:
-        estimate_noise = estimate_noise_conditioned
+        signature.append(tf.TensorSpec([None, n_fft // 2 + 1], tf.float32))
+        estimate_noise = tf.function(noise_of, input_signature=signature, reduce_retracing=True)
+    else:
+        estimate_noise = tf.function(lambda x: noise_of(x), input_signature=signature, reduce_retracing=True)
+
     _NOISE_FUNCTIONS[model] = (key, estimate_noise)
     return estimate_noise
 
@@ -1261,7 +1255,10 @@ def file_noise_power(restorer: Restorer, spec: Any, source: Path, file_print: np
     warns: list[str] = []
     if spec.kind == "none":
         return None, info, warns
-    recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
+    # the recording itself is read only where auto or the check needs it (up to ten minutes of it)
+    recording = None
+    if spec.kind == "auto" or check:
+        recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
     if spec.kind == "file":
         audio = file_print
     elif spec.kind == "range":
@@ -1283,7 +1280,7 @@ def file_noise_power(restorer: Restorer, spec: Any, source: Path, file_print: np
                     f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
                     f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
     assert audio is not None
-    if check:
+    if recording is not None and check:
         result = noise_print.held_out_check(restorer.restore_told, recording, audio, rate, n_fft, hop)
         if result is None:
             info.append(f"{source.name}: the print is too short to hold part of it out; used unchecked")
