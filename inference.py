@@ -87,7 +87,8 @@ import audio_io
 
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "models" / "default"
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16")
+BACKENDS = ("tensorflow", "onnxruntime")
 # Names of the files a run writes; inputs matching them are earlier outputs, not programmes.
 PREVIOUS_OUTPUT = re.compile(r"_(denoised|residual|spectrograms)_s\d+(p\d+)?$")
 # Sample formats with a fixed full scale: libsndfile clips samples beyond it on writing.
@@ -185,7 +186,8 @@ class InferenceSettings:
     overlap_seconds: float = 1.0
     batch_segments: int | None = None
     block_seconds: float = 10.0
-    precision: str = "float32"
+    precision: str = "auto"
+    backend: str = "tensorflow"
     plot: bool = False
     plot_seconds: float = 30.0
     quiet: bool = False
@@ -247,7 +249,8 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         overlap_seconds=_number(group, "overlap_seconds", float, 1.0),
         batch_segments=None if group.get("batch_segments") is None else _number(group, "batch_segments", int, 1),
         block_seconds=_number(group, "block_seconds", float, 10.0),
-        precision=str(group.get("precision", "float32") or "float32"),
+        precision=str(group.get("precision", "auto") or "auto"),
+        backend=str(group.get("backend", "tensorflow") or "tensorflow"),
         plot=_number(group, "plot", bool, False),
         plot_seconds=_number(group, "plot_seconds", float, 30.0),
         quiet=_number(group, "quiet", bool, False),
@@ -263,6 +266,10 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         raise UsageError(f"inference.plot_seconds: must be a positive number, got {s.plot_seconds}")
     if s.precision not in PRECISIONS:
         raise UsageError(f"inference.precision: expected one of {', '.join(PRECISIONS)}, got {s.precision!r}")
+    if s.backend not in BACKENDS:
+        raise UsageError(f"inference.backend: expected one of {', '.join(BACKENDS)}, got {s.backend!r}")
+    if s.backend == "onnxruntime" and s.precision == "bfloat16":
+        raise UsageError("inference.precision=bfloat16 needs inference.backend=tensorflow (an ONNX export computes in float32)")
     SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
     return s
 
@@ -279,6 +286,10 @@ def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False)
 
     One trace serves every batch size and segment length (the signature leaves both open).
     """
+    import exported_model
+
+    if isinstance(model, exported_model.OnnxDenoiser):  # its STFT is inside the exported graph
+        return model.noise
     key = (n_fft, hop, conditioned)
     cached = _NOISE_FUNCTIONS.get(model)
     if cached is not None and cached[0] == key:
@@ -305,15 +316,40 @@ def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False)
     return estimate_noise
 
 
-def load_model(checkpoint: str | os.PathLike, precision: str = "float32") -> tuple[Any, dict]:
-    """Load a checkpoint folder (``unet.load_denoiser``), in ``float32`` or mixed ``bfloat16``.
+def resolve_precision(precision: str) -> str:
+    """``float32`` or ``bfloat16``: ``auto`` is bfloat16 only on a CPU that computes it natively
+    (AVX-512 BF16 or AMX; a 60 s file took 0.71x the wall time of float32 on such an EPYC),
+    float32 elsewhere, where bfloat16 is emulated and slower, and on GPUs."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    import unet
+
+    return "bfloat16" if compute_device() == "CPU" and unet.native_bfloat16_cpu() else "float32"
+
+
+def load_model(checkpoint: str | os.PathLike, precision: str = "float32", backend: str = "tensorflow") -> tuple[Any, dict]:
+    """Load a checkpoint folder (``unet.load_denoiser``), in ``float32`` or mixed ``bfloat16``
+    (``auto``: :func:`resolve_precision`); with ``backend="onnxruntime"``, an export folder
+    written by export.py (``exported_model.OnnxDenoiser``, float32).
 
     With ``bfloat16`` the network body computes in bfloat16 (faster on CPUs with AVX-512
     BF16 or AMX); the STFT, the model's outputs and everything after stay float32.
     Raises ``unet.CheckpointError`` for a missing or incompatible checkpoint.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    precision = resolve_precision(precision)
+    if backend == "onnxruntime":
+        import exported_model
+        import unet
+
+        try:
+            onnx_model = exported_model.OnnxDenoiser(checkpoint)
+        except exported_model.ExportedModelError as exc:
+            raise unet.CheckpointError(str(exc)) from None
+        return onnx_model, unet.model_config(onnx_model.config)
     import keras
 
     import unet
@@ -890,6 +926,61 @@ class Restorer:
         # auto estimate, what the model was trained to use without a print
         self.noise_power: np.ndarray | None = None
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        checkpoint: str | os.PathLike | None = None,
+        precision: str = "auto",
+        strength: float = 1.0,
+        backend: str = "tensorflow",
+        **settings: Any,
+    ) -> "Restorer":
+        """The one-call way in, without Hydra: load ``checkpoint`` (a model folder; None: the
+        shipped ``models/default``; with ``backend="onnxruntime"`` an export folder of export.py)
+        and return a restorer for it. ``precision``: ``auto`` (bfloat16 on CPUs that have it
+        natively, else float32), ``float32`` or ``bfloat16``.
+
+        ``settings`` are the other keyword arguments of :class:`Restorer` (``segment_seconds``,
+        ``overlap_seconds``, ``batch_segments``, ``block_seconds``); ``batch_segments`` defaults
+        to :func:`default_batch_segments`. Raises ``unet.CheckpointError`` for a missing or
+        incompatible folder::
+
+            restorer = Restorer.from_pretrained()
+            restored = restorer.restore(audio, 44100, strength=0.7)
+            restorer.restore_file("reel.wav", output_dir="restored")
+        """
+        folder = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+        model, cfg = load_model(folder, precision, backend)
+        settings.setdefault("batch_segments", default_batch_segments())
+        return cls(model, cfg, strength=strength, **settings)
+
+    def restore(
+        self,
+        audio: np.ndarray,
+        sample_rate: int,
+        strength: float | None = None,
+        noise_print: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Restore an in-memory signal: float ``[samples]`` or ``[samples, channels]`` at
+        ``sample_rate`` -> the same shape and dtype.
+
+        ``strength`` (0..1) overrides the restorer's own for this call; ``noise_print`` (a
+        conditioned model only) is a noise-only recording at ``sample_rate`` told for this call.
+        The restorer's own strength and print are left as they were. Raises ``ValueError`` for
+        arguments out of range or non-finite samples.
+        """
+        if strength is not None and not (0.0 <= float(strength) <= 1.0):
+            raise ValueError(f"strength: must be between 0.0 and 1.0, got {strength}")
+        saved = self.noise_power, self.strength
+        try:
+            if strength is not None:
+                self.strength = float(strength)
+            if noise_print is not None:
+                self.set_noise_print(noise_print, sample_rate)
+            return self.denoise_array(audio, sample_rate)
+        finally:
+            self.noise_power, self.strength = saved
+
     # ---------------------------------------------------------------- arrays
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
@@ -980,8 +1071,11 @@ class Restorer:
         plot_seconds: float = 30.0,
         progress: Callable[[float], Any] | None = None,
         allow_truncated: bool = False,
+        strength: float | None = None,
     ) -> FileResult:
         """Restore one file block by block and write denoised and residual outputs.
+
+        ``strength`` (0..1) overrides the restorer's own for this file (and its output names).
 
         Outputs go to ``paths`` (default :func:`output_paths` next to the input or in
         ``output_dir``). Raises :class:`InferenceError` (and leaves no output) for an
@@ -990,6 +1084,15 @@ class Restorer:
         ``allow_truncated``: then the frames present are restored and the result carries a
         warning. ``progress`` is called with the number of frames of each block read.
         """
+        if strength is not None:
+            if not (0.0 <= float(strength) <= 1.0):
+                raise ValueError(f"strength: must be between 0.0 and 1.0, got {strength}")
+            saved = self.strength
+            self.strength = float(strength)
+            try:
+                return self.restore_file(source, paths, output_dir, overwrite, plot, plot_seconds, progress, allow_truncated)
+            finally:
+                self.strength = saved
         source = Path(source)
         with open_audio(source) as reader:
             sr, channels = reader.samplerate, reader.channels
@@ -1171,14 +1274,14 @@ def native_stderr_silenced(active: bool = True) -> Iterator[None]:
 _MODEL_CACHE: dict[tuple, tuple[Any, dict]] = {}
 
 
-def _cached_model(checkpoint: Path, precision: str) -> tuple[Any, dict]:
+def _cached_model(checkpoint: Path, precision: str, backend: str = "tensorflow") -> tuple[Any, dict]:
     """Load once per process (tests and notebooks call :func:`run` repeatedly)."""
-    weights = checkpoint / "model.weights.h5"
+    weights = checkpoint / ("model.onnx" if backend == "onnxruntime" else "model.weights.h5")
     stamp = weights.stat().st_mtime_ns if weights.exists() else None
-    key = (str(checkpoint.resolve()), stamp, precision)
+    key = (str(checkpoint.resolve()), stamp, precision, backend)
     if key not in _MODEL_CACHE:
         _MODEL_CACHE.clear()
-        _MODEL_CACHE[key] = load_model(checkpoint, precision)
+        _MODEL_CACHE[key] = load_model(checkpoint, precision, backend)
     return _MODEL_CACHE[key]
 
 
@@ -1374,7 +1477,7 @@ def run(cfg: Mapping) -> int:
                 f"{checkpoint}: the shipped model is not installed; pass inference.checkpoint=FOLDER "
                 f"(a folder with config.json and model.weights.h5)"
             )
-        model, model_cfg = _cached_model(checkpoint, settings.precision)
+        model, model_cfg = _cached_model(checkpoint, settings.precision, settings.backend)
         spec, file_print = _print_spec(settings, model_cfg, checkpoint)
         restorer = Restorer(
             model,
@@ -1393,7 +1496,8 @@ def run(cfg: Mapping) -> int:
         _print_error(_one_line(message, 300))
         return 1
     level = logging.INFO if settings.verbose else logging.DEBUG
-    log.log(level, "device: %s; model: %s (%s, %s Hz); precision %s", compute_device(), checkpoint, model_cfg.get("name"), restorer.model_rate, settings.precision)
+    log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
+            restorer.model_rate, settings.backend, "float32" if settings.backend == "onnxruntime" else resolve_precision(settings.precision))
     log.log(level, "segments: %d samples, overlap %d (crossfade %d), %d per batch", restorer.plan.length, restorer.plan.overlap, restorer.plan.fade, restorer.batch_segments)
 
     from tqdm import tqdm
@@ -1515,7 +1619,10 @@ class _HeldStderr:
         return getattr(self.real, name)
 
 
-def _main() -> None:
+def hydra_entry(run_config: Callable[[Any], int]) -> None:
+    """Run ``run_config(cfg)`` as a Hydra entry point on the project's config tree, with the
+    command line's conventions: exit with its code, Ctrl-C and ``kill`` clean up, paths with
+    odd characters pass, and arguments Hydra rejects give one ``error:`` line and exit 2."""
     import signal
 
     import hydra
@@ -1527,10 +1634,12 @@ def _main() -> None:
     sys.argv[1:] = quote_paths(sys.argv[1:])
     held = _HeldStderr(sys.stderr)
 
-    @hydra.main(config_path="conf", config_name="conf", version_base="1.3")
+    # an absolute path: Hydra would otherwise look for `conf` beside the module defining
+    # `main` as a Python package when the entry point is another file (export.py, app.py)
+    @hydra.main(config_path=str(REPO_ROOT / "conf"), config_name="conf", version_base="1.3")
     def main(cfg: Any) -> None:
         held.passing = True
-        code = run(cfg)
+        code = run_config(cfg)
         if code:
             sys.exit(code)
 
@@ -1550,6 +1659,10 @@ def _main() -> None:
         sys.exit(2)
     finally:
         sys.stderr = held.real
+
+
+def _main() -> None:
+    hydra_entry(run)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ every sample lies under a full set of overlapping windows; the inverse crops bac
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # TensorFlow is imported inside the functions that use it, so that the numpy helpers below
@@ -121,3 +123,78 @@ def power_compress(channels: tf.Tensor, exponent: float, eps: float = COMPRESSIO
         return channels
     power = tf.reduce_sum(tf.square(channels), axis=-1, keepdims=True)
     return channels * tf.pow(power + eps, (exponent - 1.0) / 2.0)
+
+
+# --------------------------------------------------------------------------- real-valued STFT
+# The same analysis and synthesis as stft()/istft(), written as framing, matrix products and
+# overlap-add in keras.ops, with no complex tensors and no FFT op. Complex tensors and FFTs
+# do not survive conversion to ONNX (tf2onnx has no RFFT with Real/Imag consumers nor IRFFT),
+# and keras.ops runs on every backend, so this form is what a waveform-in, waveform-out model
+# carries inside its graph (unet.WaveformDenoiser). A frame's DFT as a product costs about
+# 4 M multiply-adds per frame each way, a few per cent of the U-Net's own cost.
+
+
+def _overlap(n_fft: int, hop: int) -> int:
+    if n_fft % hop:
+        raise ValueError(f"the real-valued STFT needs n_fft a multiple of hop, got {n_fft} and {hop}")
+    return n_fft // hop
+
+
+def dft_bases(n_fft: int = 2048, hop: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Analysis ``[n_fft, 2 * bins]`` and synthesis ``[2 * bins, n_fft]`` matrices (float32).
+
+    Analysis holds the periodic Hamming window times cos and -sin, interleaved so that a
+    frame's product reshapes to ``[bins, 2]`` (real, imaginary) as :func:`spec_to_channels`
+    gives; synthesis is the inverse real DFT (DC and Nyquist once, the other bins twice, their
+    imaginary parts at DC and Nyquist ignored as an inverse rFFT does) times the inverse
+    window of ``tf.signal.inverse_stft_window_fn``. Angles are reduced modulo ``n_fft`` in
+    integers before the cosine, so each entry is exact to float64 before the cast.
+    """
+    r = _overlap(n_fft, hop)
+    bins = n_fft // 2 + 1
+    n = np.arange(n_fft)
+    window = 0.54 - 0.46 * np.cos(2 * np.pi * n / n_fft)  # tf.signal.hamming_window, periodic
+    angle = 2 * np.pi * ((np.arange(bins)[:, None] * n[None, :]) % n_fft) / n_fft  # [bins, n_fft]
+    cos, sin = np.cos(angle), np.sin(angle)
+    analysis = np.empty((n_fft, 2 * bins))
+    analysis[:, 0::2] = (window[None, :] * cos).T
+    analysis[:, 1::2] = (-window[None, :] * sin).T
+    inverse_window = window / np.tile((window**2).reshape(r, hop).sum(axis=0), r)
+    weight = np.full(bins, 2.0)
+    weight[0] = weight[-1] = 1.0
+    synthesis = np.empty((2 * bins, n_fft))
+    synthesis[0::2] = weight[:, None] * cos / n_fft * inverse_window[None, :]
+    synthesis[1::2] = -weight[:, None] * sin / n_fft * inverse_window[None, :]
+    return analysis.astype(np.float32), synthesis.astype(np.float32)
+
+
+def real_stft_channels(x: Any, analysis: Any, n_fft: int = 2048, hop: int = 512) -> Any:
+    """``[batch, samples]`` -> ``[batch, frames, bins, 2]``: :func:`stft` then
+    :func:`spec_to_channels`, in keras.ops (``analysis`` from :func:`dft_bases`)."""
+    from keras import ops
+
+    r = _overlap(n_fft, hop)
+    lead = n_fft - hop
+    n = ops.shape(x)[1]
+    frames = (n + 2 * lead - n_fft + hop - 1) // hop + 1
+    total = (frames - 1) * hop + n_fft
+    batch = ops.shape(x)[0]
+    x = ops.concatenate([ops.zeros((batch, lead), x.dtype), x, ops.zeros((batch, total - n - lead), x.dtype)], axis=1)
+    chunks = ops.reshape(x, (batch, frames + r - 1, hop))
+    framed = ops.concatenate([chunks[:, k : k + frames, :] for k in range(r)], axis=-1)  # [batch, frames, n_fft]
+    return ops.reshape(ops.matmul(framed, analysis), (batch, frames, n_fft // 2 + 1, 2))
+
+
+def real_istft_channels(channels: Any, length: Any, synthesis: Any, n_fft: int = 2048, hop: int = 512) -> Any:
+    """Inverse of :func:`real_stft_channels`: ``[batch, frames, bins, 2]`` -> ``[batch, length]``
+    (``synthesis`` from :func:`dft_bases`); what :func:`istft` of :func:`channels_to_spec` gives."""
+    from keras import ops
+
+    r = _overlap(n_fft, hop)
+    batch, frames = ops.shape(channels)[0], ops.shape(channels)[1]
+    flat = ops.reshape(ops.cast(channels, "float32"), (batch, frames, n_fft + 2))
+    y = ops.reshape(ops.matmul(flat, synthesis), (batch, frames, r, hop))
+    pieces = [ops.pad(y[:, :, k, :], [[0, 0], [k, r - 1 - k], [0, 0]]) for k in range(r)]
+    out = ops.reshape(sum(pieces[1:], pieces[0]), (batch, (frames + r - 1) * hop))
+    lead = n_fft - hop
+    return out[:, lead : lead + length]

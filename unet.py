@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from stft import COMPRESSION_EPS, frequency_positional_embedding
+from stft import COMPRESSION_EPS, dft_bases, frequency_positional_embedding, real_istft_channels, real_stft_channels
 
 # The custom layers use keras.ops only (no TensorFlow calls), so that the model also builds
 # under Keras's JAX backend (../shared/notes/GPU.md); the STFT around it stays in stft.py.
@@ -51,8 +51,10 @@ class PadToMultiple(layers.Layer):
 
     def call(self, x):
         shape = ops.shape(x)
-        pad_t = (-shape[1]) % self.time_multiple
-        pad_f = (-shape[2]) % self.freq_multiple
+        # (m - n % m) % m, not (-n) % m: the ONNX converter turns a negative operand's floor
+        # modulo into a truncated one, which made the padding negative (a crop)
+        pad_t = (self.time_multiple - shape[1] % self.time_multiple) % self.time_multiple
+        pad_f = (self.freq_multiple - shape[2] % self.freq_multiple) % self.freq_multiple
         return ops.pad(x, [[0, 0], [0, pad_t], [0, pad_f], [0, 0]])
 
     def compute_output_shape(self, input_shape):
@@ -342,6 +344,66 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
 def stage_outputs(outputs: Any) -> list:
     """The model's stage estimates as a list (Keras returns a bare tensor for one stage)."""
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+class WaveformDenoiser(layers.Layer):
+    """A spectrogram model with its STFT around it: waveform in, noise and restored waveform out.
+
+    ``denoiser(waveform)`` (``[batch, samples]`` float32 at ``config['sample_rate']``; a
+    conditioned model also takes ``noise_power`` ``[batch, bins]``) returns a dict with
+    ``restored`` (the last stage's estimate, resynthesised), ``noise`` (``waveform -
+    restored``) and ``stages`` (every stage's waveform). The STFT is the real-valued one of
+    stft.py, in keras.ops, so the whole chain is one graph on any Keras backend and converts
+    to ONNX; the model's own padding to its time and frequency strides happens inside it.
+    This is what export.py serialises. The DFT matrices are non-trainable weights, so a
+    SavedModel stores them once rather than as a constant in every traced graph.
+    """
+
+    def __init__(self, model: keras.Model, cfg: Mapping, **kwargs: Any) -> None:
+        super().__init__(name=kwargs.pop("name", "waveform_denoiser"), dtype="float32", **kwargs)
+        self.model, self.config = model, model_config(cfg)
+        self.sample_rate = int(self.config["sample_rate"])
+        self.n_fft, self.hop = int(self.config["n_fft"]), int(self.config["hop_length"])
+        self.conditioned = self.config["conditioning"] != "none"
+        self.bins = self.n_fft // 2 + 1
+        analysis, synthesis = dft_bases(self.n_fft, self.hop)
+        self.analysis = self.add_weight(shape=analysis.shape, initializer="zeros", trainable=False, name="dft_analysis")
+        self.synthesis = self.add_weight(shape=synthesis.shape, initializer="zeros", trainable=False, name="dft_synthesis")
+        self.analysis.assign(analysis)
+        self.synthesis.assign(synthesis)
+        self.built = True
+
+    def call(self, waveform: Any, noise_power: Any = None, training: bool = False) -> dict:
+        if self.conditioned and noise_power is None:
+            raise ValueError("this model is conditioned (noise_psd): pass noise_power [batch, bins]")
+        length = ops.shape(waveform)[1]
+        spec = real_stft_channels(waveform, self.analysis, self.n_fft, self.hop)
+        stages = stage_outputs(self.model([spec, noise_power] if self.conditioned else spec, training=training))
+        waves = [real_istft_channels(y, length, self.synthesis, self.n_fft, self.hop) for y in stages]
+        return {"noise": waveform - waves[-1], "restored": waves[-1], "stages": waves}
+
+
+# CPU features that make bfloat16 matrix products native rather than emulated
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
+    """The feature flags of the first CPU (empty where /proc/cpuinfo does not exist)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bfloat16_cpu(flags: set[str] | None = None) -> bool:
+    """Whether this CPU computes bfloat16 products natively (AVX-512 BF16 or AMX); elsewhere
+    mixed bfloat16 is emulated and slower than float32 (docs/PERFORMANCE.md)."""
+    flags = cpu_flags() if flags is None else flags
+    return any(f in flags for f in NATIVE_BF16_CPU_FLAGS)
 
 
 def _count_h5_arrays(path: Path) -> int:

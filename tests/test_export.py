@@ -1,0 +1,213 @@
+"""export.py, unet.WaveformDenoiser and the onnxruntime backend.
+
+The exports are loaded back in separate Python processes started in isolated mode (``-I``:
+no current folder, no PYTHONPATH) from an empty folder, so that they run with plain
+TensorFlow and plain onnxruntime and none of this repository's modules.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import export
+import inference
+import unet
+from conftest import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "examples" / "film_reel_noisy.wav"
+# restored waveforms, full scale 1.0: the float32 DFT products against tf.signal's FFT
+TOLERANCE = 1e-4
+
+
+def _conditioned_tiny(folder: Path) -> Path:
+    import keras
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg["conditioning"] = "noise_psd"
+    keras.utils.set_random_seed(5)
+    return unet.save_denoiser(unet.build_model(cfg), cfg, folder)
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_checkpoint, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "tiny"
+    export.export_model(tiny_checkpoint, out, ["saved_model", "onnx"], check_seconds=3.0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def example_inputs(tiny_checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    """3.3 s of the bundled example (a length that fills no whole number of strided frames)
+    and the restored waveform by the repository's tf.signal path."""
+    model, cfg = inference.load_model(tiny_checkpoint)
+    inputs = export.check_inputs(cfg, 3.3)
+    return inputs["waveform"], export.keras_reference(model, cfg, inputs)
+
+
+def _isolated(code: str, cwd: Path, **arrays: np.ndarray) -> np.ndarray:
+    """Run ``code`` in a fresh interpreter that cannot import this repository; ``arrays`` are
+    handed over in an .npz, and the code saves its answer as ``out`` in out.npy."""
+    np.savez(cwd / "in.npz", **arrays)
+    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return np.load(cwd / "out.npy")
+
+
+def test_saved_model_runs_with_plain_tensorflow_and_matches_the_keras_model(exported, example_inputs, tmp_path):
+    waveform, reference = example_inputs
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "assert not any(m in sys.modules for m in ('unet', 'stft', 'inference', 'export'))\n"
+        "a = np.load('in.npz')\n"
+        f"serve = tf.saved_model.load({str(exported / 'saved_model')!r}).signatures['serving_default']\n"
+        "out = serve(waveform=tf.constant(a['x']))\n"
+        "assert set(out) == {'noise', 'restored'}, list(out)\n"
+        "np.testing.assert_allclose(out['noise'].numpy() + out['restored'].numpy(), a['x'], atol=1e-6)\n"
+        "np.save('out.npy', out['restored'].numpy())\n"
+    )
+    restored = _isolated(code, tmp_path, x=waveform)
+    assert restored.shape == waveform.shape
+    assert np.abs(restored - reference).max() < TOLERANCE
+    assert np.abs(restored - waveform).max() > 1e-3  # the model did something: the check is not vacuous
+
+
+def test_onnx_runs_with_plain_onnxruntime_and_matches_the_keras_model(exported, example_inputs, tmp_path):
+    waveform, reference = example_inputs
+    batch = np.concatenate([waveform, waveform[:, ::-1]])  # a batch of two, any length
+    code = (
+        "import sys, numpy as np, onnxruntime as ort\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "a = np.load('in.npz')\n"
+        f"s = ort.InferenceSession({str(exported / 'model.onnx')!r}, providers=['CPUExecutionProvider'])\n"
+        "assert [i.name for i in s.get_inputs()] == ['waveform'], s.get_inputs()\n"
+        "noise, restored = s.run(['noise', 'restored'], {'waveform': a['x']})\n"
+        "np.save('out.npy', restored)\n"
+    )
+    restored = _isolated(code, tmp_path, x=np.ascontiguousarray(batch))
+    assert restored.shape == batch.shape
+    assert np.abs(restored[0] - reference[0]).max() < TOLERANCE
+
+
+def test_export_folder_describes_itself(exported, tiny_checkpoint):
+    cfg = json.loads((exported / "config.json").read_text())
+    source = json.loads((Path(tiny_checkpoint) / "config.json").read_text())
+    assert {k: cfg[k] for k in source} == source
+    record = cfg["export"]
+    assert record["formats"] == ["saved_model", "onnx"] and record["inputs"] == ["waveform"]
+    assert record["outputs"] == ["noise", "restored"] and record["sample_rate"] == 44100
+    assert set(record["check"]["max_abs_difference"]) == {"saved_model", "onnx"}
+    assert max(record["check"]["max_abs_difference"].values()) < record["check"]["tolerance"]
+    assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no work folder left
+
+
+def test_conditioned_model_exports_with_a_noise_power_input(tmp_path):
+    import onnxruntime
+
+    checkpoint = _conditioned_tiny(tmp_path / "cond")
+    record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0)
+    assert record["inputs"] == ["waveform", "noise_power"]
+    session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
+    quiet, loud = (np.full((1, 1025), p, np.float32) for p in (1e-6, 1e2))
+    a = session.run(["restored"], {"waveform": x, "noise_power": quiet})[0]
+    b = session.run(["restored"], {"waveform": x, "noise_power": loud})[0]
+    assert a.shape == x.shape and np.abs(a - b).max() > 1e-6  # the print reaches the network
+    assert not (tmp_path / "out" / "saved_model").exists()
+
+
+def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(exported, tiny_checkpoint, tmp_path):
+    with pytest.raises(export.ExportError, match="already exists"):
+        export.export_model(tiny_checkpoint, exported, ["onnx"])
+    with pytest.raises(export.ExportError, match="export.formats"):
+        export.export_model(tiny_checkpoint, tmp_path / "x", ["tflite"])
+    with pytest.raises(export.ExportError, match="model folder itself"):
+        export.export_model(tiny_checkpoint, Path(tiny_checkpoint), ["onnx"], overwrite=True)
+    with pytest.raises(unet.CheckpointError):
+        export.export_model(tmp_path / "missing", tmp_path / "y", ["onnx"])
+    assert not list(tmp_path.iterdir())
+    # a mismatch (here: a tolerance nothing can meet) leaves no folder behind
+    with pytest.raises(export.ExportMismatch, match="differs from the Keras model"):
+        export.export_model(tiny_checkpoint, tmp_path / "z", ["onnx"], check_seconds=1.0, tolerance=0.0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_command_line(tiny_checkpoint, tmp_path):
+    out = tmp_path / "cli"
+    cmd = [sys.executable, str(REPO_ROOT / "export.py"), f"export.checkpoint={tiny_checkpoint}", f"export.output_dir={out}",
+           "export.formats=[onnx]", "export.check_seconds=1.0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"wrote {out}: onnx (") and "largest difference from the Keras model" in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.onnx"]
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert again.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "overwrite" in lines[0], again.stderr
+
+
+# --------------------------------------------------------------------------- the onnxruntime backend
+
+
+def test_onnxruntime_backend_restores_a_file_as_tensorflow_does(exported, tiny_checkpoint, tmp_path):
+    from omegaconf import OmegaConf
+
+    src = tmp_path / "reel.wav"
+    audio, sr = sf.read(EXAMPLE, frames=int(4.2 * 44100), always_2d=True)
+    sf.write(src, audio, sr, subtype="FLOAT")
+    outputs = {}
+    for backend, checkpoint in (("tensorflow", tiny_checkpoint), ("onnxruntime", exported)):
+        cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+        cfg.update(audio=str(src), checkpoint=str(checkpoint), backend=backend, quiet=True, segment_seconds=2.0,
+                   overlap_seconds=0.5, output_dir=str(tmp_path / backend), precision="float32")
+        assert inference.run(cfg) == 0
+        outputs[backend], _ = sf.read(tmp_path / backend / "reel_denoised_s10.wav", always_2d=True)
+    assert outputs["onnxruntime"].shape == audio.shape
+    assert np.abs(outputs["onnxruntime"] - outputs["tensorflow"]).max() < TOLERANCE
+    assert np.abs(outputs["onnxruntime"] - audio).max() > 1e-3
+
+
+def test_onnxruntime_backend_needs_an_export_folder(tiny_checkpoint, tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    src = tmp_path / "reel.wav"
+    sf.write(src, np.zeros((4410, 1), np.float32) + 0.01, 44100)
+    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cfg.update(audio=str(src), checkpoint=str(tiny_checkpoint), backend="onnxruntime", quiet=True)
+    assert inference.run(cfg) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "no model.onnx" in err[0] and "export.py" in err[0], err
+    cfg.update(backend="onnxruntime", precision="bfloat16")
+    assert inference.run(cfg) == 2
+    cfg.update(backend="torch", precision="auto")
+    assert inference.run(cfg) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reel.wav"]
+
+
+# --------------------------------------------------------------------------- the waveform model
+
+
+def test_waveform_denoiser_is_the_spectrogram_model_with_its_stft_around_it(tiny_checkpoint):
+    model, cfg = inference.load_model(tiny_checkpoint)
+    denoiser = unet.WaveformDenoiser(model, cfg)
+    x = (0.1 * np.random.default_rng(2).standard_normal((2, 12345))).astype(np.float32)
+    out = denoiser(x)
+    reference = np.asarray(inference._noise_function(model, 2048, 512)(x))
+    assert out["noise"].shape == x.shape and len(out["stages"]) == 2
+    np.testing.assert_allclose(np.asarray(out["noise"]), reference, atol=TOLERANCE)
+    np.testing.assert_allclose(np.asarray(out["restored"]) + np.asarray(out["noise"]), x, atol=1e-6)
+    assert np.abs(np.asarray(out["stages"][0]) - np.asarray(out["stages"][1])).max() > 1e-6
+
+
+def test_waveform_denoiser_of_a_conditioned_model_wants_the_noise_power(tmp_path):
+    model, cfg = unet.load_denoiser(_conditioned_tiny(tmp_path / "cond"))
+    denoiser = unet.WaveformDenoiser(model, cfg)
+    with pytest.raises(ValueError, match="noise_power"):
+        denoiser(np.zeros((1, 4096), np.float32))
+    out = denoiser(np.zeros((1, 4096), np.float32), np.full((1, 1025), 1e-4, np.float32))
+    assert out["restored"].shape == (1, 4096)
