@@ -721,3 +721,52 @@ def test_entry_points_turn_onednn_on_unless_the_user_chose(module, given, expect
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == expected
+
+
+# --------------------------------------------------------------------------- the Python API
+
+
+def test_from_pretrained_loads_the_shipped_model_and_restores_arrays():
+    api = inference.Restorer.from_pretrained()
+    assert api.model_rate == 44100 and api.strength == 1.0 and api.batch_segments == inference.default_batch_segments()
+    x = make_signal(1.5, 22050, channels=2).astype(np.float32)
+    full = api.restore(x, 22050)
+    assert full.shape == x.shape and full.dtype == np.float32 and rms(full - x) > 1e-4
+
+
+def test_restore_takes_a_strength_per_call_and_keeps_its_own(tiny):
+    api = restorer(tiny)
+    x = make_signal(1.2, 44100)
+    full, half = api.restore(x, 44100), api.restore(x, 44100, strength=0.5)
+    np.testing.assert_allclose(x - half, 0.5 * (x - full), atol=1e-6)  # out = x - s * noise
+    assert np.array_equal(api.restore(x, 44100, strength=0.0), x)
+    assert api.strength == 1.0
+    with pytest.raises(ValueError, match="strength"):
+        api.restore(x, 44100, strength=1.5)
+
+
+def test_restore_file_takes_a_strength_per_file(tmp_path, tiny):
+    api = restorer(tiny)
+    src = write(tmp_path / "reel.wav", make_signal(1.0, 44100), 44100)
+    result = api.restore_file(src, strength=0.5)
+    assert result.denoised.name == "reel_denoised_s5.wav" and api.strength == 1.0
+    full = api.restore_file(src, output_dir=tmp_path / "full")
+    half_removed = sf.read(result.residual)[0]
+    np.testing.assert_allclose(half_removed, 0.5 * sf.read(full.residual)[0], atol=1e-6)
+    with pytest.raises(ValueError, match="strength"):
+        api.restore_file(src, strength=-0.1)
+
+
+@pytest.mark.parametrize("flags, expected", [({"avx2", "fma"}, "float32"), ({"avx512f", "avx512_bf16"}, "bfloat16"),
+                                              ({"amx_bf16"}, "bfloat16")])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, flags, expected):
+    import unet
+
+    monkeypatch.setattr(unet, "cpu_flags", lambda path="/proc/cpuinfo": set(flags))
+    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
+    assert inference.resolve_precision("auto") == expected
+    assert inference.resolve_precision("float32") == "float32"
+    monkeypatch.setattr(inference, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
+    assert inference.resolve_precision("auto") == "float32"
+    with pytest.raises(ValueError):
+        inference.resolve_precision("float16")
