@@ -193,3 +193,31 @@ def test_power_compress_gradient_finite_at_silence() -> None:
         y = tf.reduce_sum(stft.power_compress(x, 0.3))
     grad = tape.gradient(y, x).numpy()
     assert np.all(np.isfinite(grad))
+
+
+# --------------------------------------------------------------------------- the real-valued STFT
+
+
+@pytest.mark.parametrize("length", [0, 1, 511, 512, 2047, 4410, 44100])
+def test_real_stft_matches_tf_signal_and_inverts(length: int) -> None:
+    analysis, synthesis = stft.dft_bases()
+    x = np.random.default_rng(length).normal(0, 0.3, (2, length)).astype(np.float32)
+    reference = stft.spec_to_channels(stft.stft(x)).numpy()
+    channels = np.asarray(stft.real_stft_channels(tf.constant(x), analysis))
+    assert channels.shape == reference.shape == (2, stft.num_frames(length), 1025, 2)
+    np.testing.assert_allclose(channels, reference, atol=2e-5)
+    back = np.asarray(stft.real_istft_channels(tf.constant(reference), length, synthesis))
+    np.testing.assert_allclose(back, x, atol=1e-6)
+    expected = stft.istft(stft.channels_to_spec(reference + 0.01), length).numpy()  # not only an identity
+    np.testing.assert_allclose(np.asarray(stft.real_istft_channels(tf.constant(reference + 0.01), length, synthesis)), expected, atol=1e-5)
+
+
+def test_real_stft_in_a_graph_of_unknown_batch_and_length() -> None:
+    analysis, synthesis = stft.dft_bases()
+    f = tf.function(lambda x: stft.real_istft_channels(stft.real_stft_channels(x, analysis), tf.shape(x)[1], synthesis),
+                    input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    for shape in ((1, 3000), (3, 9999)):
+        x = np.random.default_rng(shape[1]).normal(0, 0.3, shape).astype(np.float32)
+        np.testing.assert_allclose(f(x).numpy(), x, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of hop"):
+        stft.dft_bases(2048, 300)
