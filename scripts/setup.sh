@@ -9,3 +9,24 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+# The web page's browser test (tests/test_app.py) drives Debian's chromium (never a browser
+# downloaded by Playwright); install it where apt-get can: as root, or through sudo
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo -n)
+  fi
+  if [ "$(id -u)" -eq 0 ] || [ ${#as_root[@]} -gt 0 ]; then
+    echo "setup: installing Debian's chromium and chromium-driver for the web page's browser test"
+    apt_log=$(mktemp)
+    if ! { ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >"$apt_log" 2>&1; then
+      tail -n 5 "$apt_log" >&2
+      echo "setup: could not install chromium; tests/test_app.py will fail until /usr/bin/chromium exists" >&2
+    fi
+    rm -f "$apt_log"
+  else
+    echo "setup: /usr/bin/chromium is missing and this user cannot run apt-get; tests/test_app.py needs it" >&2
+  fi
+fi
