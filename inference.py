@@ -830,35 +830,11 @@ class _PlotCapture:
 
 
 def write_spectrogram_plot(path: Path, signals: tuple[np.ndarray, np.ndarray, np.ndarray], sample_rate: int, title: str) -> None:
-    """Input, restored and residual spectrograms (dB, one colour scale) as a PNG at ``path``."""
-    import matplotlib
+    """Input, restored and residual spectrograms (dB, one colour scale, ``plots.py``) as a PNG at ``path``."""
+    import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy.signal import spectrogram
-
-    nper = 2048 if sample_rate > 32000 else 1024
-    specs = []
-    for sig in signals:
-        sig = np.asarray(sig, dtype=np.float64)
-        if len(sig) < nper:
-            sig = np.pad(sig, (0, nper - len(sig)))
-        f, t, p = spectrogram(sig, fs=sample_rate, window="hann", nperseg=nper, noverlap=nper * 3 // 4, mode="psd")
-        specs.append(10 * np.log10(p + 1e-20))
-    vmax = max(float(s.max()) for s in specs)
-    vmin = vmax - 100.0
-    fig, axes = plt.subplots(3, 1, figsize=(11, 9), sharex=True, constrained_layout=True)
-    for ax, spec, name in zip(axes, specs, ("input", "restored", "residual (removed)")):
-        mesh = ax.pcolormesh(t, f / 1000.0, spec, shading="auto", vmin=vmin, vmax=vmax, cmap="magma", rasterized=True)
-        ax.set_ylabel("frequency (kHz)")
-        ax.set_title(name, loc="left")
-    axes[-1].set_xlabel("time (s)")
-    fig.colorbar(mesh, ax=axes, label="power (dB)", shrink=0.8)
-    fig.suptitle(title)
-    try:
-        fig.savefig(path, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    fig = plots.spectrogram_figure([np.asarray(s, dtype=np.float32) for s in signals], sample_rate, title=title)
+    fig.savefig(path, format="png", dpi=100)
 
 
 def _make_readable(path: Path) -> None:

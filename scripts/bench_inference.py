@@ -3,6 +3,7 @@
     .venv/bin/python scripts/bench_inference.py                    # 1 minute of stereo audio
     .venv/bin/python scripts/bench_inference.py --minutes 1 60     # also an hour (about 15+ min)
     .venv/bin/python scripts/bench_inference.py --precision bfloat16 --seam-check
+    .venv/bin/python scripts/bench_inference.py --backends tensorflow onnxruntime --checkpoint models/default
 
 Each case writes a synthetic stereo programme (tones, hiss, crackle; 16-bit WAV, 44.1 kHz)
 into a temporary folder and runs the real command on it in a child process, with an
@@ -12,11 +13,15 @@ time), the same without the fixed start-up cost (Python and TensorFlow import, m
 graph tracing; measured on a 1-second file), CPU seconds (user + system, start-up removed)
 per second of audio, which other jobs on the machine disturb less than wall time, and the
 child's peak resident memory (from ``os.wait4``, so each run is measured alone). ``--seam-check`` also compares the default
-segmentation with one-piece processing of 20 s (in this process).
+segmentation with one-piece processing of 20 s (in this process). With several
+``--backends`` the same files are restored by each (onnxruntime runs an export of the same
+model, written first by export.py's ``export_model`` and not timed) and the outputs of the
+first length are compared.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import shutil
@@ -70,6 +75,32 @@ def run_inference(audio: Path, checkpoint: Path, extra: list[str]) -> tuple[floa
     return wall, cpu, usage.ru_maxrss / 1024.0, proc.returncode  # ru_maxrss is in KiB on Linux
 
 
+def prepare_models(checkpoint: str | None, model_config: str, work: str, backends: list[str]) -> tuple[str, dict[str, str]]:
+    """The model folder per backend: ``checkpoint``, or an untrained ``model_config`` saved in
+    ``work``; for onnxruntime its export (export.py). Returns (a description, folders)."""
+    sys.path.insert(0, str(REPO_ROOT))
+    import keras
+    from omegaconf import OmegaConf
+
+    import unet
+
+    if checkpoint:
+        folder = Path(checkpoint).resolve()
+        name = f"{folder} (trained)"
+    else:
+        cfg = OmegaConf.load(model_config)
+        keras.utils.set_random_seed(0)
+        folder = unet.save_denoiser(unet.build_model(cfg), cfg, Path(work) / "model")
+        name = f"{cfg.name} ({Path(model_config).name}, untrained)"
+    folders = {"tensorflow": str(folder)}
+    if "onnxruntime" in backends:
+        import export
+
+        export.export_model(folder, Path(work) / "export", ["onnx"], check_seconds=2.0)
+        folders["onnxruntime"] = str(Path(work) / "export")
+    return name, folders
+
+
 def seam_check(checkpoint: Path, precision: str, segment_seconds: float, overlap_seconds: float) -> str:
     import inference
 
@@ -113,6 +144,8 @@ def main() -> int:
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--model-config", default=str(REPO_ROOT / "conf" / "model" / "small.yaml"))
     ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--backends", nargs="+", choices=["tensorflow", "onnxruntime"], default=["tensorflow"])
+    ap.add_argument("--checkpoint", default=None, help="a trained model folder (default: an untrained --model-config)")
     ap.add_argument("--segment-seconds", type=float, default=None, help="default: conf/inference/default.yaml")
     ap.add_argument("--overlap-seconds", type=float, default=None)
     ap.add_argument("--batch-segments", type=int, default=None, help="default: the command's (1 on a CPU)")
@@ -133,42 +166,52 @@ def main() -> int:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench_inference_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        import keras
-
-        import unet
-
-        cfg = OmegaConf.load(args.model_config)
-        keras.utils.set_random_seed(0)
-        checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, work / "model")
+        # in a fresh process: the children's peak RSS (os.wait4) counts the pages a fork copies,
+        # so this process must never hold TensorFlow while it starts them
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            name, folders = pool.apply(prepare_models, (args.checkpoint, args.model_config, str(work), args.backends))
+        folders = {k: Path(v) for k, v in folders.items()}
+        checkpoint = folders["tensorflow"]
         print(f"# bench_inference: {cpu_name()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        print(f"# model {cfg.name} ({Path(args.model_config).name}, untrained), precision {args.precision}, "
+        print(f"# model {name}, precision {args.precision}, "
               f"segments {seg:g} s / overlap {ov:g} s, batch {batch or 'default'}, {args.channels} channels 16-bit 44.1 kHz")  # fmt: skip
-        startup_file = work / "startup.wav"
-        write_programme(startup_file, 1.0, args.channels)
-        startup, startup_cpu, startup_rss, code = run_inference(startup_file, checkpoint, extra)
-        if code:
-            print(f"error: the start-up run failed with exit status {code}", file=sys.stderr)
-            return 1
-        print(f"start-up (1 s file): {startup:.1f} s wall, {startup_cpu:.1f} s CPU, peak RSS {startup_rss:.0f} MB")
-        print("| audio | wall time | real-time factor | RTF without start-up | CPU s per audio s | peak RSS |")
-        print("|---|---|---|---|---|---|")
-        for minutes in args.minutes:
-            audio = work / f"programme_{minutes:g}min.wav"
-            write_programme(audio, minutes * 60, args.channels)
-            wall, cpu, rss, code = run_inference(audio, checkpoint, extra)
+        kept: dict[str, np.ndarray] = {}
+        for backend in args.backends:
+            run_extra = extra + [f"inference.backend={backend}"]
+            startup_file = work / "startup.wav"
+            write_programme(startup_file, 1.0, args.channels)
+            startup, startup_cpu, startup_rss, code = run_inference(startup_file, folders[backend], run_extra)
             if code:
-                print(f"error: the {minutes:g}-minute run failed with exit status {code}", file=sys.stderr)
+                print(f"error: the start-up run failed with exit status {code}", file=sys.stderr)
                 return 1
-            seconds = minutes * 60
-            out = sf.info(str(work / f"programme_{minutes:g}min_denoised_s10.wav"))
-            assert out.frames == int(seconds * SAMPLE_RATE) and out.channels == args.channels
-            print(
-                f"| {minutes:g} min | {wall:.1f} s | {wall / seconds:.3f} | {(wall - startup) / seconds:.3f} "
-                f"| {(cpu - startup_cpu) / seconds:.2f} | {rss:.0f} MB |",
-                flush=True,
-            )
-            for p in work.glob(f"programme_{minutes:g}min*.wav"):
-                p.unlink()  # an hour of stereo is 3 x 600 MB
+            print(f"{backend}: start-up (1 s file): {startup:.1f} s wall, {startup_cpu:.1f} s CPU, peak RSS {startup_rss:.0f} MB")
+            print("| backend | audio | wall time | real-time factor | RTF without start-up | CPU s per audio s | peak RSS |")
+            print("|---|---|---|---|---|---|---|")
+            for minutes in args.minutes:
+                audio = work / f"programme_{minutes:g}min.wav"
+                if not audio.exists():
+                    write_programme(audio, minutes * 60, args.channels)
+                wall, cpu, rss, code = run_inference(audio, folders[backend], run_extra)
+                if code:
+                    print(f"error: the {minutes:g}-minute run failed with exit status {code}", file=sys.stderr)
+                    return 1
+                seconds = minutes * 60
+                denoised = work / f"programme_{minutes:g}min_denoised_s10.wav"
+                out = sf.info(str(denoised))
+                assert out.frames == int(seconds * SAMPLE_RATE) and out.channels == args.channels
+                print(
+                    f"| {backend} | {minutes:g} min | {wall:.1f} s | {wall / seconds:.3f} | {(wall - startup) / seconds:.3f} "
+                    f"| {(cpu - startup_cpu) / seconds:.2f} | {rss:.0f} MB |",
+                    flush=True,
+                )
+                if minutes == args.minutes[0]:
+                    kept[backend] = sf.read(str(denoised), dtype="float32")[0]
+                for p in work.glob(f"programme_{minutes:g}min_*.wav"):
+                    p.unlink()  # an hour of stereo is 3 x 600 MB
+        if len(kept) > 1:
+            a, b = (kept[k] for k in args.backends[:2])
+            print(f"{args.backends[1]} vs {args.backends[0]} ({args.minutes[0]:g} min, 16-bit outputs): "
+                  f"max difference {np.abs(a - b).max():.2e} ({np.abs(a - b).max() * 32768:.1f} LSB)")
         if args.seam_check:
             print(seam_check(checkpoint, args.precision, seg, ov))
         print(f"# load average {os.getloadavg()[0]:.1f} at end")
