@@ -120,6 +120,14 @@ def test_conditioned_model_exports_with_a_noise_power_input(tmp_path):
     b = session.run(["restored"], {"waveform": x, "noise_power": loud})[0]
     assert a.shape == x.shape and np.abs(a - b).max() > 1e-6  # the print reaches the network
     assert not (tmp_path / "out" / "saved_model").exists()
+    # the restorer tells the exported model a print as it tells the Keras one
+    restorer = inference.Restorer.from_pretrained(tmp_path / "out", backend="onnxruntime", segment_seconds=1.0, overlap_seconds=0.25)
+    keras_restorer = inference.Restorer.from_pretrained(checkpoint, precision="float32", segment_seconds=1.0, overlap_seconds=0.25)
+    programme = x[0] + 0.2 * np.sin(np.arange(x.shape[1]) * 0.05).astype(np.float32)
+    hiss = (0.1 * np.random.default_rng(1).standard_normal(2 * 44100)).astype(np.float32)
+    told = restorer.restore(programme, 44100, noise_print=hiss)
+    assert np.abs(told - restorer.restore(programme, 44100)).max() > 1e-6
+    assert np.abs(told - keras_restorer.restore(programme, 44100, noise_print=hiss)).max() < TOLERANCE
 
 
 def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(exported, tiny_checkpoint, tmp_path):
