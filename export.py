@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from exported_model import ONNX_FILE
+from exported_model import ONNX_FILE, export_of, file_sha256
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as inference.py: much faster on AVX2 CPUs
@@ -140,14 +140,18 @@ def run_onnx(path: Path, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: int = 18, overwrite: bool = False,
-                 check_seconds: float = 5.0, tolerance: float = 1e-4) -> dict:
+                 check_seconds: float = 5.0, tolerance: float = 1e-4, refresh: bool = False) -> dict:
     """Export the model folder ``checkpoint`` to ``output_dir``; returns the export record
-    (also written into ``output_dir/config.json``). Raises :class:`ExportError` or
-    ``unet.CheckpointError``; on any failure nothing is left at ``output_dir``."""
+    (also written into ``output_dir/config.json``). ``refresh``: leave an ONNX export of the
+    same weights as it is (the record then has ``unchanged``) and replace any other. Raises
+    :class:`ExportError` or ``unet.CheckpointError``; on any failure nothing is left at
+    ``output_dir`` (an export being replaced stays until the new one is complete)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ExportError(f"export.formats: expected some of {list(FORMATS)}, got {list(formats)}")
-    if output_dir.exists() and not overwrite:
+    if refresh and export_of(output_dir, checkpoint / "model.weights.h5"):
+        return {**json.loads((output_dir / "config.json").read_text())["export"], "unchanged": True}
+    if output_dir.exists() and not (overwrite or refresh):
         raise ExportError(f"{output_dir} already exists; pass export.overwrite=true to replace it")
     if output_dir.resolve() == checkpoint.resolve():
         raise ExportError(f"{output_dir}: refusing to export into the model folder itself")
@@ -178,6 +182,7 @@ def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: 
                               f"(tolerance {tolerance:g}) on {check_seconds:g} s of {CHECK_AUDIO.name}")
         record = {
             "source": str(checkpoint),
+            "weights_sha256": file_sha256(checkpoint / unet.WEIGHTS_FILE),
             "formats": [f for f in FORMATS if f in formats],
             "sample_rate": int(model_cfg["sample_rate"]),
             "inputs": ["waveform"] + (["noise_power"] if denoiser.conditioned else []),
@@ -223,13 +228,17 @@ def run(cfg: Mapping) -> int:
     formats = list(ecfg.get("formats") or [])
     try:
         record = export_model(checkpoint, output_dir, formats, int(ecfg.get("opset", 18)), bool(ecfg.get("overwrite")),
-                              float(ecfg.get("check_seconds", 5.0)), float(ecfg.get("tolerance", 1e-4)))
+                              float(ecfg.get("check_seconds", 5.0)), float(ecfg.get("tolerance", 1e-4)), bool(ecfg.get("refresh")))
     except (ExportError, unet.CheckpointError) as exc:
         _print_error(exc)
         return 1 if isinstance(exc, ExportMismatch) else 2
     except KeyboardInterrupt:
         _print_error("interrupted; nothing was written")
         return 130
+    if record.get("unchanged"):
+        if not cfg.get("quiet"):
+            print(f"{output_dir}: already an export of these weights; left as it is")
+        return 0
     if not cfg.get("quiet"):
         parts = [f"{name} ({_size_mb(output_dir / (SAVED_MODEL_DIR if name == 'saved_model' else ONNX_FILE)):.1f} MB)"
                  for name in record["formats"]]

@@ -8,6 +8,7 @@ inference.py cuts files into segments and crossfades them as it does for the Ker
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,26 @@ import numpy as np
 
 CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_of(folder: str | os.PathLike, weights: str | os.PathLike) -> bool:
+    """Whether ``folder`` holds an ONNX export made from exactly the weights file ``weights``
+    (export.py records the SHA-256 of the weights it exported)."""
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / CONFIG_FILE).read_text()).get("export") or {}
+    except (OSError, ValueError):
+        return False
+    return (folder / ONNX_FILE).is_file() and Path(weights).is_file() and record.get("weights_sha256") == file_sha256(weights)
 
 
 class ExportedModelError(Exception):

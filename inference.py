@@ -88,7 +88,9 @@ import audio_io
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "models" / "default"
 PRECISIONS = ("auto", "float32", "bfloat16")
-BACKENDS = ("tensorflow", "onnxruntime")
+BACKENDS = ("auto", "tensorflow", "onnxruntime")
+# where setup.sh exports the shipped model (export.py, ONNX), for backend=auto
+DEFAULT_EXPORT = REPO_ROOT / "exported" / "default"
 # Names of the files a run writes; inputs matching them are earlier outputs, not programmes.
 PREVIOUS_OUTPUT = re.compile(r"_(denoised|residual|spectrograms)_s\d+(p\d+)?$")
 # Sample formats with a fixed full scale: libsndfile clips samples beyond it on writing.
@@ -181,13 +183,14 @@ class InferenceSettings:
     denoising_strength: float = 1.0
     recursive: bool = True
     overwrite: bool = False
+    skip_existing: bool = False
     allow_truncated: bool = False
     segment_seconds: float = 5.0
     overlap_seconds: float = 1.0
     batch_segments: int | None = None
     block_seconds: float = 10.0
     precision: str = "auto"
-    backend: str = "tensorflow"
+    backend: str = "auto"
     plot: bool = False
     plot_seconds: float = 30.0
     quiet: bool = False
@@ -244,13 +247,14 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         denoising_strength=strength,
         recursive=_number(group, "recursive", bool, True),
         overwrite=_number(group, "overwrite", bool, False),
+        skip_existing=_number(group, "skip_existing", bool, False),
         allow_truncated=_number(group, "allow_truncated", bool, False),
         segment_seconds=_number(group, "segment_seconds", float, 5.0),
         overlap_seconds=_number(group, "overlap_seconds", float, 1.0),
         batch_segments=None if group.get("batch_segments") is None else _number(group, "batch_segments", int, 1),
         block_seconds=_number(group, "block_seconds", float, 10.0),
         precision=str(group.get("precision", "auto") or "auto"),
-        backend=str(group.get("backend", "tensorflow") or "tensorflow"),
+        backend=str(group.get("backend", "auto") or "auto"),
         plot=_number(group, "plot", bool, False),
         plot_seconds=_number(group, "plot_seconds", float, 30.0),
         quiet=_number(group, "quiet", bool, False),
@@ -268,7 +272,7 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         raise UsageError(f"inference.precision: expected one of {', '.join(PRECISIONS)}, got {s.precision!r}")
     if s.backend not in BACKENDS:
         raise UsageError(f"inference.backend: expected one of {', '.join(BACKENDS)}, got {s.backend!r}")
-    if s.backend == "onnxruntime" and s.precision == "bfloat16":
+    if s.backend == "onnxruntime" and s.precision == "bfloat16":  # auto goes to tensorflow for bfloat16
         raise UsageError("inference.precision=bfloat16 needs inference.backend=tensorflow (an ONNX export computes in float32)")
     SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
     return s
@@ -329,10 +333,34 @@ def resolve_precision(precision: str) -> str:
     return "bfloat16" if compute_device() == "CPU" and unet.native_bfloat16_cpu() else "float32"
 
 
+def resolve_backend(checkpoint: str | os.PathLike, backend: str, precision: str = "float32") -> tuple[Path, str]:
+    """The folder and backend that ``backend`` means for ``checkpoint``.
+
+    ``auto`` is onnxruntime on a CPU in float32 where an export is at hand: the folder itself
+    holds ``model.onnx``, or it is the shipped model and ``exported/default`` (made by setup.sh)
+    was exported from the same weights. onnxruntime restored with 0.55x the CPU time of
+    TensorFlow here, within one 16-bit step (docs/PERFORMANCE.md). Otherwise tensorflow.
+    """
+    import exported_model
+
+    checkpoint = Path(checkpoint)
+    if backend != "auto":
+        return checkpoint, backend
+    if resolve_precision(precision) != "float32" or compute_device() != "CPU":
+        return checkpoint, "tensorflow"
+    if (checkpoint / exported_model.ONNX_FILE).is_file():
+        return checkpoint, "onnxruntime"
+    weights = checkpoint / "model.weights.h5"
+    if checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve() and exported_model.export_of(DEFAULT_EXPORT, weights):
+        return DEFAULT_EXPORT, "onnxruntime"
+    return checkpoint, "tensorflow"
+
+
 def load_model(checkpoint: str | os.PathLike, precision: str = "float32", backend: str = "tensorflow") -> tuple[Any, dict]:
     """Load a checkpoint folder (``unet.load_denoiser``), in ``float32`` or mixed ``bfloat16``
     (``auto``: :func:`resolve_precision`); with ``backend="onnxruntime"``, an export folder
-    written by export.py (``exported_model.OnnxDenoiser``, float32).
+    written by export.py (``exported_model.OnnxDenoiser``, float32); ``auto``:
+    :func:`resolve_backend`.
 
     With ``bfloat16`` the network body computes in bfloat16 (faster on CPUs with AVX-512
     BF16 or AMX); the STFT, the model's outputs and everything after stay float32.
@@ -340,6 +368,7 @@ def load_model(checkpoint: str | os.PathLike, precision: str = "float32", backen
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    checkpoint, backend = resolve_backend(checkpoint, backend, precision)
     precision = resolve_precision(precision)
     if backend == "onnxruntime":
         import exported_model
@@ -898,6 +927,7 @@ class Restorer:
         self.batch_segments = int(batch_segments)
         self.block_seconds = float(block_seconds)
         self.conditioned = str(model_cfg.get("conditioning") or "none") != "none"
+        self.backend = "onnxruntime" if type(model).__name__ == "OnnxDenoiser" else "tensorflow"
         # the noise power a conditioned model is told (noise_print.py); None: each segment's own
         # auto estimate, what the model was trained to use without a print
         self.noise_power: np.ndarray | None = None
@@ -908,12 +938,12 @@ class Restorer:
         checkpoint: str | os.PathLike | None = None,
         precision: str = "auto",
         strength: float = 1.0,
-        backend: str = "tensorflow",
+        backend: str = "auto",
         **settings: Any,
     ) -> "Restorer":
         """The one-call way in, without Hydra: load ``checkpoint`` (a model folder; None: the
-        shipped ``models/default``; with ``backend="onnxruntime"`` an export folder of export.py)
-        and return a restorer for it. ``precision``: ``auto`` (bfloat16 on CPUs that have it
+        shipped ``models/default``; with ``backend="onnxruntime"`` an export folder of export.py;
+        ``auto``: :func:`resolve_backend`) and return a restorer for it. ``precision``: ``auto`` (bfloat16 on CPUs that have it
         natively, else float32), ``float32`` or ``bfloat16``.
 
         ``settings`` are the other keyword arguments of :class:`Restorer` (``segment_seconds``,
@@ -1252,12 +1282,13 @@ _MODEL_CACHE: dict[tuple, tuple[Any, dict]] = {}
 
 def _cached_model(checkpoint: Path, precision: str, backend: str = "tensorflow") -> tuple[Any, dict]:
     """Load once per process (tests and notebooks call :func:`run` repeatedly)."""
-    weights = checkpoint / ("model.onnx" if backend == "onnxruntime" else "model.weights.h5")
+    folder, chosen = resolve_backend(checkpoint, backend, precision)
+    weights = folder / ("model.onnx" if chosen == "onnxruntime" else "model.weights.h5")
     stamp = weights.stat().st_mtime_ns if weights.exists() else None
-    key = (str(checkpoint.resolve()), stamp, precision, backend)
+    key = (str(folder.resolve()), stamp, precision, chosen)
     if key not in _MODEL_CACHE:
         _MODEL_CACHE.clear()
-        _MODEL_CACHE[key] = load_model(checkpoint, precision, backend)
+        _MODEL_CACHE[key] = load_model(folder, precision, chosen)
     return _MODEL_CACHE[key]
 
 
@@ -1287,9 +1318,11 @@ class _Planned:
     rate: int
 
 
-def _plan(files: list[Path], settings: InferenceSettings, input_root: Path | None, failures: list[str]) -> list[_Planned]:
+def _plan(files: list[Path], settings: InferenceSettings, input_root: Path | None, failures: list[str],
+          skipped: list[Path] | None = None) -> list[_Planned]:  # fmt: skip
     """Probe every input (readable, not truncated, outputs free and writable) without the
-    model; failures are printed and appended to ``failures``."""
+    model; failures are printed and appended to ``failures``. With ``skip_existing``, an
+    input whose outputs all exist is appended to ``skipped`` and not restored."""
     planned = []
     claimed: dict[Path, Path] = {}  # output name -> the input that produces it in this run
     for source in files:
@@ -1305,6 +1338,11 @@ def _plan(files: list[Path], settings: InferenceSettings, input_root: Path | Non
             if clash != source:  # e.g. take.wav and take.mp3 both give take_denoised_s10.wav
                 raise InferenceError(f"{source}: its outputs would have the same names as those of {clash}; rename one of them")
             targets = [paths.denoised, paths.residual] + ([paths.plot] if settings.plot else [])
+            # all outputs present: an earlier run finished this file (each is renamed into place whole)
+            if settings.skip_existing and not settings.overwrite and all(t.exists() for t in targets):
+                if skipped is not None:
+                    skipped.append(source)
+                continue
             Restorer._check_targets(source, targets, settings.overwrite)
             reason = unwritable_reason(paths.denoised.parent)
             if reason:
@@ -1438,7 +1476,10 @@ def run(cfg: Mapping) -> int:
     folder_mode = settings.audio.is_dir()
     input_root = settings.audio if folder_mode else None
     failures: list[str] = []
-    planned = _plan(files, settings, input_root, failures)
+    skipped: list[Path] = []
+    planned = _plan(files, settings, input_root, failures, skipped)
+    if skipped:
+        log.info("%d of %d files skipped: their outputs exist (inference.skip_existing=true)", len(skipped), len(files))
     if not planned:  # nothing left to restore: do not spend the model's start-up on it
         return _report_failures(failures, len(files))
 
@@ -1472,13 +1513,14 @@ def run(cfg: Mapping) -> int:
         _print_error(_one_line(message, 300))
         return 1
     level = logging.INFO if settings.verbose else logging.DEBUG
-    log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
-            restorer.model_rate, settings.backend, "float32" if settings.backend == "onnxruntime" else resolve_precision(settings.precision))
+    folder, backend = resolve_backend(checkpoint, settings.backend, settings.precision)
+    log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), folder, model_cfg.get("name"),
+            restorer.model_rate, backend, "float32" if backend == "onnxruntime" else resolve_precision(settings.precision))
     log.log(level, "segments: %d samples, overlap %d (crossfade %d), %d per batch", restorer.plan.length, restorer.plan.overlap, restorer.plan.fade, restorer.batch_segments)
 
     from tqdm import tqdm
 
-    files_bar = tqdm(total=len(files), initial=len(failures), unit="file", desc="files", disable=settings.quiet or not folder_mode, position=0, dynamic_ncols=True)
+    files_bar = tqdm(total=len(files), initial=len(failures) + len(skipped), unit="file", desc="files", disable=settings.quiet or not folder_mode, position=0, dynamic_ncols=True)
     source = planned[0].source
     try:
         for item in planned:

@@ -7,6 +7,7 @@ TensorFlow and plain onnxruntime and none of this repository's modules.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import soundfile as sf
 
 import export
+import exported_model
 import inference
 import unet
 from conftest import REPO_ROOT
@@ -219,3 +221,40 @@ def test_waveform_denoiser_of_a_conditioned_model_wants_the_noise_power(tmp_path
         denoiser(np.zeros((1, 4096), np.float32))
     out = denoiser(np.zeros((1, 4096), np.float32), np.full((1, 1025), 1e-4, np.float32))
     assert out["restored"].shape == (1, 4096)
+
+
+def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tiny_checkpoint, tmp_path, monkeypatch):
+    tiny = Path(tiny_checkpoint)
+    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
+    assert inference.resolve_backend(exported, "auto") == (exported, "onnxruntime")  # an export folder
+    assert inference.resolve_backend(tiny, "auto") == (tiny, "tensorflow")  # a Keras folder alone
+    monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", tiny)
+    monkeypatch.setattr(inference, "DEFAULT_EXPORT", exported)
+    assert inference.resolve_backend(tiny, "auto") == (exported, "onnxruntime")  # the shipped model, exported
+    assert inference.resolve_backend(tiny, "tensorflow") == (tiny, "tensorflow")  # asked for
+    assert inference.resolve_backend(tiny, "auto", "bfloat16") == (tiny, "tensorflow")  # ONNX is float32
+    model, _ = inference.load_model(tiny, "float32", "auto")
+    assert isinstance(model, exported_model.OnnxDenoiser) and inference.Restorer(model, {"sample_rate": 44100, "n_fft": 2048, "hop_length": 512}).backend == "onnxruntime"
+    monkeypatch.setattr(inference, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
+    assert inference.resolve_backend(tiny, "auto") == (tiny, "tensorflow")
+    # other weights (a retrained model in the same folder): the export no longer counts
+    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
+    other = tmp_path / "other"
+    shutil.copytree(tiny, other)
+    with open(other / "model.weights.h5", "ab") as f:
+        f.write(b"\0")
+    monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", other)
+    assert inference.resolve_backend(other, "auto") == (other, "tensorflow")
+
+
+def test_refresh_keeps_a_current_export_and_replaces_a_stale_one(tiny_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    first = export.export_model(tiny_checkpoint, out, ["onnx"], check_seconds=1.0, refresh=True)
+    assert "unchanged" not in first and first["weights_sha256"] == exported_model.file_sha256(Path(tiny_checkpoint) / "model.weights.h5")
+    stamp = (out / "model.onnx").stat().st_mtime_ns
+    assert export.export_model(tiny_checkpoint, out, ["onnx"], refresh=True)["unchanged"] is True
+    assert (out / "model.onnx").stat().st_mtime_ns == stamp
+    other = _conditioned_tiny(tmp_path / "cond")  # other weights: the export is replaced
+    record = export.export_model(other, out, ["onnx"], check_seconds=1.0, refresh=True)
+    assert "unchanged" not in record and record["inputs"] == ["waveform", "noise_power"]
+    assert exported_model.export_of(out, other / "model.weights.h5") and not exported_model.export_of(out, Path(tiny_checkpoint) / "model.weights.h5")
