@@ -523,19 +523,24 @@ def make_train_dataset(
     seed: int,
     start_step: int = 0,
     print_cfg: Mapping | None = None,
+    shard_index: int = 0,
+    num_shards: int = 1,
 ) -> tf.data.Dataset:
     """Infinite dataset of ``(noisy [B, L], clean [B, L])`` float32 batches; with ``print_cfg``
     (see :class:`ExampleMaker`) ``(noisy, clean, noise power [B, bins])``.
 
     Batch ``s`` holds examples ``s * B ... s * B + B - 1``, each a pure function of
     ``(seed, index)``, so starting at ``start_step`` continues a run exactly.
+    With ``num_shards`` > 1 (the input pipelines of a distributed run, one per worker) only
+    the batches ``s`` with ``s % num_shards == shard_index`` are made: the workers draw
+    disjoint examples, and together the examples of a single process.
     Configuration errors (missing folders, empty categories, bad ranges) raise
     ``ValueError`` here, before any batch is made.
     """
-    if batch_size < 1 or segment_samples < 1 or start_step < 0:
+    if batch_size < 1 or segment_samples < 1 or start_step < 0 or not 0 <= shard_index < num_shards:
         raise ValueError(
-            f"make_train_dataset: bad batch_size={batch_size}, segment_samples={segment_samples} "
-            f"or start_step={start_step}"
+            f"make_train_dataset: bad batch_size={batch_size}, segment_samples={segment_samples}, "
+            f"start_step={start_step} or shard {shard_index} of {num_shards}"
         )
     corpus = CleanCorpus(dset_cfg, sample_rate, "train")
     maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "train"), noise_cfg, dset_cfg, segment_samples, seed,
@@ -565,6 +570,9 @@ def make_train_dataset(
     start = int(start_step) * int(batch_size)
     # effectively infinite: int64 indices for ~10^18 examples
     ds = tf.data.Dataset.range(start, 2**62, output_type=tf.int64)
+    if num_shards > 1:
+        # by example index, before the map: a worker never makes the examples it skips
+        ds = ds.filter(lambda i: (i // batch_size) % num_shards == shard_index)
     ds = ds.map(example, num_parallel_calls=parallel, deterministic=True)
     ds = ds.batch(int(batch_size), drop_remainder=True)
     return ds.prefetch(prefetch)

@@ -57,12 +57,13 @@ def run(cfg: DictConfig) -> int:
     # logger, which the run's stdout logging would print between the epochs' lines
     for name in ("absl", "tensorflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from trainer import Trainer, TrainingDiverged, check_settings  # TF import after argument parsing: fast --help
+    from trainer import Trainer, TrainingDiverged, check_settings, is_chief  # TF import after argument parsing: fast --help
     from unet import CheckpointError
 
     overrides = list(HydraConfig.get().overrides.task)
     try:
         check_settings(cfg)
+        chief = is_chief(str(cfg.train.strategy))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -72,19 +73,21 @@ def run(cfg: DictConfig) -> int:
         print(f"error: {exp_dir}: experiment already has checkpoints; pass resume=true to continue it "
               f"or experiment=<name> for a new one", file=sys.stderr)  # fmt: skip
         return 2
-    created = not exp_dir.exists()
-    code = _train(cfg, exp_dir, Trainer, TrainingDiverged, CheckpointError)
+    # only the chief of a multi-worker run writes the folder, and so only it may remove it
+    created = chief and not exp_dir.exists()
+    code = _train(cfg, exp_dir, chief, Trainer, TrainingDiverged, CheckpointError)
     if code == 2 and created:
         # a start that failed on its settings or data trained nothing: leave no folder behind
         shutil.rmtree(exp_dir, ignore_errors=True)
     return code
 
 
-def _train(cfg: DictConfig, exp_dir: Path, Trainer: type, TrainingDiverged: type, CheckpointError: type) -> int:
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    # rewritten on every start, so after a resume with changed overrides (e.g. a lower lr) it
-    # records the settings the run goes on with; metrics.csv and the log keep the history
-    (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingDiverged: type, CheckpointError: type) -> int:
+    if chief:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        # rewritten on every start, so after a resume with changed overrides (e.g. a lower lr) it
+        # records the settings the run goes on with; metrics.csv and the log keep the history
+        (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     print(f"experiment folder: {exp_dir}", flush=True)
     try:
         trainer = Trainer(cfg, exp_dir)
@@ -104,6 +107,9 @@ def _train(cfg: DictConfig, exp_dir: Path, Trainer: type, TrainingDiverged: type
     except ValueError as exc:  # configuration or data problems found at start
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not chief:  # the chief saves the models and says where
+        print(f"done: the chief wrote the models to {exp_dir}")
+        return 0
     best = exp_dir / "best"
     if not (best / "model.weights.h5").is_file():  # never claim a model that is not there
         print(f"error: {best}: no model was saved (no validation score was ever finite); see {exp_dir / 'metrics.csv'}",

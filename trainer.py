@@ -7,12 +7,16 @@ score, so a resumed run sees the same batches it would have seen without interru
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import logging
 import math
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +149,57 @@ def resolve_precision(name: str, flags: set[str] | None = None, gpu_capabilities
     return "mixed_bfloat16" if any(f in flags for f in _NATIVE_BF16_CPU_FLAGS) else "float32"
 
 
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """``default`` (one device: the GPU if there is one, else the CPU), ``mirrored`` (all
-    local GPUs) or ``multiworker`` (several machines described by ``TF_CONFIG``)."""
-    if name == "default":
-        return tf.distribute.get_strategy()
+    local GPUs; without GPUs, every logical CPU device) or ``multiworker`` (several machines
+    described by ``TF_CONFIG``, see :func:`is_chief`)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"train.strategy: expected {', '.join(STRATEGIES)}, got {name!r}")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # MirroredStrategy() alone falls back to CPU:0 without GPUs; naming the logical CPU
+        # devices (one, unless a process splits the CPU as the tests do) lets the mirrored
+        # path run, and be tested, on a machine without GPUs
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
+        is_chief(name)  # a malformed TF_CONFIG is named here, not in TF's own parsing
         return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"train.strategy: expected default, mirrored or multiworker, got {name!r}")
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: str, tf_config: str | None = None) -> bool:
+    """Whether this process writes the experiment folder (checkpoints, ``best/``, logs).
+
+    Only ``multiworker`` runs other processes: there the chief, by TF's rule the task of type
+    ``chief`` or else worker 0, writes; the other workers write nothing there. ``tf_config``
+    defaults to the ``TF_CONFIG`` environment variable. Raises ``ValueError`` naming the
+    problem when that is missing or malformed.
+    """
+    if strategy != "multiworker":
+        return True
+    text = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if not text:
+        raise ValueError("TF_CONFIG: not set; train.strategy=multiworker needs it on every worker (docs/TRAINING.md)")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"TF_CONFIG: not valid JSON ({exc})") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise ValueError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}')
+    for kind, addresses in cluster.items():
+        if not isinstance(addresses, list) or not addresses or not all(isinstance(a, str) and ":" in a for a in addresses):
+            raise ValueError(f"TF_CONFIG: cluster.{kind}: expected a list of host:port addresses, got {addresses!r}")
+    kind, index = task.get("type"), task.get("index")
+    if kind not in cluster:
+        raise ValueError(f"TF_CONFIG: task.type: expected one of {', '.join(cluster)}, got {kind!r}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+        raise ValueError(f"TF_CONFIG: task.index: expected 0 to {len(cluster[kind]) - 1} for {kind}, got {index!r}")
+    return kind == "chief" or ("chief" not in cluster and kind == "worker" and index == 0)
 
 
 # Settings that must be whole numbers of at least 1, and positive numbers; "key" as written on
@@ -206,11 +251,23 @@ def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
 
 
+@contextlib.contextmanager
+def _scratch_folder() -> Iterator[str]:
+    """A temporary folder, deleted on leaving (with what was written there)."""
+    folder = tempfile.mkdtemp(prefix="restorer-worker-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class Trainer:
     """Trains the two-stage U-Net on the configured data and keeps the experiment folder.
 
     Folder layout: ``config.yaml``, ``checkpoints/`` (resumable state), ``best/`` and
-    ``last/`` (exported models for inference), ``metrics.csv``, ``tensorboard/``.
+    ``last/`` (exported models for inference), ``metrics.csv``, ``tensorboard/``. In a
+    multi-worker run only the chief writes it (:func:`is_chief`); every worker reads its
+    checkpoints to resume.
     """
 
     def __init__(self, cfg: DictConfig, exp_dir: str | os.PathLike) -> None:
@@ -218,7 +275,9 @@ class Trainer:
         self.tcfg = cfg.train
         self.exp_dir = Path(exp_dir)
         check_settings(cfg)
-        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        self.is_chief = is_chief(str(self.tcfg.strategy))
+        if self.is_chief:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
         self.best_metric = str(self.tcfg.get("best_metric") or "val_si_sdr_i")
         if self.best_metric not in BEST_METRICS:
             raise ValueError(f"train.best_metric: expected one of {', '.join(BEST_METRICS)}, got {self.best_metric!r}")
@@ -238,8 +297,12 @@ class Trainer:
             given = _plain(self.tcfg.get("noise_print")) or {}
             self.print_cfg = {**given, "sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop": self.hop}
 
-        self.strategy = make_strategy(self.tcfg.strategy)
+        self.strategy = make_strategy(str(self.tcfg.strategy))
         self.global_batch = int(cfg.batch_size)
+        replicas = self.strategy.num_replicas_in_sync
+        if self.global_batch % replicas:
+            raise ValueError(f"batch_size: the global batch, {self.global_batch}, must split evenly "
+                             f"across the {replicas} replicas of train.strategy={self.tcfg.strategy}")  # fmt: skip
         with self.strategy.scope():
             self.model = unet.build_model(self.model_cfg)
             s = self.tcfg.schedule
@@ -251,8 +314,10 @@ class Trainer:
                 learning_rate=self.schedule, beta_1=o.beta_1, beta_2=o.beta_2, global_clipnorm=o.clipnorm
             )
             self.optimizer.build(self.model.trainable_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            self.best_score = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_si_sdr_i")
+        # the loop's own counters, read in Python at every step and never by a replica: plain
+        # variables, outside the scope (a MirroredVariable has no int() or float())
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.best_score = tf.Variable(-np.inf, dtype=tf.float64, trainable=False, name="best_si_sdr_i")
 
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step, best_score=self.best_score
@@ -260,9 +325,13 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self.exp_dir / "checkpoints"), max_to_keep=int(self.tcfg.keep_checkpoints)
         )
-        self.summary = tf.summary.create_file_writer(str(self.exp_dir / "tensorboard"))
+        if self.is_chief:
+            self.summary = tf.summary.create_file_writer(str(self.exp_dir / "tensorboard"))
+        else:
+            self.summary = tf.summary.create_noop_writer()
         self._validation: dict | None = None
         self._train_step = None
+        self._or_step = None
         self.skipped_updates = 0
 
     # ----------------------------------------------------------------------------- data
@@ -276,17 +345,36 @@ class Trainer:
             )
         return self._validation
 
-    def train_dataset(self, start_step: int) -> tf.data.Dataset:
+    def train_dataset(self, start_step: int, context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        """The training batches from ``start_step`` on: whole global batches, or with an input
+        ``context`` (a distributed run) the per-replica batches of that worker's pipeline.
+
+        Each global batch holds the examples a single process would train on at that step,
+        split into one batch per replica; worker ``k`` of ``n`` makes the ones of its replicas
+        only, so the workers draw different examples and a resumed run the same ones.
+        """
+        replicas, pipelines, pipeline = 1, 1, 0
+        if context is not None:
+            replicas, pipelines, pipeline = context.num_replicas_in_sync, context.num_input_pipelines, context.input_pipeline_id
+        # one batch per replica: global step s is per-replica batches s*replicas ... s*replicas + replicas - 1,
+        # which the strategy hands to the replicas in turn, each pipeline to its own
         return dataset_loader.make_train_dataset(
             self.cfg.dset,
             self.cfg.noise,
             self.sample_rate,
             self.segment_samples,
-            self.global_batch,
+            self.global_batch // replicas,
             int(self.cfg.seed),
-            start_step=start_step,
+            start_step=start_step * replicas,
             print_cfg=self.print_cfg,
+            shard_index=pipeline,
+            num_shards=pipelines,
         )
+
+    def distributed_dataset(self, start_step: int) -> tf.distribute.DistributedDataset | tf.data.Dataset:
+        """:meth:`train_dataset` as the strategy feeds it to the replicas (a plain dataset
+        with the default strategy)."""
+        return self.strategy.distribute_datasets_from_function(lambda context: self.train_dataset(start_step, context))
 
     # ----------------------------------------------------------------------------- loss
     def compute_loss(self, noisy: tf.Tensor, clean: tf.Tensor, training: bool,
@@ -314,19 +402,23 @@ class Trainer:
             with tf.GradientTape() as tape:
                 loss, _ = self.compute_loss(noisy, clean, True, *power)
                 scaled = loss / replicas
-            grads = tape.gradient(scaled, self.model.trainable_variables)
+            return loss, tape.gradient(scaled, self.model.trainable_variables)
+
+        @tf.function(reduce_retracing=True)
+        def train_step(noisy, clean, *power):
+            loss, grads = self.strategy.run(step_fn, args=(noisy, clean, *power))
+            # summed over the replicas (onto each variable's devices) before the optimiser sees
+            # them: its clipping by global norm and the check below then judge the whole batch's
+            # gradient, as on one device; inside a replica, Keras would clip each share alone
+            variables = [v.value for v in self.model.trainable_variables]  # the tf.Variables
+            grads = self.strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.SUM, list(zip(grads, variables)))
             # a non-finite gradient (a rare overflow in one batch) must not reach the weights:
             # the update is zeroed and the step counted as skipped
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
             grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
             self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+            loss = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
             return loss, tf.cast(tf.logical_not(finite), tf.float32)
-
-        @tf.function(reduce_retracing=True)
-        def train_step(noisy, clean, *power):
-            loss, skipped = self.strategy.run(step_fn, args=(noisy, clean, *power))
-            mean = tf.distribute.ReduceOp.MEAN
-            return self.strategy.reduce(mean, loss, axis=None), self.strategy.reduce(mean, skipped, axis=None)
 
         return train_step
 
@@ -424,9 +516,28 @@ class Trainer:
         return self._end_of_epoch(int(self.step), int(self.cfg.steps_per_epoch), [], 0.0)
 
     def save(self) -> str:
-        return self.manager.save(checkpoint_number=int(self.step))
+        """Save the resumable state in ``checkpoints/``; returns the checkpoint's path.
+
+        The other workers of a multi-worker run save too, as TF advises (a save may read
+        values all workers must take part in), but to a scratch folder they delete.
+        """
+        if self.is_chief:
+            return self.manager.save(checkpoint_number=int(self.step))
+        with _scratch_folder() as folder:
+            return self.checkpoint.write(os.path.join(folder, f"ckpt-{int(self.step)}"))
+
+    def export(self, name: str) -> None:
+        """Save the model for inference in ``<experiment>/<name>`` (``best``, ``last``);
+        elsewhere, then deleted, on a worker that is not the chief, as :meth:`save` does."""
+        if self.is_chief:
+            unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / name)
+            return
+        with _scratch_folder() as folder:
+            unet.save_denoiser(self.model, self.model_cfg, Path(folder) / name)
 
     def _log_row(self, row: Mapping[str, float]) -> None:
+        if not self.is_chief:  # one log per run, the chief's
+            return
         path = self.exp_dir / "metrics.csv"
         new = not path.exists()
         fields = CSV_FIELDS
@@ -459,7 +570,7 @@ class Trainer:
         self.check_best_metric()
         if self._train_step is None:
             self._train_step = self._build_train_step()
-        data = iter(self.strategy.experimental_distribute_dataset(self.train_dataset(start)))
+        data = iter(self.distributed_dataset(start))
         every = int(self.tcfg.checkpoint_every)
         budget = float(self.tcfg.get("max_seconds") or 0)
         bar = tqdm(total=total, initial=start, disable=quiet, unit="step", dynamic_ncols=True)
@@ -488,7 +599,7 @@ class Trainer:
                     log.info("step %d/%d loss %.4f (%.2f s/step)", step, total, loss, rate)
                 if step % every == 0:
                     self.save()
-                out_of_time = budget > 0 and time.time() - t0 >= budget
+                out_of_time = budget > 0 and self._any_worker(time.time() - t0 >= budget)
                 if step % per_epoch == 0 or step == total or out_of_time:
                     last = self._end_of_epoch(step, per_epoch, losses_epoch, time.time() - t0)
                     losses_epoch = []
@@ -500,8 +611,23 @@ class Trainer:
             bar.close()
         if int(self.step) % every:
             self.save()
-        unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / "last")
+        self.export("last")
         return last
+
+    def _any_worker(self, flag: bool) -> bool:
+        """``flag`` or'ed over the workers of a multi-worker run (else ``flag``): every worker
+        must stop at the same step, or the others would wait for it forever in the next one."""
+        if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return flag
+        if self._or_step is None:
+
+            @tf.function
+            def or_step(value: tf.Tensor) -> tf.Tensor:
+                per_replica = self.strategy.run(tf.identity, args=(value,))
+                return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+            self._or_step = or_step
+        return float(self._or_step(tf.constant(float(flag)))) > 0
 
     def _end_of_epoch(self, step: int, per_epoch: int, losses_epoch: list[float], seconds: float) -> dict:
         metrics = self.validate()
@@ -518,7 +644,7 @@ class Trainer:
             # best by SI-SDR improvement, not by loss: the loss can fall while the model learns
             # to over-suppress; SI-SDR penalises removed signal and left-in noise alike
             self.best_score.assign(score)
-            unet.save_denoiser(self.model, self.model_cfg, self.exp_dir / "best")
+            self.export("best")
         self.save()
         self._log_row(row)
         log.info(

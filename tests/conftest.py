@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 import soundfile as sf
+from omegaconf import DictConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # as the entry points do, so that in-process tests run TensorFlow as users do (and faster)
@@ -40,6 +42,38 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keras.utils.set_random_seed(1234)
     model = unet.build_model(cfg)
     return unet.save_denoiser(model, cfg, tmp_path_factory.mktemp("tiny_checkpoint"))
+
+
+def tiny_train_overrides(corpus: dict[str, Path], exp_root: Path, extra: Sequence[str] = ()) -> list[str]:
+    """Training overrides for a run of the tiny model that takes seconds: short segments, a
+    small validation set, float32, a constant rate, the ``corpus`` fixture's folders."""
+    return [
+        "model=tiny",
+        "noise=synthetic",
+        f"dset.categories.speech.dirs=[{corpus['speech']}]",
+        f"dset.categories.effects.dirs=[{corpus['effects']}]",
+        f"dset.categories.music.dirs=[{corpus['music']}]",
+        "dset.validation_fraction=0.25",
+        "dset.cache_mb=64",
+        "train.segment_frames=16",
+        "train.validation_items=8",
+        "train.validation_seconds=0.5",
+        "train.validation_batch=8",
+        "train.precision=float32",
+        "train.schedule.warmup_steps=0",
+        "train.schedule.name=constant",
+        "batch_size=2",
+        f"experiments_root={exp_root}",
+        *extra,
+    ]
+
+
+def compose_config(overrides: Sequence[str]) -> DictConfig:
+    """The project's configuration (conf/conf.yaml) with ``overrides``, as train.py composes it."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose("conf", overrides=list(overrides))
 
 
 def _write_corpus(root: Path) -> dict[str, Path]:

@@ -13,40 +13,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
-from hydra import compose, initialize_config_dir
 
 import dataset_loader
 import trainer as trainer_module
 import unet
+from conftest import compose_config as _cfg
+from conftest import tiny_train_overrides as _overrides
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _overrides(corpus: dict[str, Path], exp_root: Path, extra: list[str] = ()) -> list[str]:
-    return [
-        "model=tiny",
-        "noise=synthetic",
-        f"dset.categories.speech.dirs=[{corpus['speech']}]",
-        f"dset.categories.effects.dirs=[{corpus['effects']}]",
-        f"dset.categories.music.dirs=[{corpus['music']}]",
-        "dset.validation_fraction=0.25",
-        "dset.cache_mb=64",
-        "train.segment_frames=16",
-        "train.validation_items=8",
-        "train.validation_seconds=0.5",
-        "train.validation_batch=8",
-        "train.precision=float32",
-        "train.schedule.warmup_steps=0",
-        "train.schedule.name=constant",
-        "batch_size=2",
-        f"experiments_root={exp_root}",
-        *extra,
-    ]
-
-
-def _cfg(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("conf", overrides=overrides)
 
 
 def _weights(model) -> list[np.ndarray]:
