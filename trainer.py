@@ -111,20 +111,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-# CPU features that make bfloat16 matrix products native rather than emulated
-_NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
-    """The feature flags of the first CPU (empty where /proc/cpuinfo does not exist)."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+# one reading of the CPU's features for training and inference (unet.py holds it, below both)
+cpu_flags = unet.cpu_flags
 
 
 def resolve_precision(name: str, flags: set[str] | None = None, gpu_capabilities: list[tuple] | None = None) -> str:
@@ -145,8 +133,7 @@ def resolve_precision(name: str, flags: set[str] | None = None, gpu_capabilities
         gpu_capabilities = [tuple(tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0)) for g in gpus]
     if gpu_capabilities:
         return "mixed_bfloat16" if min(gpu_capabilities) >= (8, 0) else "float32"
-    flags = cpu_flags() if flags is None else flags
-    return "mixed_bfloat16" if any(f in flags for f in _NATIVE_BF16_CPU_FLAGS) else "float32"
+    return "mixed_bfloat16" if unet.native_bfloat16_cpu(flags) else "float32"
 
 
 STRATEGIES = ("default", "mirrored", "multiworker")
