@@ -351,6 +351,30 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path, tiny_checkpoint, c
     assert "device: CPU" in caplog.text or "device: GPU" in caplog.text
 
 
+def test_skip_existing_resumes_a_folder_without_touching_finished_files(tmp_path, tiny_checkpoint, capsys, caplog):
+    inputs = tmp_path / "reels"
+    inputs.mkdir()
+    for name in ("a", "b", "c"):
+        write(inputs / f"{name}.wav", make_signal(0.3, 8000), 8000, "PCM_16")
+    out = tmp_path / "restored"
+    (out).mkdir()
+    (out / "a_denoised_s10.wav").write_bytes(b"earlier run")  # finished: both outputs present
+    (out / "a_residual_s10.wav").write_bytes(b"earlier run")
+    (out / "b_denoised_s10.wav").write_bytes(b"half")  # only one output: not finished, still an error
+    caplog.set_level("INFO", logger="inference")
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out), skip_existing=True, quiet=False)
+    err = [line for line in err if line.startswith("error: ")]  # without quiet: progress bars too
+    assert code == 1 and len(err) == 2 and "b.wav: output already exists" in err[0] and "1 of 3 files failed" in err[1], err
+    assert "1 of 3 files skipped: their outputs exist (inference.skip_existing=true)" in caplog.text
+    assert (out / "a_denoised_s10.wav").read_bytes() == b"earlier run" and (out / "b_denoised_s10.wav").read_bytes() == b"half"
+    assert sf.info(str(out / "c_denoised_s10.wav")).frames == 2400
+    (out / "b_denoised_s10.wav").unlink()
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out), skip_existing=True)
+    assert code == 0 and err == [] and sf.info(str(out / "b_residual_s10.wav")).frames == 2400
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out))
+    assert code == 1 and len(err) == 7 and all("output already exists" in line for line in err[:3])  # without it: errors, as before
+
+
 def test_folder_mode_goes_past_failures_and_skips_earlier_outputs(tmp_path, tiny_checkpoint, capsys):
     inputs = tmp_path / "reels"
     (inputs / "sub").mkdir(parents=True)

@@ -1,0 +1,291 @@
+"""archive.py: the Beam pipeline over a small archive on the local runner with two workers
+(outputs as inference.py writes them, the manifest, bad files, reruns and resuming), and its
+arguments. The tiny untrained model keeps it fast; its output differs from its input, so
+equal outputs mean the same computation."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from omegaconf import OmegaConf
+
+import archive
+import inference
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STRENGTH = 0.7
+# short segments, so that files of up to a second are cut and joined as long ones are
+RESTORING = {"denoising_strength": STRENGTH, "segment_seconds": 0.6, "overlap_seconds": 0.2, "precision": "float32", "quiet": True}
+# (relative path, seconds, rate, channels, subtype, format)
+GOOD = [
+    ("a.wav", 0.3, 8000, 1, "PCM_16", "WAV"),
+    ("b.wav", 1.0, 16000, 2, "FLOAT", "WAV"),
+    ("c.flac", 0.7, 22050, 1, "PCM_24", "FLAC"),
+    ("d.ogg", 0.5, 16000, 1, "VORBIS", "OGG"),
+    ("e.wav", 0.4, 44100, 1, "PCM_24", "WAV"),
+    ("reel1/f.wav", 0.8, 8000, 2, "PCM_16", "WAV"),
+    ("reel1/g.flac", 0.3, 16000, 2, "PCM_16", "FLAC"),
+    ("reel1/h.wav", 0.6, 11025, 1, "PCM_32", "WAV"),
+    ("reel1/side b/i.wav", 0.5, 8000, 1, "FLOAT", "WAV"),
+    ("reel1/side b/j.flac", 0.9, 22050, 1, "PCM_16", "FLAC"),
+    ("reel1/side b/k.aiff", 0.4, 16000, 1, "PCM_16", "AIFF"),
+    ("reel2/l.wav", 0.3, 44100, 2, "PCM_16", "WAV"),
+    ("reel2/m.wav", 1.0, 8000, 1, "PCM_16", "WAV"),
+    ("reel2/n.flac", 0.5, 16000, 1, "PCM_24", "FLAC"),
+    ("reel2/deep/o.wav", 0.7, 16000, 1, "PCM_16", "WAV"),
+    ("reel2/deep/p.wav", 0.35, 22050, 2, "FLOAT", "WAV"),
+    ("take.ogg", 0.3, 8000, 1, "VORBIS", "OGG"),
+]
+BAD = {  # relative path -> what its one-line error says
+    "corrupt.wav": "cannot be read as audio",
+    "reel1/notes.wav": "cannot be read as audio",
+    "reel2/empty.flac": "cannot be read as audio",
+    "reel2/noise.mp3": "cannot be read as audio",
+    "take.wav": "same names as those of",  # take.ogg comes first and gives the same output names
+}
+
+
+def sha256(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def make_archive(folder: Path) -> None:
+    rng = np.random.default_rng(7)
+    for i, (rel, seconds, rate, channels, subtype, fmt) in enumerate(GOOD):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = np.arange(int(seconds * rate)) / rate
+        x = np.stack([0.3 * np.sin(2 * np.pi * (150 + 70 * i + 40 * c) * t) + 0.03 * rng.standard_normal(len(t)) for c in range(channels)], 1)
+        sf.write(str(path), x, rate, subtype=subtype, format=fmt)
+    good = (folder / "a.wav").read_bytes()
+    (folder / "corrupt.wav").write_bytes(good[:40])  # a header cut off before the data
+    (folder / "reel1" / "notes.wav").write_text("a transfer note, not audio\n")
+    (folder / "reel2" / "empty.flac").write_bytes(b"")
+    (folder / "reel2" / "noise.mp3").write_bytes(rng.bytes(3000))
+    shutil.copy(folder / "a.wav", folder / "take.wav")
+    (folder / "reel1" / "readme.txt").write_text("not an audio name: never matched")
+    shutil.copy(folder / "a.wav", folder / "reel2" / ".hidden.wav")
+    shutil.copy(folder / "a.wav", folder / "a_denoised_s10.wav")  # an earlier inference.py output
+
+
+def archive_args(reels: Path, out: Path, checkpoint: Path, **extra) -> list[str]:
+    args = [f"archive.input={reels}", f"archive.output_dir={out}", f"inference.checkpoint={checkpoint}", "archive.workers=2"]
+    args += [f"inference.{k}={v}" for k, v in RESTORING.items()]
+    return args + [f"{k}={v}" for k, v in extra.items()]
+
+
+def compose(args: list[str]) -> OmegaConf:
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return hydra_compose("conf", overrides=args)
+
+
+def run_in_process(capsys, args: list[str]) -> tuple[int, list[str], list[str]]:
+    code = archive.run(compose(args))
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), [line for line in captured.err.splitlines() if line.strip()]
+
+
+def manifest(out: Path) -> dict[str, dict]:
+    lines = (out / archive.MANIFEST_NAME).read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert len(entries) == len({e["input"] for e in entries}), "one entry per input and strength"
+    return {str(Path(e["input"]).relative_to(e["input"].split("/reels/")[0] + "/reels")): e for e in entries}
+
+
+def without_peak_time(data: bytes) -> bytes:
+    """A file's bytes with the time stamp of a WAV's PEAK chunk zeroed: libsndfile writes the
+    current time there in float WAVs, so two runs of inference.py differ in those 4 bytes too."""
+    i = data.find(b"PEAK", 12, 512)
+    return data if i < 0 else data[: i + 12] + bytes(4) + data[i + 16 :]
+
+
+def outputs_of(out: Path) -> dict[str, float]:
+    """Output file -> modification time (a rewritten file gets a new one)."""
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != archive.MANIFEST_NAME}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, tiny_checkpoint):
+    """The command, as a user runs it, over the archive: (reels, out, checkpoint, process)."""
+    root = tmp_path_factory.mktemp("archive")
+    reels, out = root / "reels", root / "restored"
+    make_archive(reels)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "archive.py"), *archive_args(reels, out, tiny_checkpoint)],
+                          cwd=root, capture_output=True, text=True, timeout=400, env=env)  # fmt: skip
+    return reels, out, tiny_checkpoint, proc
+
+
+def expected_outputs() -> set[str]:
+    names = set()
+    for rel, *_ in GOOD:
+        stem, ext = os.path.splitext(rel)
+        ext = ".flac" if ext == ".flac" else ".wav"
+        names |= {f"{stem}_denoised_s7{ext}", f"{stem}_residual_s7{ext}"}
+    return names
+
+
+def test_pipeline_restores_the_archive_and_records_bad_files(first_run):
+    reels, out, _, proc = first_run
+    assert proc.returncode == 1, proc.stderr  # some files failed
+    assert "Traceback" not in proc.stderr
+    errors = proc.stderr.splitlines()
+    assert len(errors) == len(BAD) and all(line.startswith("error: ") for line in errors), proc.stderr
+    for rel, problem in BAD.items():
+        assert any(line.startswith(f"error: {reels / rel}: ") and problem in line for line in errors), (rel, errors)
+    assert proc.stdout.splitlines()[-1] == (
+        f"archive: {len(GOOD)} restored, 0 skipped, {len(BAD)} failed of {len(GOOD) + len(BAD)} files; manifest: {out / 'manifest.jsonl'}"
+    )
+    # outputs mirror the subfolders; nothing else is left (no .part files, no per-file records)
+    assert set(outputs_of(out)) == expected_outputs()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    for rel, seconds, rate, channels, subtype, fmt in GOOD:
+        stem = os.path.splitext(rel)[0]
+        (denoised,) = out.glob(f"{stem}_denoised_s7.*")
+        info = sf.info(str(denoised))
+        assert (info.frames, info.samplerate, info.channels) == (int(seconds * rate), rate, channels), rel
+
+
+def test_outputs_are_those_of_inference_py_bit_for_bit(first_run, tmp_path, capsys):
+    reels, out, checkpoint, _ = first_run
+    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    for key, value in {**RESTORING, "audio": str(reels), "output_dir": str(tmp_path), "checkpoint": str(checkpoint)}.items():
+        cfg[key] = value
+    assert inference.run(cfg) == 1  # the same bad files
+    capsys.readouterr()
+    reference = outputs_of(tmp_path)
+    assert set(reference) == set(outputs_of(out)) == expected_outputs()
+    different = [name for name in reference if without_peak_time((tmp_path / name).read_bytes()) != without_peak_time((out / name).read_bytes())]
+    assert different == []
+    assert sum((tmp_path / name).read_bytes() == (out / name).read_bytes() for name in reference) >= 10  # the integer formats, whole
+
+
+def test_manifest_records_provenance_and_hashes(first_run):
+    reels, out, checkpoint, _ = first_run
+    entries = manifest(out)
+    assert set(entries) == {rel for rel, *_ in GOOD} | set(BAD)
+    weights = sha256(checkpoint / "model.weights.h5")
+    for rel, seconds, rate, channels, *_ in GOOD:
+        e = entries[rel]
+        source = reels / rel
+        assert e["status"] == "restored" and e["error"] is None, e
+        assert e["input"] == str(source) and e["size"] == source.stat().st_size and e["sha256"] == sha256(source)
+        assert (e["duration"], e["rate"], e["channels"]) == (pytest.approx(int(seconds * rate) / rate), rate, channels)
+        assert e["model"] == str(checkpoint.resolve()) and e["weights_sha256"] == weights
+        assert e["strength"] == STRENGTH and e["noise_print"] is None and e["noise_print_used"] is False
+        assert set(e["outputs"]) == {"denoised", "residual"}
+        for kind, path in e["outputs"].items():
+            assert Path(path).parent == out / Path(rel).parent and e["output_sha256"][kind] == sha256(path)
+        assert e["seconds"] > 0
+    for rel, problem in BAD.items():
+        e = entries[rel]
+        assert e["status"] == "failed" and e["outputs"] == {} and e["duration"] is None
+        assert e["error"].startswith(f"{reels / rel}: ") and problem in e["error"] and "\n" not in e["error"]
+        assert e["size"] == (reels / rel).stat().st_size and e["sha256"] == sha256(reels / rel)
+    assert len({e["run"] for e in entries.values()}) == 1
+
+
+def test_rerun_skips_every_restored_file(first_run, capsys):
+    reels, out, checkpoint, _ = first_run
+    before = outputs_of(out)
+    code, stdout, stderr = run_in_process(capsys, archive_args(reels, out, checkpoint))
+    assert code == 1 and len(stderr) == len(BAD)  # the bad files are tried again, and fail again
+    assert stdout[-1].startswith(f"archive: 0 restored, {len(GOOD)} skipped, {len(BAD)} failed")
+    assert outputs_of(out) == before  # not one output rewritten
+    entries = manifest(out)
+    assert {e["status"] for rel, e in entries.items() if rel not in BAD} == {"skipped"}
+    assert all(e["output_sha256"]["denoised"] == sha256(e["outputs"]["denoised"]) for rel, e in entries.items() if rel not in BAD)
+
+
+def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsys):
+    """What a run stopped part-way leaves: some files without outputs or entries, a record
+    not yet merged into the manifest, an output damaged after it was recorded."""
+    reels, out, checkpoint, _ = first_run
+    entries = manifest(out)
+    (out / "a_denoised_s7.wav").unlink()  # outputs gone, entry still there
+    (out / "reel2" / "deep" / "o_residual_s7.wav").unlink()
+    Path(entries["reel1/f.wav"]["outputs"]["residual"]).write_bytes(b"damaged")  # no longer the recorded output
+    gone = {"b.wav", "reel1/side b/j.flac"}  # not recorded: restored again, over outputs of unknown origin
+    unmerged = "reel2/m.wav"  # recorded by a worker of the stopped run, not merged yet
+    (out / archive.RECORDS_DIR).mkdir()
+    (out / archive.RECORDS_DIR / "m.json").write_text(json.dumps(entries[unmerged]) + "\n")
+    kept = [e for rel, e in entries.items() if rel not in gone | {unmerged}]
+    (out / archive.MANIFEST_NAME).write_text("".join(json.dumps(e) + "\n" for e in kept))
+    before = outputs_of(out)
+
+    code, stdout, stderr = run_in_process(capsys, archive_args(reels, out, checkpoint))
+    redone = {"a.wav", "reel2/deep/o.wav", "reel1/f.wav"} | gone
+    assert code == 1 and len(stderr) == len(BAD), stderr
+    assert stdout[-1].startswith(f"archive: {len(redone)} restored, {len(GOOD) - len(redone)} skipped, {len(BAD)} failed")
+    after = manifest(out)
+    assert {rel for rel, e in after.items() if e["status"] == "restored"} == redone
+    assert after[unmerged]["status"] == "skipped"
+    assert not (out / archive.RECORDS_DIR).exists()
+    rewritten = {name for name, stamp in outputs_of(out).items() if before.get(name) != stamp}
+    assert {str(Path(n).parent / Path(n).name.split("_")[0]) for n in rewritten} == {str(Path(r).with_suffix("")) for r in redone}
+    for rel, e in after.items():
+        for kind, path in e["outputs"].items():
+            assert e["output_sha256"][kind] == sha256(path), rel
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_checkpoint, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    sf.write(str(src / "a.wav"), np.zeros(800), 8000)
+    out = tmp_path / "out"
+    ck = f"inference.checkpoint={tiny_checkpoint}"
+    for args, problem in [
+        ([f"archive.output_dir={out}"], "archive.input: missing"),
+        ([f"archive.input={src}"], "archive.output_dir: missing"),
+        ([f"archive.input={tmp_path / 'nowhere'}", f"archive.output_dir={out}"], "no such file, folder or pattern"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", "archive.workers=0"], "at least 1"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", "archive.running_mode=threads"], "multi_processing"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", "+archive.worker=3"], "archive.worker: unknown option"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", "archive.beam_options=['runner=Flink']"], "Beam flags"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", "inference.denoising_strength=1.5"], "between 0.0 and 1.0"),
+        ([f"archive.input={src}", f"archive.output_dir={src / 'a.wav'}"], "is a file, not a folder"),
+    ]:
+        code, stdout, stderr = run_in_process(capsys, [*args, ck])
+        assert code == 2, args
+        assert len(stderr) == 1 and stderr[0].startswith("error: ") and problem in stderr[0], (args, stderr)
+    code, _, stderr = run_in_process(capsys, [f"archive.input={src}", f"archive.output_dir={out}", f"inference.checkpoint={tmp_path}"])
+    assert code == 1 and len(stderr) == 1 and "model.weights.h5" in stderr[0], stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_output_names_mirror_folders_on_any_file_system(tmp_path):
+    """Remote paths get the names inference.py gives local ones."""
+    local = archive.output_names(str(tmp_path / "in" / "r1" / "x.mp3"), 0.72, str(tmp_path / "out"), str(tmp_path / "in"))
+    assert local == {"denoised": str(tmp_path / "out" / "r1" / "x_denoised_s7p2.wav"),
+                     "residual": str(tmp_path / "out" / "r1" / "x_residual_s7p2.wav")}  # fmt: skip
+    remote = archive.output_names("gs://b/in/r1/x.flac", 1.0, "gs://b/out", "gs://b/in", plot=True)
+    assert remote == {"denoised": "gs://b/out/r1/x_denoised_s10.flac", "residual": "gs://b/out/r1/x_residual_s10.flac",
+                      "plot": "gs://b/out/r1/x_spectrograms_s10.png"}  # fmt: skip
+    assert archive.plan_input(archive.ArchiveSettings("gs://b/in/**/*.wav", "gs://b/out"))[1:] == ("gs://b/in", False)
+
+
+def test_beam_options_are_passed_as_typed_on_the_command_line():
+    """Hydra refuses '=' in an unquoted list item; the command quotes each flag, so the
+    documented forms reach Beam unchanged."""
+    quoted = archive.quote_beam_options(["archive.beam_options=[--runner=FlinkRunner, --flink_master=host:8081]",
+                                         "archive.beam_options=--runner=SparkRunner", "archive.input=x", "archive.beam_options=[]"])  # fmt: skip
+    flags = [list(compose([arg]).archive.beam_options) for arg in quoted[:2]]
+    assert flags == [["--runner=FlinkRunner", "--flink_master=host:8081"], ["--runner=SparkRunner"]]
+    assert quoted[2:] == ["archive.input=x", "archive.beam_options=[]"]
+    options = archive.pipeline_options(archive.ArchiveSettings("in", "out", workers=3)).get_all_options()
+    assert (options["runner"], options["direct_num_workers"], options["direct_running_mode"]) == ("DirectRunner", 3, "multi_processing")
+    options = archive.pipeline_options(archive.ArchiveSettings("in", "out", beam_options=("--runner=FlinkRunner",))).get_all_options()
+    assert options["runner"] == "FlinkRunner" and options["direct_num_workers"] != 3
