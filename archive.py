@@ -77,6 +77,8 @@ RECORDS_DIR = ".manifest.d"
 STATUSES = ("restored", "skipped", "failed")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
 _HASH_BLOCK = 1 << 20  # bytes read at a time when hashing: memory stays flat for any file size
+_MERGE_CHUNK = 1000  # records read before their lines are written
+_READERS = 16  # records read at once
 _GLOB_CHARS = "*?["
 
 
@@ -192,22 +194,30 @@ def _join(folder: str, *parts: str) -> str:
     return posixpath.join(folder, *parts) if is_remote(folder) else os.path.join(folder, *parts)
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` so that ``path`` is either the old file or the whole new one: a
-    temporary file renamed over it here; an object store's objects appear whole on close."""
+@contextlib.contextmanager
+def _atomic_writer(path: str) -> Iterator[Any]:
+    """A binary file whose content becomes ``path`` whole when the block ends without an
+    error: a temporary file renamed over it here; an object store's object appears on close."""
     if is_remote(path):
         from apache_beam.io.filesystems import FileSystems
 
         with FileSystems.create(path, mime_type="text/plain", compression_type="uncompressed") as f:
-            f.write(text.encode())
+            yield f
         return
     tmp, final = audio_io.atomic_output(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "wb") as f:
+            yield f
         audio_io.commit_output(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` so that ``path`` is either the old file or the whole new one."""
+    with _atomic_writer(path) as f:
+        f.write(text.encode())
 
 
 def _upload(local: Path, remote: str) -> None:
@@ -328,25 +338,43 @@ def _record_files(output_dir: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([f"{folder}/*.json"])[0].metadata_list)
 
 
+def _read_record(path: str) -> dict | None:
+    try:
+        with _open_read(path) as f:
+            return json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError):  # cut off by a crash of the machine: its file is restored again
+        return None
+
+
 def merge_records(output_dir: str) -> list[dict]:
-    """Fold the per-file records into ``manifest.jsonl`` (replaced atomically; a record
-    replaces the entry of the same input and strength), then delete them; returns the
-    records merged. A record that cannot be read (cut off by a crash) is left out."""
+    """Fold the per-file records into ``manifest.jsonl`` and delete them; returns the input,
+    strength, status, error and run of each record merged.
+
+    The new manifest is written beside the old one and replaces it in one step; a record
+    replaces the entry of the same input and strength. Records are read a chunk at a time,
+    several at once (an object store answers each in tens of milliseconds), and the old
+    manifest line by line, so memory does not grow with the archive.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     files = _record_files(output_dir)
     if not files:
         return []
-    entries = {record_key(e): e for e in read_manifest(output_dir)}
-    merged = []
-    for path in files:
-        try:
-            with _open_read(path) as f:
-                record = json.loads(f.read().decode("utf-8"))
-        except (OSError, ValueError):
-            continue
-        entries[record_key(record)] = record
-        merged.append(record)
-    lines = "".join(json.dumps(e, sort_keys=True) + "\n" for _, e in sorted(entries.items()))
-    write_text_atomic(_join(output_dir, MANIFEST_NAME), lines)
+    manifest = _join(output_dir, MANIFEST_NAME)
+    merged, keys = [], set()
+    with _atomic_writer(manifest) as out, ThreadPoolExecutor(_READERS) as pool:
+        for start in range(0, len(files), _MERGE_CHUNK):
+            for record in pool.map(_read_record, files[start : start + _MERGE_CHUNK]):
+                if record is None:
+                    continue
+                keys.add(record_key(record))
+                out.write((json.dumps(record, sort_keys=True) + "\n").encode())
+                merged.append({k: record.get(k) for k in ("input", "strength", "status", "error", "run")})
+        if _exists(manifest):
+            with _open_read(manifest) as f:
+                for line in iter(f.readline, b""):
+                    if line.strip() and record_key(json.loads(line)) not in keys:
+                        out.write(line if line.endswith(b"\n") else line + b"\n")
     if is_remote(output_dir):
         from apache_beam.io.filesystems import FileSystems
 
@@ -444,7 +472,8 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
 
 def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
     """Restore (or skip) one file and return its manifest record, also written to the record
-    folder at once, so that an interruption loses at most the files being restored."""
+    folder at once, so that an interruption loses at most the files being restored. An
+    interruption (KeyboardInterrupt, SIGTERM) records nothing for the file it stopped."""
     started = time.perf_counter()
     s = job.inference
     record: dict[str, Any] = {
@@ -454,44 +483,49 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
     try:
-        record["size"] = _size(item.source)
-        record["sha256"] = sha256_of(item.source)
-        if item.clash:
-            raise inference.InferenceError(item.clash)
-        outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot)
-        if matches_previous(item, job, outputs, record["size"], record["sha256"]):
-            prev = item.previous or {}
-            for key in ("duration", "rate", "channels", "noise_print_used", "outputs", "output_sha256", "warnings"):
-                record[key] = prev.get(key)
-            record["status"] = "skipped"
-            return record
-        restorer = loaded.get()
-        stale = any(_exists(p) for p in outputs.values())  # written by a run that left no matching entry
-        with _local_copy(item.source) as local:
-            restorer.noise_power, info, warns = inference.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
-            record["noise_print_used"] = restorer.noise_power is not None
-            record["warnings"] += warns + info
-            if is_remote(job.output_dir):
-                result = _restore_and_upload(restorer, local, outputs, s)
-            else:
-                paths = inference.OutputPaths(Path(outputs["denoised"]), Path(outputs["residual"]),
-                                              Path(outputs.get("plot") or outputs["denoised"] + ".png"))  # fmt: skip
-                result = restorer.restore_file(local, paths, overwrite=stale, plot=s.plot, plot_seconds=s.plot_seconds,
-                                               allow_truncated=s.allow_truncated)  # fmt: skip
-        record.update(duration=result.frames / result.sample_rate, rate=result.sample_rate, channels=result.channels)
-        record["warnings"] += result.warnings
-        record["outputs"] = dict(outputs)
-        record["output_sha256"] = {kind: sha256_of(p) for kind, p in outputs.items()}
-        record["status"] = "restored"
+        _restore_or_skip(item, loaded, job, record)
     except (inference.InferenceError, audio_io.AudioError, ValueError, OSError) as exc:  # NoisePrintError is a ValueError
-        record["error"] = inference._one_line(exc)
+        message = inference._one_line(exc)
+        record["error"] = message if message.startswith(item.source) else f"{item.source}: {message}"
     except Exception as exc:  # unforeseen: recorded for this file; the others go on
         record["error"] = inference._one_line(f"{item.source}: unexpected failure ({type(exc).__name__}: {exc})")
-    finally:
-        record["seconds"] = round(time.perf_counter() - started, 3)
-        write_text_atomic(_join(job.output_dir, RECORDS_DIR, _record_name(item.source, s.denoising_strength)),
-                          json.dumps(record, sort_keys=True) + "\n")  # fmt: skip
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    write_text_atomic(_join(job.output_dir, RECORDS_DIR, _record_name(item.source, s.denoising_strength)),
+                      json.dumps(record, sort_keys=True) + "\n")  # fmt: skip
     return record
+
+
+def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: dict[str, Any]) -> None:
+    s = job.inference
+    record["size"] = _size(item.source)
+    record["sha256"] = sha256_of(item.source)
+    if item.clash:
+        raise inference.InferenceError(item.clash)
+    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot)
+    if matches_previous(item, job, outputs, record["size"], record["sha256"]):
+        prev = item.previous or {}
+        for key in ("duration", "rate", "channels", "noise_print_used", "outputs", "output_sha256", "warnings"):
+            record[key] = prev.get(key)
+        record["status"] = "skipped"
+        return
+    restorer = loaded.get()
+    stale = any(_exists(p) for p in outputs.values())  # written by a run that left no matching entry
+    with _local_copy(item.source) as local:
+        restorer.noise_power, info, warns = inference.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
+        record["noise_print_used"] = restorer.noise_power is not None
+        record["warnings"] += warns + info
+        if is_remote(job.output_dir):
+            result = _restore_and_upload(restorer, local, outputs, s)
+        else:
+            paths = inference.OutputPaths(Path(outputs["denoised"]), Path(outputs["residual"]),
+                                          Path(outputs.get("plot") or outputs["denoised"] + ".png"))  # fmt: skip
+            result = restorer.restore_file(local, paths, overwrite=stale, plot=s.plot, plot_seconds=s.plot_seconds,
+                                           allow_truncated=s.allow_truncated)  # fmt: skip
+    record.update(duration=result.frames / result.sample_rate, rate=result.sample_rate, channels=result.channels)
+    record["warnings"] += result.warnings
+    record["outputs"] = dict(outputs)
+    record["output_sha256"] = {kind: sha256_of(p) for kind, p in outputs.items()}
+    record["status"] = "restored"
 
 
 def _restore_and_upload(restorer: inference.Restorer, local: Path, outputs: Mapping[str, str], s: inference.InferenceSettings) -> Any:
@@ -634,7 +668,7 @@ def run(cfg: Mapping) -> int:
         inference._print_error(exc)
         return 2
     verbose = s.verbose
-    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.CRITICAL)
     with inference.native_stderr_silenced(not verbose):  # backend=auto may start TensorFlow, and its C++ notices
         folder, weights = model_files(s)
     if not weights.is_file():  # before any worker starts: every file would fail the same way
@@ -667,8 +701,11 @@ def run(cfg: Mapping) -> int:
         except KeyboardInterrupt:
             interrupted = True
         except Exception as exc:  # the runner failed (a worker died, a bad Beam option): the records so far are kept
-            runner_log.keep = True
-            failure = exc
+            if _is_interruption(exc):
+                interrupted = True
+            else:
+                runner_log.keep = True
+                failure = exc
     if failure is not None:
         where = f"; the runner's log: {runner_log.path}" if runner_log.path else ""
         inference._print_error(f"the pipeline failed: {inference._one_line(failure, 400)}{where}")
@@ -685,6 +722,17 @@ def run(cfg: Mapping) -> int:
         inference._print_error(f"{settings.input}: no audio files matched (extensions: {', '.join(audio_io.AUDIO_EXTENSIONS)})")
         return 1
     return _summary(records, settings.output_dir)
+
+
+def _is_interruption(exc: BaseException) -> bool:
+    """True for a KeyboardInterrupt (Ctrl-C, or SIGTERM through hydra_entry) that the runner
+    re-raised as its own exception, naming the step it stopped."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt) or str(seen).startswith("KeyboardInterrupt"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
@@ -725,8 +773,8 @@ def _quiet_root_logger(verbose: bool) -> Iterator[None]:
     about the runner, not the files (whose problems the records hold)."""
     root = logging.getLogger()
     level = root.level
-    if not verbose:
-        root.setLevel(logging.ERROR)
+    if not verbose:  # the runner also logs a failing step's traceback at ERROR; the records hold the files' errors
+        root.setLevel(logging.CRITICAL)
     try:
         yield
     finally:

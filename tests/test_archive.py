@@ -8,8 +8,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +98,7 @@ def run_in_process(capsys, args: list[str]) -> tuple[int, list[str], list[str]]:
 
 
 def manifest(out: Path) -> dict[str, dict]:
-    lines = (out / archive.MANIFEST_NAME).read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
+    entries = archive.read_manifest(str(out))
     assert len(entries) == len({e["input"] for e in entries}), "one entry per input and strength"
     return {str(Path(e["input"]).relative_to(e["input"].split("/reels/")[0] + "/reels")): e for e in entries}
 
@@ -219,6 +220,7 @@ def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsy
     unmerged = "reel2/m.wav"  # recorded by a worker of the stopped run, not merged yet
     (out / archive.RECORDS_DIR).mkdir()
     (out / archive.RECORDS_DIR / "m.json").write_text(json.dumps(entries[unmerged]) + "\n")
+    (out / archive.RECORDS_DIR / "cut.json").write_text('{"input": "' + str(reels / "a.wav"))  # a crash mid-write
     kept = [e for rel, e in entries.items() if rel not in gone | {unmerged}]
     (out / archive.MANIFEST_NAME).write_text("".join(json.dumps(e) + "\n" for e in kept))
     before = outputs_of(out)
@@ -236,6 +238,41 @@ def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsy
     for rel, e in after.items():
         for kind, path in e["outputs"].items():
             assert e["output_sha256"][kind] == sha256(path), rel
+
+
+def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkpoint):
+    """SIGTERM (as Ctrl-C) while files are being restored: exit 130, the files finished so far
+    are in the manifest with their outputs, the one stopped leaves nothing behind."""
+    reels, out = tmp_path / "reels", tmp_path / "restored"
+    reels.mkdir()
+    t = np.arange(int(1.5 * 44100)) / 44100
+    for i in range(20):
+        sf.write(str(reels / f"side{i:02d}.wav"), 0.3 * np.sin(2 * np.pi * (200 + 10 * i) * t), 44100, subtype="PCM_16")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    args = archive_args(reels, out, tiny_checkpoint, **{"archive.workers": 1, "archive.running_mode": "in_memory"})
+    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "archive.py"), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    records = out / archive.RECORDS_DIR
+    deadline = time.monotonic() + 240
+    while not (records.is_dir() and any(records.glob("*.json"))) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert f"error: {reels}: interrupted; run the same command again to restore the rest" in stderr.splitlines()
+    assert "Traceback" not in stderr
+    entries = archive.read_manifest(str(out))
+    assert 1 <= len(entries) < 20 and {e["status"] for e in entries} == {"restored"}
+    assert not records.exists()
+    written = set()
+    for e in entries:
+        for kind, path in e["outputs"].items():
+            assert e["output_sha256"][kind] == sha256(path)
+            written.add(Path(path).name)
+    # the file stopped leaves no .part; stopped between its outputs' rename and its record, it
+    # leaves both outputs, which the next run restores again (they have no matching entry)
+    extra = {p.name for p in out.iterdir()} - written - {archive.MANIFEST_NAME}
+    assert extra == set() or (len(extra) == 2 and len({n.split("_")[0] for n in extra}) == 1), extra
 
 
 # --------------------------------------------------------------------------- arguments
