@@ -53,7 +53,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,6 @@ try:
     from apache_beam.ml.inference.base import ModelHandler
 finally:
     logging.disable(logging.NOTSET)
-
-log = logging.getLogger("archive")
 
 MANIFEST_NAME = "manifest.jsonl"
 # Per-file records of a run not merged yet; hidden, so a later folder run never sees them.
@@ -127,7 +125,10 @@ def archive_settings(cfg: Mapping) -> ArchiveSettings:
     bad = [o for o in options if not o.startswith("--")]
     if bad:
         raise inference.UsageError(f"archive.beam_options: expected Beam flags such as --runner=DataflowRunner, got {bad[0]!r}")
-    recursive = inference._number(group, "recursive", bool, True)
+    try:
+        recursive = inference._number(group, "recursive", bool, True)
+    except inference.UsageError:
+        raise inference.UsageError(f"archive.recursive: expected true or false, got {group.get('recursive')!r}") from None
     return ArchiveSettings(_expand(str(group["input"])), _expand(str(group["output_dir"])).rstrip("/") or "/",
                            workers, mode, recursive, options)  # fmt: skip
 
@@ -281,11 +282,26 @@ def is_candidate(path: str, output_dir: str) -> bool:
     return f"{RECORDS_DIR}" not in path.split("/")
 
 
+def check_filesystem(key: str, path: str) -> None:
+    """Raise :class:`inference.UsageError` when Beam has no file system for ``path``'s scheme
+    (``gs://`` needs ``pip install "apache-beam[gcp]"``, ``s3://`` ``[aws]``)."""
+    if not is_remote(path):
+        return
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        FileSystems.get_filesystem(path)
+    except ValueError as exc:
+        raise inference.UsageError(f"{key}: {inference._one_line(exc, 300)}") from None
+
+
 def plan_input(settings: ArchiveSettings) -> tuple[str, str | None, bool]:
     """``(pattern, root, single)``: what to match, the folder whose subfolders the outputs
     mirror (None for one file), and whether the input is one file. Raises
     :class:`inference.UsageError` for a local path that does not exist."""
     path = settings.input
+    if not is_remote(path) and os.path.isfile(path):  # a name with brackets is a file, not a pattern
+        return path, None, True
     if any(c in path for c in _GLOB_CHARS):
         cut = min(path.index(c) for c in _GLOB_CHARS if c in path)
         sep = "/" if is_remote(path) else os.sep
@@ -302,7 +318,11 @@ def plan_input(settings: ArchiveSettings) -> tuple[str, str | None, bool]:
         return os.path.join(root, "**" if settings.recursive else "*"), root, False
     from apache_beam.io.filesystems import FileSystems
 
-    if not path.endswith("/") and FileSystems.exists(path):
+    try:
+        single = not path.endswith("/") and FileSystems.exists(path)
+    except Exception as exc:  # no credentials, no such bucket
+        raise inference.UsageError(f"archive.input: {path}: {inference._one_line(exc, 300)}") from None
+    if single:
         return path, None, True
     root = path.rstrip("/")
     return f"{root}/{'**' if settings.recursive else '*'}", root, False
@@ -659,6 +679,8 @@ def run(cfg: Mapping) -> int:
     try:
         settings = archive_settings(cfg)
         s = restoring_settings(cfg, settings)
+        for key, path in (("archive.input", settings.input), ("archive.output_dir", settings.output_dir)):
+            check_filesystem(key, path)
         pattern, root, single = plan_input(settings)
         if not is_remote(settings.output_dir):
             reason = inference.unwritable_reason(Path(settings.output_dir))
