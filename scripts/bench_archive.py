@@ -142,7 +142,8 @@ def main() -> int:
     ap.add_argument("--model-config", default=str(REPO_ROOT / "conf" / "model" / "small.yaml"))
     ap.add_argument("--checkpoint", default=None, help="a trained model folder instead of an untrained --model-config")
     ap.add_argument("--precision", default="float32", choices=["auto", "float32", "bfloat16"])
-    ap.add_argument("--backend", default="tensorflow", help="inference.backend (default tensorflow)")
+    ap.add_argument("--backend", default="tensorflow", choices=["tensorflow", "onnxruntime"],
+                    help="inference.backend (default tensorflow; onnxruntime exports the model first, untimed)")
     ap.add_argument("--no-inference", action="store_true", help="skip the plain inference.py run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (printed)")
     args = ap.parse_args()
