@@ -420,6 +420,9 @@ class ArchiveJob:
     run_id: str
     weights_sha256: str
     model_folder: str
+    # the shipped model: each worker loads its own copy (its repository may lie elsewhere, as
+    # in a container image), checked against weights_sha256
+    shipped_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -454,9 +457,18 @@ class LazyRestorer:
 
     def _load(self) -> None:
         s = self.job.inference
+        if self.job.shipped_model:
+            s = dataclasses.replace(s, checkpoint=inference.DEFAULT_CHECKPOINT)
         try:
             with inference.native_stderr_silenced(not s.verbose):
                 import tensorflow  # noqa: F401  (its C++ start-up lines would bury the command's)
+            _, weights = model_files(s)
+            # the manifest names the launcher's model: a worker with other weights (another
+            # image, a folder changed since the start) must not restore under that name
+            digest = sha256_of(str(weights)) if weights.is_file() else None
+            if digest != self.job.weights_sha256:
+                raise inference.UsageError(f"{weights}: not the model the run started with (weights sha256 {digest}, "
+                                           f"expected {self.job.weights_sha256})")  # fmt: skip
             model, model_cfg = inference.load_model(s.checkpoint, s.precision, s.backend)
             self.spec, self.file_print = inference._print_spec(s, model_cfg, s.checkpoint)
             self.restorer = inference.Restorer(model, model_cfg, s.denoising_strength, s.segment_seconds, s.overlap_seconds,
@@ -704,7 +716,8 @@ def run(cfg: Mapping) -> int:
         inference._print_error(f"archive.beam_options: {inference._one_line(exc, 300)}")
         return 2
     run_id = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    job = ArchiveJob(s, settings.output_dir, root, run_id, sha256_of(str(weights)), str(folder.resolve()))
+    job = ArchiveJob(s, settings.output_dir, root, run_id, sha256_of(str(weights)), str(folder.resolve()),
+                     shipped_model=s.checkpoint == inference.DEFAULT_CHECKPOINT)  # fmt: skip
     # an interrupted run's records count for resuming: fold them in before matching
     merge_records(settings.output_dir)
     manifest_exists = _exists(_join(settings.output_dir, MANIFEST_NAME))

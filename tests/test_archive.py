@@ -326,3 +326,16 @@ def test_beam_options_are_passed_as_typed_on_the_command_line():
     assert (options["runner"], options["direct_num_workers"], options["direct_running_mode"]) == ("DirectRunner", 3, "multi_processing")
     options = archive.pipeline_options(archive.ArchiveSettings("in", "out", beam_options=("--runner=FlinkRunner",))).get_all_options()
     assert options["runner"] == "FlinkRunner" and options["direct_num_workers"] != 3
+
+
+def test_a_worker_whose_model_differs_from_the_launchers_restores_nothing(tmp_path, tiny_checkpoint):
+    """The manifest names the weights the run started with: a worker that finds other weights
+    (another image, a model folder changed meanwhile) records the file as failed."""
+    source = tmp_path / "a.wav"
+    sf.write(str(source), np.zeros(800), 8000, subtype="PCM_16")
+    settings = inference.settings_from_config({"audio": str(source), "checkpoint": str(tiny_checkpoint)})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), None, "run-1", "0" * 64, str(tiny_checkpoint))
+    record = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
+    assert record["status"] == "failed" and "not the model the run started with" in record["error"]
+    assert record["error"].startswith(f"{source}: {tiny_checkpoint / 'model.weights.h5'}: ")  # the file, then the cause
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [archive.RECORDS_DIR]  # the record, no outputs
