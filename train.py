@@ -101,6 +101,11 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
         return 2
     try:
         trainer.fit(quiet=bool(cfg.get("quiet", False)))
+    except KeyboardInterrupt:  # Ctrl-C or kill: the checkpoints written so far are the run's state
+        kept = sorted((exp_dir / "checkpoints").glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+        where = f"the last checkpoint is step {kept[-1].stem.split('-')[1]}" if kept else "no checkpoint was written yet"
+        print(f"interrupted at step {int(trainer.step.numpy())}; {where}; continue with resume=true", file=sys.stderr)
+        return 130
     except TrainingDiverged as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
@@ -127,4 +132,10 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:  # `kill` stops a run as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     main()

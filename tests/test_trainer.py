@@ -222,18 +222,21 @@ def test_train_cli_writes_experiment_folder(corpus, tmp_path, tiny_checkpoint):
     assert "Traceback" not in again.stderr
 
 
-def test_sigkill_then_resume(corpus, tmp_path):
+def test_kill_then_resume(corpus, tmp_path):
     args = _overrides(corpus, tmp_path, ["experiment=killed", "steps_per_epoch=2", "train.checkpoint_every=2", "quiet=true"])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, "epochs=1000"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     index = tmp_path / "killed" / "checkpoints" / "checkpoint"
     deadline = time.time() + 300
     while not index.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(signal.SIGTERM)  # `kill`, as Ctrl-C: one line that says where the run stands
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err[-2000:]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted at step ") and "resume=true" in lines[0], err[-2000:]
     assert index.exists(), "no checkpoint was written before the deadline"
     saved = int(tf.train.latest_checkpoint(str(index.parent)).rsplit("-", 1)[1])
     assert saved >= 2
