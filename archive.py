@@ -511,7 +511,7 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
     record: dict[str, Any] = {
         "input": item.source, "size": None, "sha256": None, "duration": None, "rate": None, "channels": None,
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
-        "noise_print": _noise_print_label(job), "noise_print_used": None, "outputs": {}, "output_sha256": {},
+        "noise_print": _noise_print_label(job), "noise_print_used": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
     try:
@@ -536,7 +536,7 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot)
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
-        for key in ("duration", "rate", "channels", "noise_print_used", "outputs", "output_sha256", "warnings"):
+        for key in ("duration", "rate", "channels", "noise_print_used", "noise_print_notes", "outputs", "output_sha256", "warnings"):
             record[key] = prev.get(key)
         record["status"] = "skipped"
         return
@@ -545,7 +545,8 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     with _local_copy(item.source) as local:
         restorer.noise_power, info, warns = inference.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
         record["noise_print_used"] = restorer.noise_power is not None
-        record["warnings"] += warns + info
+        record["noise_print_notes"] = info  # what auto found, the held-out check's scores and decision
+        record["warnings"] += warns
         if is_remote(job.output_dir):
             result = _restore_and_upload(restorer, local, outputs, s)
         else:

@@ -339,3 +339,37 @@ def test_a_worker_whose_model_differs_from_the_launchers_restores_nothing(tmp_pa
     assert record["status"] == "failed" and "not the model the run started with" in record["error"]
     assert record["error"].startswith(f"{source}: {tiny_checkpoint / 'model.weights.h5'}: ")  # the file, then the cause
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [archive.RECORDS_DIR]  # the record, no outputs
+
+
+def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py_uses_it(tmp_path, capsys):
+    """A file restored by a worker (restore_item, as RunInference calls it) with a noise print
+    range: the same outputs as inference.py, and the manifest says which print and whether it
+    was used."""
+    import keras
+    import unet
+
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg["conditioning"] = "noise_psd"
+    keras.utils.set_random_seed(7)
+    checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "conditioned")
+    rng = np.random.default_rng(3)
+    t = np.arange(3 * 16000) / 16000
+    x = 0.05 * rng.standard_normal(len(t)) + np.where(t > 1.0, 0.3 * np.sin(2 * np.pi * 330 * t), 0.0)  # hiss alone first
+    source = tmp_path / "in" / "reel.wav"
+    source.parent.mkdir()
+    sf.write(str(source), x, 16000, subtype="PCM_16")
+    options = {**RESTORING, "checkpoint": str(checkpoint), "noise_print": "0-1"}
+    settings = inference.settings_from_config({**options, "audio": str(source)})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-1", sha256(checkpoint / "model.weights.h5"), str(checkpoint))
+    record = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
+    assert record["status"] == "restored", record
+    # a one-second print is too short to hold a part out for the check: told to the model unchecked
+    assert record["noise_print"] == "0-1" and record["noise_print_used"] is True
+    assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
+    cli_cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
+        cli_cfg[key] = value
+    assert inference.run(cli_cfg) == 0
+    capsys.readouterr()
+    for kind, path in record["outputs"].items():
+        assert (tmp_path / "reference" / Path(path).name).read_bytes() == Path(path).read_bytes(), kind
