@@ -251,10 +251,12 @@ def output_extension(source: str) -> str:
     return ".flac" if source.lower().endswith(".flac") else ".wav"
 
 
-def output_names(source: str, strength: float, output_dir: str, root: str | None, plot: bool = False) -> dict[str, str]:
+def output_names(source: str, strength: float, output_dir: str, root: str | None, plot: bool = False,
+                 ext: str | None = None) -> dict[str, str]:  # fmt: skip
     """The outputs of ``source`` as ``inference.py`` names them (:func:`inference.output_paths`),
-    below ``output_dir`` mirroring the folders of ``source`` below ``root``."""
-    ext = output_extension(source)
+    below ``output_dir`` mirroring the folders of ``source`` below ``root``; ``ext`` is the
+    outputs' extension (default :func:`output_extension`)."""
+    ext = ext or output_extension(source)
     if not (is_remote(source) or is_remote(output_dir)):
         paths = inference.output_paths(Path(source), strength, ext, Path(output_dir), Path(root) if root is not None else None)
         names = {"denoised": str(paths.denoised), "residual": str(paths.residual), "plot": str(paths.plot)}
@@ -533,7 +535,11 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     record["sha256"] = sha256_of(item.source)
     if item.clash:
         raise inference.InferenceError(item.clash)
-    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot)
+    ext = None
+    if not is_remote(item.source):  # the container decides, as in inference.py (a FLAC stream in a .wav file)
+        with inference.open_audio(Path(item.source)) as probe:
+            ext = inference.output_format(probe).extension
+    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, ext)
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
         for key in ("duration", "rate", "channels", "noise_print_used", "noise_print_notes", "outputs", "output_sha256", "warnings"):
