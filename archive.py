@@ -251,6 +251,18 @@ def output_extension(source: str) -> str:
     return ".flac" if source.lower().endswith(".flac") else ".wav"
 
 
+def probe_extension(source: str) -> str | None:
+    """The outputs' extension from a local file's header (None for a remote or unreadable
+    file: :func:`output_extension` guesses from the name)."""
+    if is_remote(source):
+        return None
+    try:
+        with inference.open_audio(Path(source)) as probe:
+            return inference.output_format(probe).extension
+    except inference.InferenceError:
+        return None
+
+
 def output_names(source: str, strength: float, output_dir: str, root: str | None, plot: bool = False,
                  ext: str | None = None) -> dict[str, str]:  # fmt: skip
     """The outputs of ``source`` as ``inference.py`` names them (:func:`inference.output_paths`),
@@ -535,11 +547,9 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     record["sha256"] = sha256_of(item.source)
     if item.clash:
         raise inference.InferenceError(item.clash)
-    ext = None
-    if not is_remote(item.source):  # the container decides, as in inference.py (a FLAC stream in a .wav file)
-        with inference.open_audio(Path(item.source)) as probe:
-            ext = inference.output_format(probe).extension
-    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, ext)
+    if not is_remote(item.source):  # an unreadable file fails here, with inference.py's message, before any model loads
+        inference.open_audio(Path(item.source)).close()
+    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, probe_extension(item.source))
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
         for key in ("duration", "rate", "channels", "noise_print_used", "noise_print_notes", "outputs", "output_sha256", "warnings"):
@@ -650,7 +660,7 @@ def build_pipeline(pipeline: Any, job: ArchiveJob, pattern: str, single: bool, m
                  | "Paths" >> beam.Map(lambda m: m.path)
                  | "Audio only" >> beam.Filter(is_candidate, output_dir))  # fmt: skip
     files = (paths
-             | "By output name" >> beam.Map(lambda p: (output_names(p, strength, output_dir, job.root)["denoised"], p))
+             | "By output name" >> beam.Map(lambda p: (output_names(p, strength, output_dir, job.root, ext=probe_extension(p))["denoised"], p))
              | "Group names" >> beam.GroupByKey()
              | "Clashes" >> beam.FlatMap(_flag_clashes))  # fmt: skip
     if manifest_exists:
