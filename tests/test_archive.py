@@ -4,6 +4,7 @@ arguments. The tiny untrained model keeps it fast; its output differs from its i
 equal outputs mean the same computation."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -373,3 +374,24 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     capsys.readouterr()
     for kind, path in record["outputs"].items():
         assert (tmp_path / "reference" / Path(path).name).read_bytes() == Path(path).read_bytes(), kind
+
+
+def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):
+    """Restored with a spectrogram plot, a file is skipped by a run without inference.plot (its
+    earlier plot is kept in the entry) without loading the model; a run with inference.plot
+    redoes it once the plot no longer matches."""
+    source = tmp_path / "in" / "a.wav"
+    source.parent.mkdir()
+    sf.write(str(source), 0.3 * np.sin(np.arange(4000) / 5.0), 8000, subtype="PCM_16")
+    settings = inference.settings_from_config({**RESTORING, "audio": str(source), "checkpoint": str(tiny_checkpoint), "plot": True})
+    weights = sha256(tiny_checkpoint / "model.weights.h5")
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-1", weights, str(tiny_checkpoint))
+    first = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
+    assert first["status"] == "restored" and set(first["outputs"]) == {"denoised", "residual", "plot"}
+    without_plot = dataclasses.replace(job, inference=dataclasses.replace(settings, plot=False), run_id="run-2")
+    loaded = archive.LazyRestorer(without_plot)
+    second = archive.restore_item(archive.Item(str(source), previous=first), loaded, without_plot)
+    assert second["status"] == "skipped" and second["outputs"] == first["outputs"] and loaded.restorer is None
+    Path(first["outputs"]["plot"]).write_bytes(b"not the plot")
+    third = archive.restore_item(archive.Item(str(source), previous=second), archive.LazyRestorer(job), job)
+    assert third["status"] == "restored" and third["output_sha256"]["plot"] == sha256(first["outputs"]["plot"])
