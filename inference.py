@@ -338,7 +338,7 @@ def resolve_backend(checkpoint: str | os.PathLike, backend: str, precision: str 
 
     ``auto`` is onnxruntime on a CPU in float32 where an export is at hand: the folder itself
     holds ``model.onnx``, or it is the shipped model and ``exported/default`` (made by setup.sh)
-    was exported from the same weights. onnxruntime restored with 0.55x the CPU time of
+    was exported from the same weights. onnxruntime restored with 0.57x the CPU time of
     TensorFlow here, within one 16-bit step (docs/PERFORMANCE.md). Otherwise tensorflow.
     """
     import exported_model
