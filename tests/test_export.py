@@ -109,12 +109,18 @@ def test_export_folder_describes_itself(exported, tiny_checkpoint):
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no work folder left
 
 
-def test_conditioned_model_exports_with_a_noise_power_input(tmp_path):
+def test_refresh_replaces_a_stale_export_and_a_conditioned_model_exports_with_a_noise_power_input(exported, tiny_checkpoint, tmp_path):
     import onnxruntime
 
+    shutil.copytree(exported, tmp_path / "out")  # an export of other weights: stale for the model below
+    stamp = (tmp_path / "out" / "model.onnx").stat().st_mtime_ns
+    assert export.export_model(tiny_checkpoint, tmp_path / "out", ["onnx"], refresh=True)["unchanged"] is True
+    assert (tmp_path / "out" / "model.onnx").stat().st_mtime_ns == stamp  # current: left as it is
     checkpoint = _conditioned_tiny(tmp_path / "cond")
-    record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0)
-    assert record["inputs"] == ["waveform", "noise_power"]
+    record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0, refresh=True)
+    assert "unchanged" not in record and record["inputs"] == ["waveform", "noise_power"]
+    assert exported_model.export_of(tmp_path / "out", checkpoint / "model.weights.h5")
+    assert not exported_model.export_of(tmp_path / "out", Path(tiny_checkpoint) / "model.weights.h5")
     session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
     quiet, loud = (np.full((1, 1025), p, np.float32) for p in (1e-6, 1e2))
@@ -148,17 +154,33 @@ def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(export
     assert not list(tmp_path.iterdir())
 
 
-def test_export_command_line(tiny_checkpoint, tmp_path):
+def test_export_command_line(tiny_checkpoint, tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    # the entry point: Hydra's rejection of a bad key is one line and exit 2, before TensorFlow loads
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "export.py"), "export.formatz=[onnx]"], capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "formatz" in lines[0], proc.stderr
+    # what a successful run prints (run() is what the entry point calls)
     out = tmp_path / "cli"
-    cmd = [sys.executable, str(REPO_ROOT / "export.py"), f"export.checkpoint={tiny_checkpoint}", f"export.output_dir={out}",
-           "export.formats=[onnx]", "export.check_seconds=1.0"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.startswith(f"wrote {out}: onnx (") and "largest difference from the Keras model" in proc.stdout
+    cfg = OmegaConf.load(REPO_ROOT / "conf" / "export" / "default.yaml")
+    cfg.update(checkpoint=str(tiny_checkpoint), output_dir=str(out), formats=["onnx"], check_seconds=1.0)
+    assert export.run(OmegaConf.create({"export": cfg})) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out}: onnx (") and "largest difference from the Keras model" in printed
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.onnx"]
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    lines = [line for line in again.stderr.splitlines() if line.strip()]
-    assert again.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "overwrite" in lines[0], again.stderr
+
+
+def test_export_run_refuses_an_existing_output_in_one_line(exported, tiny_checkpoint, capsys):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"export": {"checkpoint": str(tiny_checkpoint), "output_dir": str(exported), "formats": ["onnx"]}})
+    assert export.run(cfg) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "overwrite" in lines[0], lines
+    cfg.export.refresh = True  # the same weights: nothing to do, and said so
+    assert export.run(cfg) == 0
+    assert "already an export of these weights" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- the onnxruntime backend
@@ -245,16 +267,3 @@ def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tin
         f.write(b"\0")
     monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", other)
     assert inference.resolve_backend(other, "auto") == (other, "tensorflow")
-
-
-def test_refresh_keeps_a_current_export_and_replaces_a_stale_one(tiny_checkpoint, tmp_path):
-    out = tmp_path / "out"
-    first = export.export_model(tiny_checkpoint, out, ["onnx"], check_seconds=1.0, refresh=True)
-    assert "unchanged" not in first and first["weights_sha256"] == exported_model.file_sha256(Path(tiny_checkpoint) / "model.weights.h5")
-    stamp = (out / "model.onnx").stat().st_mtime_ns
-    assert export.export_model(tiny_checkpoint, out, ["onnx"], refresh=True)["unchanged"] is True
-    assert (out / "model.onnx").stat().st_mtime_ns == stamp
-    other = _conditioned_tiny(tmp_path / "cond")  # other weights: the export is replaced
-    record = export.export_model(other, out, ["onnx"], check_seconds=1.0, refresh=True)
-    assert "unchanged" not in record and record["inputs"] == ["waveform", "noise_power"]
-    assert exported_model.export_of(out, other / "model.weights.h5") and not exported_model.export_of(out, Path(tiny_checkpoint) / "model.weights.h5")
