@@ -134,9 +134,9 @@ def run_onnx(path: Path, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """Restore ``inputs`` with the ONNX file at ``path`` (onnxruntime, CPU)."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return session.run(None, dict(inputs))[names.index("restored")]
+    ort_model = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in ort_model.get_outputs()]
+    return ort_model.run(None, dict(inputs))[names.index("restored")]
 
 
 def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: int = 18, overwrite: bool = False,

@@ -45,7 +45,7 @@ class ExportedModelError(Exception):
 
 
 class OnnxDenoiser:
-    """An exported model in an onnxruntime session (CPU): ``noise(waveform[, noise_power])``."""
+    """An exported model loaded into onnxruntime (CPU): ``noise(waveform[, noise_power])``."""
 
     def __init__(self, folder: str | os.PathLike, threads: int | None = None) -> None:
         folder = Path(folder)
@@ -66,11 +66,11 @@ class OnnxDenoiser:
             options.intra_op_num_threads = int(threads)
         options.log_severity_level = 3  # its warnings about unused initialisers are not the user's business
         try:
-            self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+            self.runtime = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
             raise ExportedModelError(f"{onnx_path}: cannot be loaded by onnxruntime ({' '.join(str(exc).split())[:300]})") from None
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.inputs = [i.name for i in self.runtime.get_inputs()]
+        self.outputs = [o.name for o in self.runtime.get_outputs()]
         if "waveform" not in self.inputs or "noise" not in self.outputs:
             raise ExportedModelError(f"{onnx_path}: not a restorer export (inputs {self.inputs}, outputs {self.outputs})")
         self.conditioned = "noise_power" in self.inputs
@@ -83,7 +83,7 @@ class OnnxDenoiser:
             if noise_power is None:
                 raise ValueError("this model is conditioned (noise_psd): pass noise_power [batch, bins]")
             feed["noise_power"] = np.ascontiguousarray(noise_power, dtype=np.float32)
-        return self.session.run(["noise"], feed)[0]
+        return self.runtime.run(["noise"], feed)[0]
 
     def __call__(self, waveform: Any, noise_power: Any = None) -> dict:
         """``{"noise", "restored"}`` as the SavedModel's signature returns them."""

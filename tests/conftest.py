@@ -29,7 +29,7 @@ def load_script(name: str) -> ModuleType:
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint folder (config.json + model.weights.h5) of the untrained tiny model.
 
-    Built from conf/model/tiny.yaml with a fixed seed, so every test session gets the same
+    Built from conf/model/tiny.yaml with a fixed seed, so every run of the tests gets the same
     weights; untrained, its output differs from its input, which is what tests of the
     signal path need (an identity model would hide segmentation and strength errors).
     """

@@ -1,4 +1,4 @@
-"""scripts/ablate.py: finished arms are kept across sessions and tabled against the published recipe."""
+"""scripts/ablate.py: finished arms are kept from one run of the script to the next and tabled against the published recipe."""
 from __future__ import annotations
 
 import csv
@@ -35,7 +35,7 @@ def test_collect_keeps_earlier_rows_and_adds_finished_arms(ablate, tmp_path):
     kept = tmp_path / "ablations.csv"
     _finished_arm(ablate, "published", 300, 0.5)
     ablate.collect(["published"], kept)
-    # a later session: experiments/ is gone, another arm has finished
+    # a later run of the script, on a new machine: experiments/ is gone, another arm has finished
     (ablate.ROOT / "published" / "metrics.csv").unlink()
     _finished_arm(ablate, "default", 600, 2.75)
     rows = ablate.collect(["published", "default", "float32"], kept)

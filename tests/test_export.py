@@ -121,11 +121,11 @@ def test_refresh_replaces_a_stale_export_and_a_conditioned_model_exports_with_a_
     assert "unchanged" not in record and record["inputs"] == ["waveform", "noise_power"]
     assert exported_model.export_of(tmp_path / "out", checkpoint / "model.weights.h5")
     assert not exported_model.export_of(tmp_path / "out", Path(tiny_checkpoint) / "model.weights.h5")
-    session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
+    ort_model = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
     quiet, loud = (np.full((1, 1025), p, np.float32) for p in (1e-6, 1e2))
-    a = session.run(["restored"], {"waveform": x, "noise_power": quiet})[0]
-    b = session.run(["restored"], {"waveform": x, "noise_power": loud})[0]
+    a = ort_model.run(["restored"], {"waveform": x, "noise_power": quiet})[0]
+    b = ort_model.run(["restored"], {"waveform": x, "noise_power": loud})[0]
     assert a.shape == x.shape and np.abs(a - b).max() > 1e-6  # the print reaches the network
     assert not (tmp_path / "out" / "saved_model").exists()
     # the restorer tells the exported model a print as it tells the Keras one
