@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import audio_io
+import exported_model
 import inference
 
 # Beam's import logs "apitools not found ..." at WARNING when the GCP extras are absent,
@@ -74,7 +75,7 @@ MANIFEST_NAME = "manifest.jsonl"
 RECORDS_DIR = ".manifest.d"
 STATUSES = ("restored", "skipped", "failed")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
-_HASH_BLOCK = 1 << 20  # bytes read at a time when hashing: memory stays flat for any file size
+_HASH_BLOCK = 1 << 20  # bytes copied at a time: memory stays flat for any file size
 _MERGE_CHUNK = 1000  # records read before their lines are written
 _READERS = 16  # records read at once
 _GLOB_CHARS = "*?["
@@ -159,12 +160,9 @@ def is_remote(path: str) -> bool:
 
 
 def sha256_of(path: str) -> str:
-    """The sha256 of a file, read a megabyte at a time (any Beam file system)."""
-    digest = hashlib.sha256()
+    """The sha256 of a file (any Beam file system)."""
     with _open_read(path) as f:
-        while block := f.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+        return exported_model.stream_sha256(f)
 
 
 def _open_read(path: str) -> Any:
@@ -696,11 +694,7 @@ def model_files(s: inference.InferenceSettings) -> tuple[Path, Path]:
     """The model folder a worker will load and the file whose sha256 identifies the model
     (the Keras weights, or an export's ONNX file), with ``backend`` resolved as
     ``inference.py`` resolves it."""
-    folder, backend = s.checkpoint, s.backend
-    resolve = getattr(inference, "resolve_backend", None)  # backend=auto chooses folder and backend
-    if resolve is not None:
-        folder, backend = resolve(s.checkpoint, s.backend, s.precision)
-    folder = Path(folder)
+    folder, backend = inference.resolve_backend(s.checkpoint, s.backend, s.precision)
     return folder, folder / ("model.onnx" if backend == "onnxruntime" else "model.weights.h5")
 
 

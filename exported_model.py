@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -20,13 +20,18 @@ CONFIG_FILE = "config.json"
 ONNX_FILE = "model.onnx"
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+def stream_sha256(f: BinaryIO) -> str:
+    """Hex SHA-256 of what an open binary stream holds from here on, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file."""
+    with open(path, "rb") as f:
+        return stream_sha256(f)
 
 
 def export_of(folder: str | os.PathLike, weights: str | os.PathLike) -> bool:

@@ -1513,9 +1513,8 @@ def run(cfg: Mapping) -> int:
         _print_error(_one_line(message, 300))
         return 1
     level = logging.INFO if settings.verbose else logging.DEBUG
-    folder, backend = resolve_backend(checkpoint, settings.backend, settings.precision)
-    log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), folder, model_cfg.get("name"),
-            restorer.model_rate, backend, "float32" if backend == "onnxruntime" else resolve_precision(settings.precision))
+    log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
+            restorer.model_rate, restorer.backend, "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision))
     log.log(level, "segments: %d samples, overlap %d (crossfade %d), %d per batch", restorer.plan.length, restorer.plan.overlap, restorer.plan.fade, restorer.batch_segments)
 
     from tqdm import tqdm
