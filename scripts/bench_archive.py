@@ -37,11 +37,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-sys.path.insert(0, str(REPO_ROOT))
+# a sibling script: Python puts the folder of the script it runs (scripts/) first on sys.path
+from bench_inference import SAMPLE_RATE, cpu_name, prepare_models, write_programme
 
-from bench_inference import SAMPLE_RATE, cpu_name, prepare_models, write_programme  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass

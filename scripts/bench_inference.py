@@ -35,7 +35,6 @@ import numpy as np
 import soundfile as sf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 SAMPLE_RATE = 44100
 
 
@@ -78,7 +77,6 @@ def run_inference(audio: Path, checkpoint: Path, extra: list[str]) -> tuple[floa
 def prepare_models(checkpoint: str | None, model_config: str, work: str, backends: list[str]) -> tuple[str, dict[str, str]]:
     """The model folder per backend: ``checkpoint``, or an untrained ``model_config`` saved in
     ``work``; for onnxruntime its export (export.py). Returns (a description, folders)."""
-    sys.path.insert(0, str(REPO_ROOT))
     import keras
     from omegaconf import OmegaConf
 

@@ -48,7 +48,6 @@ def _peak_rss_gb() -> float:
 
 def run_worker(args: argparse.Namespace) -> dict:
     """Measure one (config, precision) pair in this process; returns the result record."""
-    sys.path.insert(0, str(REPO))
     import keras
     import numpy as np
     import tensorflow as tf

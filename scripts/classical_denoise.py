@@ -24,11 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import audio_io  # noqa: E402
-import baselines  # noqa: E402
-from inference import (  # noqa: E402
+import audio_io
+import baselines
+from inference import (
     CLIPPING_SUBTYPES,
     InferenceError,
     NoiseStream,

@@ -18,9 +18,7 @@ import csv
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from evaluate import bootstrap_interval, cell_mean, paired_differences  # noqa: E402
+from evaluate import bootstrap_interval, cell_mean, paired_differences
 
 TEXT_FIELDS = ("system", "category", "family", "file")
 RECORDED = "recorded"

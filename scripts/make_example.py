@@ -14,11 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import audio_io  # noqa: E402
-import dataset_loader  # noqa: E402
-import degradations  # noqa: E402
+import audio_io
+import dataset_loader
+import degradations
 
 SR = 44100
 REPO = Path(__file__).resolve().parents[1]

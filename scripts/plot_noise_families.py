@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 import scipy.signal  # noqa: E402
 from PIL import Image  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 import audio_io  # noqa: E402
 import degradations as dg  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def examples(seconds: float, sr: int, seed: int, recorded_dir: str | None) -> list[tuple[str, np.ndarray]]:

@@ -10,6 +10,17 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
+# The project itself, editable (pip install -e .; pyproject.toml): the root modules import
+# from any folder, as the scripts in scripts/ need, and the commands restore, train and
+# evaluate appear in .venv/bin. Redone only when pyproject.toml changes, the folder moves or
+# the install is gone (a build fetches setuptools)
+editable=$(.venv/bin/python -c 'import hashlib, os; print(os.getcwd(), hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')
+if [ "$(cat .venv/editable-install 2>/dev/null)" != "$editable" ] ||
+   ! .venv/bin/python -c 'import importlib.metadata as m; m.distribution("historical-audio-restorer")' 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+  echo "$editable" >.venv/editable-install
+fi
+
 # The shipped model as ONNX (exported/default, about a minute once; kept while the weights
 # are the same): inference.backend=auto restores with it on a CPU, in about half the CPU time
 if ! .venv/bin/python export.py export.formats=[onnx] export.refresh=true quiet=true; then
