@@ -15,17 +15,449 @@ test that composes ``conf/`` imports it first, which registers the schemas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
+
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 # Each group's section below: one dataclass (and its nested ones), then a line in SCHEMAS.
 SCHEMAS: dict[str, type] = {}
 
 
+# --------------------------------------------------------------------------------- model
+@dataclass
+class ModelConfig:
+    """The network (conf/model/*.yaml: small is the default, tiny for tests, paper as published).
+
+    What it is (unet.py, docs/ARCHITECTURE.md): the two-stage U-Net with SAM on the STFT as
+    real and imaginary channels plus frequency-positional channels.
+    """
+
+    name: str = "small"
+    architecture: str = "two_stage_unet_sam"  # what config.json records; unet.ARCHITECTURE
+    sample_rate: int = 44100
+    n_fft: int = 2048
+    hop_length: int = 512
+    stages: int = 2  # 1 = stage 1 only (no SAM), to measure what the second stage adds
+    depth: int = 4  # down/up-sampling steps per U-Net
+    filters: List[int] = field(default_factory=lambda: [16, 32, 32, 64, 64])  # per scale, bottleneck last (depth + 1)
+    dense_layers: int = 3  # 3x3 conv + ELU layers per I-Block
+    early_kernel: List[int] = field(default_factory=lambda: [7, 7])
+    sampling_kernel: List[int] = field(default_factory=lambda: [4, 4])
+    strides: Any = field(default_factory=lambda: [2, 2])  # one [time, freq] pair for every level, or a list of pairs
+    block_kernel: List[int] = field(default_factory=lambda: [3, 3])
+    pos_channels: int = 10  # frequency positional-embedding channels
+    # stage-2 output form: direct (as published: stage 2 outputs the spectrogram) or residual
+    # (stage 2 adds a correction to its noisy input)
+    output: str = "residual"
+    # none: the spectrogram alone; noise_psd: also told the noise power spectrum of a noise
+    # print (noise_print.py; inference.noise_print), as two more input channels
+    conditioning: str = "none"
+
+
+SCHEMAS["model"] = ModelConfig
+
+
+# --------------------------------------------------------------------------------- train
+@dataclass
+class OptimizerConfig:
+    """Adam, with the published betas."""
+
+    beta_1: float = 0.5
+    beta_2: float = 0.9
+    clipnorm: Optional[float] = 1.0  # gradient clipping by global norm; null disables
+
+
+@dataclass
+class ScheduleConfig:
+    """The learning rate: linear warm-up, then constant or a cosine to a floor."""
+
+    name: str = "cosine"  # constant | cosine
+    warmup_steps: int = 200  # linear warm-up from 0 (0 disables)
+    decay_steps: int = 30000  # length of the cosine
+    min_lr_ratio: float = 0.05  # cosine: floor as a fraction of lr
+
+
+@dataclass
+class LossConfig:
+    """The training loss: the paper's MAE on both stages plus a little SI-SDR."""
+
+    mae_weight: float = 1.0  # MAE on both stages' real/imag spectrograms
+    stage1_weight: float = 1.0  # weight of the stage-1 term inside the MAE
+    sisdr_weight: float = 0.1  # negative SI-SDR of the waveform (dB / 10)
+
+
+@dataclass
+class NoisePrintConfig:
+    """How each example's noise print is made for a conditioned model (model.conditioning=
+    noise_psd): the stretch of the same noise that follows the mixed one, never the mixed noise
+    itself; a share is told the auto estimate from the noisy input instead."""
+
+    seconds: List[float] = field(default_factory=lambda: [2.0, 8.0])  # print length, uniform
+    level_error_db: float = 3.0  # the print's power is off by up to this much (uniform in dB)
+    leak_db: List[float] = field(default_factory=lambda: [-40.0, -20.0])  # programme leaking in, re the print's level
+    auto_share: float = 0.33  # share told the auto estimate (noise_print.auto_noise_power) instead
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe of the default model (docs/EXPERIMENTS.md for how it was chosen)."""
+
+    segment_frames: int = 96  # STFT frames per training example (96 frames = 47,616 samples, 1.08 s)
+    # auto | float32 | bfloat16. auto: bfloat16 where the CPU (AVX-512 BF16, AMX) or GPU (Ampere+)
+    # has it natively, 2x faster there; emulated elsewhere, 3.7x slower
+    precision: str = "auto"
+    # default (one device) | mirrored (all local GPUs, or all logical CPUs where there are none) |
+    # multiworker (TF_CONFIG)
+    strategy: str = "default"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    # Start from a saved model (a folder with config.json and model.weights.h5, e.g.
+    # models/default to fine-tune the shipped model on your material) instead of random weights.
+    # init_step is the step to count from: the schedule and the data order go on from there.
+    # Ignored when resume=true finds checkpoints. Relative paths are taken from the repository.
+    init_from: Optional[str] = None
+    init_step: int = 0
+    # The validation score that picks best/: val_si_sdr_i (all items), val_si_sdr_i_synthetic,
+    # val_si_sdr_i_recorded (held-out recorded noise only), val_si_sdr_i_low_snr (input <= 5 dB),
+    # val_si_sdr_i_high_snr (>= 20 dB). Keep it for the life of a run: a resumed run compares
+    # with the best score kept in its checkpoint. A fine-tune from models/default, which heard
+    # the recorded files now held out, should use the synthetic score (docs/TRAINING.md).
+    best_metric: str = "val_si_sdr_i"
+    max_seconds: Optional[float] = None  # stop (validated and saved) after this much wall time; null = no limit
+    log_every: int = 50  # with quiet=true: a log line every this many steps
+    checkpoint_every: int = 100  # steps; a killed run loses at most this many
+    keep_checkpoints: int = 3
+    validation_items: int = 48  # the fixed validation set (dataset_loader.validation_set)
+    validation_seconds: float = 3.0
+    validation_batch: int = 8
+    noise_print: NoisePrintConfig = field(default_factory=NoisePrintConfig)
+
+
+SCHEMAS["train"] = TrainConfig
+
+
+# --------------------------------------------------------------------------------- evaluate
+@dataclass
+class EvaluateConfig:
+    """The evaluation set and systems (evaluate.py, docs/RESULTS.md)."""
+
+    name: str = "default_model"
+    checkpoint: Optional[str] = None  # model folder; null = inference.checkpoint or models/default
+    seed: int = 1234
+    seconds: float = 4.0  # length of each test item
+    # items per (category, noise family, input SNR); item k is the same for any count, so the
+    # first two are the set of the experiments that had 2 (docs/EXPERIMENTS.md)
+    items_per_cell: int = 4
+    snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])
+    families: List[str] = field(default_factory=lambda: ["film", "gramophone", "tape", "recorded"])
+    # oracle_wiener and oracle_psm are given the clean signal (baselines.ORACLES): ceilings, not baselines
+    systems: List[str] = field(default_factory=lambda: ["input", "noisereduce_stationary", "noisereduce_nonstationary",
+                                                        "lsa", "model", "oracle_wiener", "oracle_psm"])  # fmt: skip
+    perceptual: bool = True  # PESQ (wide band) and STOI
+    output_dir: str = "docs/results"
+    quiet: bool = False
+    # Noise prints (docs/RESTORATION_GUIDE.md): with print_seconds > 0 every item comes with that
+    # much more of its own noise (never the stretch mixed in), and these systems may be listed:
+    # conditioned_print, conditioned_auto (evaluate.conditioned_checkpoint, a model trained with
+    # model.conditioning=noise_psd), lsa_print, noisereduce_print. 0 keeps the items without prints.
+    print_seconds: float = 0.0
+    conditioned_checkpoint: Optional[str] = None
+
+
+SCHEMAS["evaluate"] = EvaluateConfig
+
+
+# --------------------------------------------------------------------------------- the root
+@dataclass
+class RootConfig:
+    """conf/conf.yaml: the groups, and the training settings used most, at the top level so
+    that users write ``python train.py epochs=20 batch_size=4 steps_per_epoch=200 lr=2e-4``."""
+
+    epochs: int = 30
+    batch_size: int = 4
+    steps_per_epoch: int = 200
+    lr: float = 3e-4
+    seed: int = 0
+    resume: bool = False
+    quiet: bool = False  # no progress bar (for scripts and logs)
+    # Each training run lives in experiments_root/<experiment>; with experiment unset the folder
+    # is named from the command-line overrides (e.g. "batch_size=4,epochs=20"), or "default"
+    # when there are none. Relative paths resolve against the repo root.
+    experiments_root: str = "experiments"
+    experiment: Optional[str] = None
+    # the groups: each typed by its own schema (<group>/schema), merged in by the defaults list
+    model: Any = None
+    dset: Any = None
+    noise: Any = None
+    train: Any = None
+    inference: Any = None
+    app: Any = None
+    evaluate: Any = None
+    export: Any = None
+    archive: Any = None
+
+
+# ----------------------------------------------------------------------------- inference
+@dataclass
+class InferenceConfig:
+    """Restoring files: ``python inference.py inference.audio=PATH [inference.KEY=VALUE ...]``
+    (docs: inference.py). app.py and archive.py restore with these settings too."""
+
+    audio: Optional[str] = None  # a file, or a folder of audio files (required)
+    output_dir: Optional[str] = None  # null: outputs next to each input; else this folder (subfolders mirrored)
+    checkpoint: Optional[str] = None  # model folder (config.json + model.weights.h5); null: the shipped models/default
+    recursive: bool = True  # with a folder: also restore the files in its subfolders
+    overwrite: bool = False  # replace outputs of an earlier run instead of stopping with an error
+    # skip an input whose outputs all exist already (an earlier run restored it) instead of reporting
+    # "output already exists": rerunning a folder resumes it; overwrite=true takes precedence
+    skip_existing: bool = False
+    # A file holding fewer frames than its header declares (an interrupted copy) is refused;
+    # true restores the frames present, with a warning naming what is missing
+    allow_truncated: bool = False
+    # Fraction of the estimated noise that is removed: output = input - s * (input - model_output).
+    # 0.0 returns the input bit for bit (the model is not run), 1.0 is the model's full
+    # restoration; in between the removed energy grows monotonically (as s^2).
+    # Output names carry N = 10 * s, "p" for a decimal point: <stem>_denoised_s<N>.wav,
+    # <stem>_residual_s<N>.wav (1.0 -> s10, 0.7 -> s7, 0.72 -> s7p2); at most three decimals
+    denoising_strength: float = 1.0
+    # Long inputs are cut into overlapping segments, denoised in batches and joined with
+    # raised-cosine crossfades (weights summing to one) in the middle half of each overlap.
+    # The hop between segments is rounded to a multiple of 512 x the U-Net's time stride.
+    segment_seconds: float = 5.0  # segment length at the model's rate
+    overlap_seconds: float = 1.0  # at most segment_seconds / 2
+    # Single-channel segments per model call; null: 1 on a CPU (larger batches measured no
+    # faster there, only bigger: 1.4 GB peak with 1, 2.5 GB with 4), 4 on a GPU
+    batch_segments: Optional[int] = None
+    block_seconds: float = 10.0  # size of the blocks read from and written to files
+    # auto: bfloat16 (mixed) on CPUs that compute it natively (AVX-512 BF16 or AMX: 2.3-2.6x less
+    # CPU, output within ~1 % of the noise estimate), float32 elsewhere (docs/PERFORMANCE.md)
+    precision: str = "auto"  # auto | float32 | bfloat16
+    # tensorflow: the Keras model of a model folder. onnxruntime: the model.onnx of a folder
+    # written by export.py (inference.checkpoint=exported/default); no TensorFlow graph is run.
+    # auto: onnxruntime on a CPU in float32 where an export is at hand (the folder holds
+    # model.onnx, or it is the shipped model and setup.sh exported it to exported/default from the
+    # same weights): 0.57x the CPU time, within one 16-bit step (docs/PERFORMANCE.md); else tensorflow
+    backend: str = "auto"
+    plot: bool = False  # also write <stem>_spectrograms_s<N>.png (input, restored, residual)
+    plot_seconds: float = 30.0  # the plot shows the first this many seconds
+    quiet: bool = False  # no progress bars or info lines; warnings and errors still go to stderr
+    verbose: bool = False  # also log the device (GPU/CPU), model and segmentation; tracebacks of unexpected failures
+    # A conditioned model (model.conditioning=noise_psd) is told the noise's power spectrum:
+    #   FILE        a noise-only recording (any rate and channels: resampled and mixed down)
+    #   START-END   seconds of each input (e.g. 0-4.5: a run-in groove, a reel's leader)
+    #   auto        the quietest 10 % of each input's first 10 minutes (the duration is printed)
+    #   none        no print: the model estimates the noise from each segment itself
+    #   null        auto for a conditioned model, none for any other (a print given to an
+    #               unconditioned model is an error). docs/RESTORATION_GUIDE.md says how to choose.
+    noise_print: Optional[str] = None
+    # Hold the last 30 % of the print out, mix it into the loudest 3 s of the input and restore
+    # that with and without the rest of the print: the print is used only if it scores higher
+    # (SI-SDR). Both scores and the decision are printed.
+    noise_print_check: bool = True
+
+
+SCHEMAS["inference"] = InferenceConfig
+
+
+# ----------------------------------------------------------------------------------- app
+@dataclass
+class AppConfig:
+    """The web page: ``python app.py [app.KEY=VALUE ...] [inference.checkpoint=FOLDER ...]`` (docs: app.py).
+
+    The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
+    overlap_seconds, batch_segments, block_seconds, allow_truncated, plot_seconds (the spectrograms
+    show the first this many seconds) and denoising_strength (the slider's starting value).
+    """
+
+    # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)
+    host: str = "127.0.0.1"
+    port: int = 7860  # the page is at http://HOST:PORT
+
+
+SCHEMAS["app"] = AppConfig
+
+
+# ------------------------------------------------------------------------------- archive
+@dataclass
+class ArchiveConfig:
+    """An archive on Beam: ``python archive.py archive.input=FOLDER archive.output_dir=FOLDER
+    [inference.KEY=VALUE ...]`` (docs: archive.py).
+
+    The files are restored with the inference group's settings (checkpoint, backend, precision,
+    denoising_strength, segmentation, noise_print, allow_truncated, plot); inference.audio and
+    inference.output_dir play no part.
+    """
+
+    input: Optional[str] = None  # a folder, one file, or a glob; any Beam file system (gs://bucket/transfers/**)
+    output_dir: Optional[str] = None  # outputs (input subfolders mirrored) and manifest.jsonl; required
+    recursive: bool = True  # with a folder: also the files in its subfolders
+    # Local runner (DirectRunner): worker processes, each loading the model once (about 1.2-1.4 GB
+    # each with the shipped model in float32, docs/PERFORMANCE.md); one per free core
+    workers: int = 2
+    running_mode: str = "multi_processing"  # in_memory | multi_threading | multi_processing (--direct_running_mode)
+    # Beam pipeline options passed through; a --runner among them replaces the local runner, e.g.
+    # '[--runner=DataflowRunner, --project=P, --region=R, --temp_location=gs://B/tmp]' (docs/RESTORATION_GUIDE.md)
+    beam_options: List[str] = field(default_factory=list)
+
+
+SCHEMAS["archive"] = ArchiveConfig
+
+
+# -------------------------------------------------------------------------------- export
+@dataclass
+class ExportConfig:
+    """SavedModel and ONNX exports: ``python export.py [export.checkpoint=FOLDER]
+    [export.output_dir=FOLDER]`` (docs: export.py)."""
+
+    checkpoint: Optional[str] = None  # model folder (config.json + model.weights.h5); null: the shipped models/default
+    output_dir: str = "exported/default"  # written whole or not at all; relative paths from the repository folder
+    formats: List[str] = field(default_factory=lambda: ["saved_model", "onnx"])  # any of saved_model (TensorFlow) and onnx (onnxruntime)
+    opset: int = 18  # ONNX opset
+    overwrite: bool = False  # replace an existing output_dir
+    refresh: bool = False  # keep an output_dir exported from the same weights (ONNX), replace any other (setup.sh)
+    # After writing, each export is loaded back and run on this many seconds of the bundled
+    # example (examples/film_reel_noisy.wav, first channel); the export is kept only if its
+    # restored waveform is within `tolerance` (absolute, full scale 1.0) of the Keras model's
+    check_seconds: float = 5.0
+    tolerance: float = 1e-4
+
+
+SCHEMAS["export"] = ExportConfig
+
+
+# --------------------------------------------------------------------------------- noise
+@dataclass
+class NoiseConfig:
+    """How the training noise is mixed (degradations.NoiseSource; docs/DATA.md, "Noise").
+
+    The families' parameters are not fields here: each ``conf/noise/<family>.yaml`` adds its
+    family's section (``film:``, ``tape:`` ...) beside these keys, so the node is open (see
+    ``SCHEMAS["noise"]``), and ``degradations.noise_config`` rejects a key that is neither a
+    field nor a registered family, and any key inside a family's section that the family does
+    not read, with the key's full name. That keeps adding a family to one function and one
+    YAML file (docs/ARCHITECTURE.md, "Adding a noise family").
+    """
+
+    snr_db: List[float] = field(default_factory=lambda: [0.0, 25.0])  # SNR range in dB; drawn (uniform in dB) and applied by the loader
+    recorded_share: float = 0.0  # share of examples using recorded noise instead of synthetic
+    # Folders of noise recordings (any format libsndfile reads, any rate; downmixed and
+    # resampled). Relative paths resolve against the repository root, not the working directory.
+    recorded_dirs: List[str] = field(default_factory=list)
+    recorded_crossfade_s: float = 0.5  # files shorter than an example are looped with this crossfade
+    # Share of the recorded files (by a hash of folder name / file path, stable as files are
+    # added) held out of training for validation and evaluate.py, so that the "recorded"
+    # results are on noise the model has not heard. 0 uses every file for both.
+    recorded_validation_fraction: float = 0.2
+    validation_recorded_share: Optional[float] = None  # recorded share of the validation set; null = recorded_share
+    # {family: weight} of the synthetic examples; empty: every family whose section the
+    # config holds, equally (so conf/noise/film.yaml alone means film only)
+    family_weights: Dict[str, float] = field(default_factory=dict)
+    second_family_prob: float = 0.0  # chance of adding a second, different family (e.g. a film transferred via tape)
+    second_family_level_db: List[float] = field(default_factory=lambda: [-12.0, 0.0])  # the second family against the first, uniform in dB
+
+
+def _open_node(schema: type) -> DictConfig:
+    """``schema`` as a node that also takes keys it does not declare (typed fields stay typed)."""
+    node = OmegaConf.structured(schema)
+    OmegaConf.set_struct(node, False)
+    return node
+
+
+SCHEMAS["noise"] = _open_node(NoiseConfig)  # type: ignore[assignment]  # open: the families' sections
+
+
+# ---------------------------------------------------------------------------------- dset
+@dataclass
+class CategoryConfig:
+    """One category of clean material (dataset_loader.CleanCorpus)."""
+
+    # One folder or a list of folders, searched recursively (any format libsndfile reads, any
+    # rate, mono or stereo: downmixed and resampled to the model rate). Relative paths resolve
+    # against the repository folder, not the current directory.
+    dirs: Any = MISSING
+    weight: float = 0.0  # share of training examples cut from it; 0: ignored (its folder may be empty or missing)
+
+
+@dataclass
+class DsetConfig:
+    """The clean material and how examples are cut from it (dataset_loader.py, docs/DATA.md)."""
+
+    name: str = "corpus"
+    categories: Dict[str, CategoryConfig] = field(default_factory=dict)
+    # Files go to validation when a hash of "<folder name>/<path in folder>" (salted with
+    # split_seed) falls below this fraction; at least one file per category always does.
+    # The split does not depend on the training seed, and adding files never moves old ones.
+    validation_fraction: float = 0.1
+    split_seed: int = 0
+    # shorter files are skipped (listed in one warning); files shorter than a segment are
+    # placed at a random offset in silence
+    min_file_seconds: float = 0.1
+    silence_threshold_db: float = -50.0  # a crop whose RMS is below this (dB re full scale) is redrawn ...
+    silence_retries: int = 8  # ... up to this many times (then the loudest crop is kept)
+    gain_db: List[float] = field(default_factory=lambda: [-6.0, 4.0])  # beta: gain applied to input and target, uniform in dB
+    validation_snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])  # validation SNRs, cycled within each category
+    validation_items: int = 48  # used when the caller gives no count (train.validation_items does)
+    # Decoded, resampled files are kept in an LRU cache of this many MB per data set
+    # (0 = decode on every use). preload: decode every file at start (ignores cache_mb).
+    # Measured choice: docs/PERFORMANCE.md, "Data loader".
+    cache_mb: float = 1024.0
+    preload: bool = False
+    num_parallel_calls: Optional[int] = 2  # examples made at once (null = tf.data AUTOTUNE)
+    prefetch_batches: int = 2
+
+
+SCHEMAS["dset"] = DsetConfig
+
+
+def plain(cfg: Any) -> Any:
+    """A plain-Python copy (dicts, lists) of an OmegaConf node with interpolations resolved;
+    anything else is returned as it is.
+
+    A mandatory value left as ``???`` is a ``ValueError`` naming the key, so a template whose
+    paths were not filled in stops with one line rather than a traceback.
+    """
+    from omegaconf.errors import MissingMandatoryValue
+
+    if not OmegaConf.is_config(cfg):
+        return cfg
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
+        raise ValueError(
+            f"{key}: a mandatory path is not set (still '???'); give it in the config or on the command line"
+        ) from None
+
+
+def group_config(group: str, name: str) -> DictConfig:
+    """One group's config as Hydra composes it (the YAML file over what its defaults list
+    names: the group's schema, or another file of the group), without composing the whole
+    tree: for tools and tests that need, say, the tiny model's settings alone."""
+    raw = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
+    defaults = list(raw.pop("defaults", None) or [])
+    if "_self_" not in defaults:
+        defaults.append("_self_")
+    parts = []
+    for entry in defaults:
+        if entry == "_self_":
+            parts.append(raw)
+        elif entry == "schema":
+            parts.append(OmegaConf.structured(SCHEMAS[group]))
+        else:
+            parts.append(group_config(group, str(entry)))
+    return OmegaConf.merge(*parts)
+
+
 def register() -> None:
     """Store every schema in Hydra's ConfigStore (idempotent; done on import)."""
     store = ConfigStore.instance()
+    store.store(name="root_schema", node=RootConfig)
     for group, node in SCHEMAS.items():
         store.store(group=group, name="schema", node=node)
 

@@ -32,11 +32,12 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parent
+import configs  # noqa: F401  (registers the schemas that conf/ names)
+from paths import repo_path
+
 log = logging.getLogger("evaluate")
 
 SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db")
-RECORDED = "recorded"
 ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
 # Systems given a noise print (evaluate.print_seconds > 0): name -> (what runs, how it is told)
 PRINT_SYSTEMS = {
@@ -47,19 +48,18 @@ PRINT_SYSTEMS = {
 }
 
 
-def _resolve(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else REPO_ROOT / path
-
-
 def noise_sources(families: Sequence[str], sample_rate: int, noise_cfg: Mapping) -> dict[str, object]:
     """One noise source per family: the synthetic ones from ``conf/noise/<family>.yaml``,
     ``recorded`` from the held-out files of the configured recorded-noise folders only."""
     import degradations
 
+    known = (*degradations.families(), degradations.RECORDED_LABEL)  # the registry's families
+    unknown = [f for f in families if f not in known]
+    if unknown:
+        raise ValueError(f"evaluate.families: unknown noise family {unknown[0]!r}; known: {', '.join(known)}")
     sources = {}
     for family in families:
-        if family == RECORDED:
+        if family == degradations.RECORDED_LABEL:
             cfg = OmegaConf.to_container(noise_cfg, resolve=True) if OmegaConf.is_config(noise_cfg) else dict(noise_cfg)
             cfg["recorded_share"] = 1.0
             sources[family] = degradations.NoiseSource(cfg, sample_rate, split="validation")
@@ -234,9 +234,12 @@ def _interval(cells: Mapping[tuple, Sequence[float]], signed: bool = False) -> s
     return f"95 % CI {low:+.2f} to {high:+.2f}" if signed else f"95 % CI {low:.2f} to {high:.2f}"
 
 
-def real_time_factor(rows: list[dict], system: str) -> float:
+def system_real_time_factor(rows: list[dict], system: str) -> float:
+    """``system``'s processing time over all its items divided by their audio duration."""
+    from metrics import real_time_factor
+
     sel = [r for r in rows if r["system"] == system]
-    return sum(r["seconds"] for r in sel) / max(sum(r["audio_seconds"] for r in sel), 1e-9)
+    return real_time_factor(sum(r["seconds"] for r in sel), max(sum(r["audio_seconds"] for r in sel), 1e-9))
 
 
 def _fmt(x: float, digits: int = 2) -> str:
@@ -262,7 +265,7 @@ def markdown_report(rows: list[dict], systems: Sequence[str], snrs: Sequence[flo
             "|---|" + "---|" * (len(present) + 1)]  # fmt: skip
     for s in systems:
         vals = [_fmt(cell_mean(rows, m, system=s, snr_db=ref)) for m in present]
-        out.append(f"| {s} | " + " | ".join(vals) + f" | {real_time_factor(rows, s):.3f} |")
+        out.append(f"| {s} | " + " | ".join(vals) + f" | {system_real_time_factor(rows, s):.3f} |")
 
     for metric, label in (("si_sdr_i", "SI-SDR improvement (dB)"), ("energy_ratio_db", "output/clean energy in the active band (dB)")):
         out += ["", f"## {label} by input SNR", "", "| system | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
@@ -356,7 +359,7 @@ def run(cfg: DictConfig, command: str) -> int:
 
     ecfg = cfg.evaluate
     sample_rate = int(cfg.model.sample_rate)
-    out_dir = _resolve(ecfg.output_dir)
+    out_dir = repo_path(ecfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     systems: dict[str, Callable] = {}
     known = {**baselines.BASELINES, **baselines.ORACLES}
@@ -367,13 +370,13 @@ def run(cfg: DictConfig, command: str) -> int:
     for name in ecfg.systems:
         if name == "model":
             checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
-            systems[name] = model_system(_resolve(checkpoint), segment, overlap)
+            systems[name] = model_system(repo_path(checkpoint), segment, overlap)
         elif name in PRINT_SYSTEMS:
             base, how = PRINT_SYSTEMS[name]
             if base == "conditioned":
                 if not ecfg.get("conditioned_checkpoint"):
                     raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
-                systems[name] = model_system(_resolve(ecfg.conditioned_checkpoint), segment, overlap, told=how)
+                systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how)
             else:
                 systems[name] = _told_baseline(getattr(baselines, base))
         elif name in known:
@@ -397,7 +400,6 @@ def run(cfg: DictConfig, command: str) -> int:
     return 0
 
 
-@hydra.main(config_path="conf", config_name="conf", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     command = "python evaluate.py " + " ".join(sys.argv[1:])
     from inference import InferenceError, native_stderr_silenced
@@ -417,5 +419,13 @@ def main(cfg: DictConfig) -> None:
         sys.exit(code)
 
 
+def _main() -> None:
+    """``python evaluate.py ...`` and the ``evaluate`` command (pyproject.toml)."""
+    from paths import REPO_ROOT
+
+    # an absolute config path: the installed command runs from any folder
+    hydra.main(config_path=str(REPO_ROOT / "conf"), config_name="conf", version_base="1.3")(main)()
+
+
 if __name__ == "__main__":
-    main()
+    _main()

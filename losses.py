@@ -5,29 +5,21 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from stft import power_compress
-
 _EPS = 1e-8
 
 
-def spectral_mae(target: tf.Tensor, estimate: tf.Tensor, compression: float = 1.0) -> tf.Tensor:
-    """Mean absolute error between real/imag spectrogram channels (the paper's loss).
-
-    With ``compression < 1`` both are compared as ``|X|^c e^(j arg X)`` (``stft.power_compress``),
-    which weighs quiet bins more against loud ones than the raw MAE does.
-    """
-    target = power_compress(target, compression)
-    estimate = power_compress(estimate, compression)
+def spectral_mae(target: tf.Tensor, estimate: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error between real/imag spectrogram channels (the paper's loss), in float32."""
+    target = tf.cast(target, tf.float32)
+    estimate = tf.cast(estimate, tf.float32)
     return tf.reduce_mean(tf.abs(target - estimate))
 
 
-def two_stage_mae(
-    target: tf.Tensor, estimates: Sequence[tf.Tensor], stage1_weight: float = 1.0, compression: float = 1.0
-) -> tf.Tensor:
+def two_stage_mae(target: tf.Tensor, estimates: Sequence[tf.Tensor], stage1_weight: float = 1.0) -> tf.Tensor:
     """MAE of every stage's estimate against the clean spectrogram; earlier stages weighted."""
-    total = spectral_mae(target, estimates[-1], compression)
+    total = spectral_mae(target, estimates[-1])
     for est in estimates[:-1]:
-        total += stage1_weight * spectral_mae(target, est, compression)
+        total += stage1_weight * spectral_mae(target, est)
     return total
 
 
@@ -47,22 +39,3 @@ def negative_si_sdr(estimate: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
     """Loss form of SI-SDR, scaled to the order of the spectral losses (-dB / 10)."""
     return -tf.reduce_mean(si_sdr(estimate, reference)) / 10.0
 
-
-def multi_resolution_stft_loss(
-    estimate: tf.Tensor, reference: tf.Tensor, resolutions: Sequence[Sequence[int]] = ((512, 128), (1024, 256), (2048, 512))
-) -> tf.Tensor:
-    """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions.
-
-    Several window lengths penalise both smeared transients (long windows miss them) and
-    tonal errors (short windows miss them) — Yamamoto et al., Parallel WaveGAN, 2020.
-    """
-    estimate = tf.cast(estimate, tf.float32)
-    reference = tf.cast(reference, tf.float32)
-    total = 0.0
-    for n_fft, hop in resolutions:
-        est = tf.abs(tf.signal.stft(estimate, n_fft, hop, n_fft, pad_end=True))
-        ref = tf.abs(tf.signal.stft(reference, n_fft, hop, n_fft, pad_end=True))
-        convergence = tf.norm(ref - est, axis=[-2, -1]) / (tf.norm(ref, axis=[-2, -1]) + _EPS)
-        log_mag = tf.reduce_mean(tf.abs(tf.math.log(ref + 1e-5) - tf.math.log(est + 1e-5)), axis=[-2, -1])
-        total += tf.reduce_mean(convergence) + tf.reduce_mean(log_mag)
-    return total / len(resolutions)

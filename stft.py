@@ -104,27 +104,6 @@ def frequency_positional_embedding(num_bins: int, channels: int = 10) -> np.ndar
     return np.cos(np.pi * (2.0**k)[None, :] * f[:, None]).astype(np.float32)
 
 
-# Keeps the power's gradient finite at silent bins (|X| -> 0 would give |X|^(c - 1) -> inf).
-COMPRESSION_EPS = 1e-8
-
-
-def power_compress(channels: tf.Tensor, exponent: float, eps: float = COMPRESSION_EPS) -> tf.Tensor:
-    """Power-law magnitude compression of real/imag channels, phase kept: ``|X|^c e^(j arg X)``.
-
-    ``[..., 2]`` -> ``[..., 2]`` float32. A raw spectrogram spans 80 dB or more, so a network
-    (and an MAE) working on it hears the loud low bins and hardly the quiet hiss-laden high
-    ones; ``c = 0.3`` shrinks that range to about 24 dB (Braun and Tashev, 2021). The inverse is
-    ``power_compress(y, 1 / c)``. ``exponent = 1`` returns the input unchanged.
-    """
-    import tensorflow as tf
-
-    channels = tf.cast(channels, tf.float32)
-    if exponent == 1.0:
-        return channels
-    power = tf.reduce_sum(tf.square(channels), axis=-1, keepdims=True)
-    return channels * tf.pow(power + eps, (exponent - 1.0) / 2.0)
-
-
 # --------------------------------------------------------------------------- real-valued STFT
 # The same analysis and synthesis as stft()/istft(), written as framing, matrix products and
 # overlap-add in keras.ops, with no complex tensors and no FFT op. Complex tensors and FFTs

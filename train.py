@@ -17,11 +17,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+import configs  # noqa: F401  (registers the schemas that conf/ names)
+from paths import REPO_ROOT, repo_path
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the logs
 # TensorFlow leaves oneDNN off on CPUs without AVX-512 (this project's 2-core AVX2 machines):
 # a training step took 28 s there without it and 15-17 s with it (docs/PERFORMANCE.md)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-REPO_ROOT = Path(__file__).resolve().parent
 # overrides that do not change what is trained, so they do not rename the experiment
 _NAME_EXCLUDED = ("resume", "experiment", "experiments_root", "quiet")
 
@@ -37,14 +39,8 @@ def experiment_name(cfg: DictConfig, overrides: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9=,._+-]", "_", name)[:200]
 
 
-def resolve_path(path: str | os.PathLike) -> Path:
-    """A configured path; relative ones are taken from the repository folder."""
-    path = Path(path)
-    return path if path.is_absolute() else REPO_ROOT / path
-
-
 def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
-    return resolve_path(cfg.experiments_root) / experiment_name(cfg, overrides)
+    return repo_path(cfg.experiments_root) / experiment_name(cfg, overrides)
 
 
 def run(cfg: DictConfig) -> int:
@@ -94,7 +90,7 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
         resumed = bool(cfg.resume) and trainer.restore() > 0
         init_from = cfg.train.get("init_from")
         if init_from and not resumed:
-            trainer.initialise_from(resolve_path(init_from), int(cfg.train.get("init_step") or 0))
+            trainer.initialise_from(repo_path(init_from), int(cfg.train.get("init_step") or 0))
             trainer.validate_initial()
     except (ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -124,18 +120,24 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
     return 0
 
 
-@hydra.main(config_path="conf", config_name="conf", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     code = run(cfg)
     if code:
         sys.exit(code)
 
 
-if __name__ == "__main__":
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # `kill` stops a run as Ctrl-C does: saved, one line, exit 130
+
+
+def _main() -> None:
+    """``python train.py ...`` and the ``train`` command (pyproject.toml)."""
     import signal
 
-    def _terminate(signum: int, frame: object) -> None:  # `kill` stops a run as Ctrl-C does
-        raise KeyboardInterrupt
-
     signal.signal(signal.SIGTERM, _terminate)
-    main()
+    # an absolute config path: the installed command runs from any folder
+    hydra.main(config_path=str(REPO_ROOT / "conf"), config_name="conf", version_base="1.3")(main)()
+
+
+if __name__ == "__main__":
+    _main()

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 import dataset_loader
 import losses
+from configs import plain as _plain
 import stft
 import unet
 
@@ -41,7 +42,10 @@ CSV_FIELDS = [
     "val_si_sdr_i",
     "val_si_sdr_i_low_snr",
     "val_si_sdr_i_high_snr",
-    "val_energy_ratio_db",
+    # output/clean energy over the whole band, in dB (metrics.energy_ratio_db, which evaluate.py
+    # reports, takes the clean signal's active band; this one was val_energy_ratio_db before
+    # 2026-11-25, and metrics.csv files begun then keep that column, see FORMER_COLUMNS)
+    "val_full_band_energy_db",
     "val_si_sdr_i_recorded",
     "val_si_sdr_i_synthetic",
     "lr",
@@ -59,6 +63,8 @@ SCORE_ITEMS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "val_si_sdr_i_low_snr": lambda snr, recorded: snr <= 5.0,
     "val_si_sdr_i_high_snr": lambda snr, recorded: snr >= 20.0,
 }
+# metrics.csv columns of runs begun by an older version: {old name: the figure's name now}
+FORMER_COLUMNS = {"val_energy_ratio_db": "val_full_band_energy_db"}
 # the validation scores train.best_metric may choose best/ by: all of them
 BEST_METRICS = tuple(SCORE_ITEMS)
 
@@ -69,7 +75,8 @@ class TrainingDiverged(RuntimeError):
 
 @keras.saving.register_keras_serializable(package="trainer")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up followed by a constant, step-decayed or cosine-decayed rate."""
+    """Linear warm-up followed by a constant or cosine-decayed rate (a step decay was tried and
+    lost to the cosine: docs/EXPERIMENTS.md)."""
 
     def __init__(
         self,
@@ -77,21 +84,18 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         name: str = "constant",
         warmup_steps: int = 0,
         decay_steps: int = 100_000,
-        decay_rate: float = 0.5,
         min_lr_ratio: float = 0.0,
     ) -> None:
-        if name not in ("constant", "step", "cosine"):
-            raise ValueError(f"schedule.name: expected constant, step or cosine, got {name!r}")
+        if name not in ("constant", "cosine"):
+            raise ValueError(f"schedule.name: expected constant or cosine, got {name!r}")
         self.lr, self.name, self.warmup_steps = float(lr), name, int(warmup_steps)
-        self.decay_steps, self.decay_rate, self.min_lr_ratio = int(decay_steps), float(decay_rate), float(min_lr_ratio)
+        self.decay_steps, self.min_lr_ratio = int(decay_steps), float(min_lr_ratio)
 
     def __call__(self, step: tf.Tensor) -> tf.Tensor:
         step = tf.cast(step, tf.float32)
         base = tf.constant(self.lr, tf.float32)
         after = tf.maximum(step - self.warmup_steps, 0.0)
-        if self.name == "step":
-            base = base * tf.pow(self.decay_rate, tf.floor(after / self.decay_steps))
-        elif self.name == "cosine":
+        if self.name == "cosine":
             progress = tf.minimum(after / self.decay_steps, 1.0)
             cosine = 0.5 * (1.0 + tf.cos(math.pi * progress))
             base = base * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
@@ -105,35 +109,14 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "name": self.name,
             "warmup_steps": self.warmup_steps,
             "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
             "min_lr_ratio": self.min_lr_ratio,
         }
 
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
-# one reading of the CPU's features for training and inference (unet.py holds it, below both)
-cpu_flags = unet.cpu_flags
-
-
-def resolve_precision(name: str, flags: set[str] | None = None, gpu_capabilities: list[tuple] | None = None) -> str:
-    """``float32`` or ``mixed_bfloat16``; ``auto`` picks bfloat16 only where it is native.
-
-    Without native support bfloat16 is emulated, and a training step of the small model took
-    3.7x longer than in float32 on an AVX-512 CPU without BF16 (11 s against 3 s), while
-    it took half as long on one with it (docs/PERFORMANCE.md). GPUs need compute
-    capability 8.0 (Ampere) or newer.
-    """
-    if name not in PRECISIONS:
-        # float16 would need loss scaling, which this loop does not do
-        raise ValueError(f"train.precision: expected one of {', '.join(PRECISIONS)}, got {name!r}")
-    if name != "auto":
-        return name
-    if gpu_capabilities is None:
-        gpus = tf.config.list_physical_devices("GPU")
-        gpu_capabilities = [tuple(tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0)) for g in gpus]
-    if gpu_capabilities:
-        return "mixed_bfloat16" if min(gpu_capabilities) >= (8, 0) else "float32"
-    return "mixed_bfloat16" if unet.native_bfloat16_cpu(flags) else "float32"
+def gpu_capabilities() -> list[tuple]:
+    """The compute capability of each GPU TensorFlow sees (empty without GPUs)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    return [tuple(tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0)) for g in gpus]
 
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -234,10 +217,6 @@ def check_settings(cfg: DictConfig) -> None:
         raise ValueError(f"seed: expected a whole number, got {seed!r}")
 
 
-def _plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
-
-
 @contextlib.contextmanager
 def _scratch_folder() -> Iterator[str]:
     """A temporary folder, deleted on leaving (with what was written there)."""
@@ -268,7 +247,7 @@ class Trainer:
         self.best_metric = str(self.tcfg.get("best_metric") or "val_si_sdr_i")
         if self.best_metric not in BEST_METRICS:
             raise ValueError(f"train.best_metric: expected one of {', '.join(BEST_METRICS)}, got {self.best_metric!r}")
-        self.precision = resolve_precision(str(self.tcfg.precision))
+        self.precision = unet.keras_policy(unet.resolve_precision(str(self.tcfg.precision), "train.precision", gpu_capabilities()))
         log.info("precision: %s", self.precision)
         keras.mixed_precision.set_global_policy(self.precision)
         keras.utils.set_random_seed(int(cfg.seed))
@@ -292,9 +271,11 @@ class Trainer:
                              f"across the {replicas} replicas of train.strategy={self.tcfg.strategy}")  # fmt: skip
         with self.strategy.scope():
             self.model = unet.build_model(self.model_cfg)
+            # the loss and validation run the model as a waveform model (STFT and strides in it)
+            self.denoiser = unet.WaveformDenoiser(self.model, self.model_cfg, transform="fft")
             s = self.tcfg.schedule
             self.schedule = WarmupSchedule(
-                float(cfg.lr), s.name, s.warmup_steps, s.decay_steps, s.decay_rate, s.get("min_lr_ratio", 0.0)
+                float(cfg.lr), s.name, s.warmup_steps, s.decay_steps, s.min_lr_ratio
             )
             o = self.tcfg.optimizer
             self.optimizer = keras.optimizers.Adam(
@@ -366,21 +347,16 @@ class Trainer:
     # ----------------------------------------------------------------------------- loss
     def compute_loss(self, noisy: tf.Tensor, clean: tf.Tensor, training: bool,
                      noise_power: tf.Tensor | None = None) -> tuple[tf.Tensor, list[tf.Tensor]]:  # fmt: skip
-        """Total loss for a batch of waveforms, and the stage estimates (spectrogram channels).
+        """Total loss for a batch of waveforms, and the restored waveforms.
         ``noise_power`` ``[B, bins]`` is the conditioned model's second input."""
-        x = stft.spec_to_channels(stft.stft(noisy, self.n_fft, self.hop))
-        y = stft.spec_to_channels(stft.stft(clean, self.n_fft, self.hop))
-        inputs = x if noise_power is None else [x, noise_power]
-        estimates = unet.stage_outputs(self.model(inputs, training=training))
+        out = self.denoiser(noisy, noise_power, training=training, all_stages=False)
+        estimates = out["spectrograms"]
+        y = self.denoiser.analyse(clean)
         lc = self.tcfg.loss
-        total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight, float(lc.get("compression", 1.0)))
-        if lc.mrstft_weight or lc.sisdr_weight:
-            wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
-            if lc.mrstft_weight:
-                total += lc.mrstft_weight * losses.multi_resolution_stft_loss(wave, clean, _plain(lc.mrstft_resolutions))
-            if lc.sisdr_weight:
-                total += lc.sisdr_weight * losses.negative_si_sdr(wave, clean)
-        return total, estimates
+        total = lc.mae_weight * losses.two_stage_mae(y, estimates, lc.stage1_weight)
+        if lc.sisdr_weight:
+            total += lc.sisdr_weight * losses.negative_si_sdr(out["restored"], clean)
+        return total, out["restored"]
 
     def _build_train_step(self):
         replicas = self.strategy.num_replicas_in_sync
@@ -421,9 +397,8 @@ class Trainer:
             noisy = tf.constant(noisy_all[i : i + batch])
             clean = tf.constant(clean_all[i : i + batch])
             power = [tf.constant(val["noise_power"][i : i + batch])] if "noise_power" in val else []
-            loss, estimates = self._eval_step(noisy, clean, *power)
+            loss, wave = self._eval_step(noisy, clean, *power)
             loss_sum += float(loss) * len(noisy)
-            wave = stft.istft(stft.channels_to_spec(estimates[-1]), tf.shape(clean)[-1], self.n_fft, self.hop)
             out_sisdr.append(losses.si_sdr(wave, clean).numpy())
             in_sisdr.append(losses.si_sdr(noisy, clean).numpy())
             e_out = tf.reduce_sum(tf.square(wave), axis=-1).numpy()
@@ -433,7 +408,7 @@ class Trainer:
         scores = {name: float(np.mean(improvement[mask])) if mask.any() else float("nan")
                   for name, mask in self._score_items().items()}  # fmt: skip
         energy_db = float(np.mean(np.concatenate(energy)))
-        return {"val_loss": loss_sum / len(noisy_all), **scores, "val_energy_ratio_db": energy_db}
+        return {"val_loss": loss_sum / len(noisy_all), **scores, "val_full_band_energy_db": energy_db}
 
     def _score_items(self) -> dict[str, np.ndarray]:
         """For each SI-SDR score of :meth:`validate`, the validation items it averages."""
@@ -535,7 +510,7 @@ class Trainer:
             writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in fields})
+            writer.writerow({k: row.get(k, row.get(FORMER_COLUMNS.get(k, ""), "")) for k in fields})
         with self.summary.as_default(step=int(row["step"])):
             for key, value in row.items():
                 if key not in ("epoch", "step") and value == value:  # skip NaN
@@ -639,6 +614,6 @@ class Trainer:
             "synthetic %.2f) energy %.2f dB",
             row["epoch"], step, row["train_loss"], metrics["val_loss"], metrics["val_si_sdr_i"],
             metrics["val_si_sdr_i_low_snr"], metrics["val_si_sdr_i_high_snr"], metrics["val_si_sdr_i_recorded"],
-            metrics["val_si_sdr_i_synthetic"], metrics["val_energy_ratio_db"],
+            metrics["val_si_sdr_i_synthetic"], metrics["val_full_band_energy_db"],
         )  # fmt: skip
         return row

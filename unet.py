@@ -27,12 +27,22 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from stft import COMPRESSION_EPS, dft_bases, frequency_positional_embedding, real_istft_channels, real_stft_channels
+import stft
+from stft import dft_bases, frequency_positional_embedding, real_istft_channels, real_stft_channels
 
 # The custom layers use keras.ops only (no TensorFlow calls), so that the model also builds
 # under Keras's JAX backend (../shared/notes/GPU.md); the STFT around it stays in stft.py.
 
-OUTPUT_FORMS = ("direct", "residual", "mask")
+# direct: stage 2 outputs the spectrogram, as published; residual (the default): stage 2 adds
+# a correction to its noisy input. A bounded complex mask and power-law compression of the
+# spectrogram were tried and lost (docs/EXPERIMENTS.md); folders saved with them are refused.
+OUTPUT_FORMS = ("direct", "residual")
+# The name config.json records, so that a folder says which network its weights belong to
+ARCHITECTURE = "two_stage_unet_sam"
+# How WaveformDenoiser computes its STFT: fft (stft.py's tf.signal, what training and the
+# TensorFlow restorer run) or dft (products with DFT matrices in keras.ops: one graph on any
+# Keras backend, and what converts to ONNX); the two agree within 2e-5
+TRANSFORMS = ("fft", "dft")
 CONDITIONINGS = ("none", "noise_psd")
 # Floor of the noise power (|STFT|^2 units) in the conditioning channels: about -160 dBFS per bin
 NOISE_POWER_FLOOR = 1e-12
@@ -103,43 +113,6 @@ class FrequencyEmbedding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="unet")
-class ComplexMask(layers.Layer):
-    """``Y = X * M`` with a bounded complex mask ``M = tanh(a)`` per real/imag channel."""
-
-    def call(self, x, logits):
-        m = ops.tanh(logits)
-        xr, xi = x[..., 0:1], x[..., 1:2]
-        mr, mi = m[..., 0:1], m[..., 1:2]
-        return ops.concatenate([xr * mr - xi * mi, xr * mi + xi * mr], axis=-1)
-
-    def compute_output_shape(self, x_shape, logits_shape):
-        return x_shape
-
-
-@keras.saving.register_keras_serializable(package="unet")
-class PowerCompress(layers.Layer):
-    """Power-law magnitude compression of real/imag channels (see ``stft.power_compress``)."""
-
-    def __init__(self, exponent: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.exponent = float(exponent)
-
-    def call(self, x):
-        # the same as stft.power_compress, in keras.ops
-        x = ops.cast(x, "float32")
-        if self.exponent == 1.0:
-            return x
-        power = ops.sum(ops.square(x), axis=-1, keepdims=True)
-        return x * ops.power(power + COMPRESSION_EPS, (self.exponent - 1.0) / 2.0)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "exponent": self.exponent}
-
-
-@keras.saving.register_keras_serializable(package="unet")
 class NoiseConditioning(layers.Layer):
     """Two channels describing the noise, from the spectrogram ``[B, T, F, 2]`` and the noise
     power per bin ``[B, F]``: the noise level in dB (broadcast over frames) and the a posteriori
@@ -190,15 +163,27 @@ def model_config(cfg: Mapping) -> dict:
     if int(cfg.get("stages", 2)) not in (1, 2):
         raise ValueError(f"stages: expected 1 or 2, got {cfg.get('stages')}")
     cfg["strides"] = [list(p) for p in _pairs(cfg.get("strides", [2, 2]), depth)]
-    # models saved before the option existed have no key: they work on the raw spectrogram
-    cfg["compression"] = float(cfg.get("compression", 1.0))
+    # folders saved before the compression option was removed record compression: 1.0 (the
+    # raw spectrogram, which is what every model now works on)
+    compression = float(cfg.pop("compression", 1.0))
+    if compression != 1.0:
+        raise ValueError(f"compression: spectrogram compression ({compression}) was removed; "
+                         "only models on the raw spectrogram (1.0) load")  # fmt: skip
     # models saved before conditioning existed take the spectrogram alone
     cfg["conditioning"] = str(cfg.get("conditioning") or "none")
     if cfg["conditioning"] not in CONDITIONINGS:
         raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {cfg['conditioning']!r}")
-    if not 0.0 < cfg["compression"] <= 1.0:
-        raise ValueError(f"compression: expected an exponent in (0, 1], got {cfg['compression']}")
+    architecture = cfg.setdefault("architecture", ARCHITECTURE)
+    if architecture != ARCHITECTURE:
+        raise ValueError(f"architecture: this code builds {ARCHITECTURE!r}, the config names {architecture!r}")
     return cfg
+
+
+def total_strides(cfg: Mapping) -> tuple[int, int]:
+    """The U-Net's total (time, frequency) downsampling: the input is padded to multiples of
+    these, and a streaming restorer aligns its segments to ``hop * time`` samples."""
+    cfg = model_config(cfg)
+    return int(np.prod([s[0] for s in cfg["strides"]])), int(np.prod([s[1] for s in cfg["strides"]]))
 
 
 def _conv(filters: int, kernel: Sequence[int], name: str, **kwargs: Any) -> layers.Conv2D:
@@ -249,20 +234,11 @@ def build_model(cfg: Mapping) -> keras.Model:
     cfg = model_config(cfg)
     num_bins = int(cfg["n_fft"]) // 2 + 1
     f0 = cfg["filters"][0]
-    time_mult = int(np.prod([s[0] for s in cfg["strides"]]))
-    freq_mult = int(np.prod([s[1] for s in cfg["strides"]]))
+    time_mult, freq_mult = total_strides(cfg)
 
     spec = keras.Input(shape=(None, num_bins, 2), name="noisy_spectrogram", dtype="float32")
-    compression = cfg["compression"]
-    # with compression the network sees and corrects |X|^c e^(j arg X); its outputs are
-    # expanded back, so callers (losses, inference) always see raw spectrograms
-    x_net = PowerCompress(compression, name="compress", dtype="float32")(spec) if compression != 1.0 else spec
-
-    def expand(y: Any, name: str) -> Any:
-        return PowerCompress(1.0 / compression, name=name, dtype="float32")(y) if compression != 1.0 else y
-
-    x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(x_net)
-    embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(x_net)
+    x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(spec)
+    embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(spec)
     inputs: Any = spec
     if cfg["conditioning"] == "noise_psd":
         noise_power = keras.Input(shape=(num_bins,), name="noise_power", dtype="float32")
@@ -279,7 +255,7 @@ def build_model(cfg: Mapping) -> keras.Model:
     small_init = keras.initializers.VarianceScaling(scale=0.01, seed=None)
     noise = _conv(2, (3, 3), "s1_noise", dtype="float32", kernel_initializer=small_init)(feats1)
     y1 = layers.Add(name="s1_estimate", dtype="float32")([x_pad, noise])
-    outputs = [CropToReference(name="stage1", dtype="float32")(expand(y1, "s1_expand"), spec)]
+    outputs = [CropToReference(name="stage1", dtype="float32")(y1, spec)]
 
     if cfg["stages"] == 2:
         # SAM: attention masks from the stage-1 estimate gate the stage-1 features
@@ -295,11 +271,9 @@ def build_model(cfg: Mapping) -> keras.Model:
         out2 = _conv(2, (3, 3), "s2_out", dtype="float32", kernel_initializer=out_init)(feats2)
         if cfg["output"] == "residual":
             y2 = layers.Add(name="s2_estimate", dtype="float32")([x_pad, out2])
-        elif cfg["output"] == "mask":
-            y2 = ComplexMask(name="s2_estimate", dtype="float32")(x_pad, out2)
         else:
             y2 = out2
-        outputs.append(CropToReference(name="stage2", dtype="float32")(expand(y2, "s2_expand"), spec))
+        outputs.append(CropToReference(name="stage2", dtype="float32")(y2, spec))
 
     return keras.Model(inputs, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
 
@@ -352,35 +326,60 @@ class WaveformDenoiser(layers.Layer):
     ``denoiser(waveform)`` (``[batch, samples]`` float32 at ``config['sample_rate']``; a
     conditioned model also takes ``noise_power`` ``[batch, bins]``) returns a dict with
     ``restored`` (the last stage's estimate, resynthesised), ``noise`` (``waveform -
-    restored``) and ``stages`` (every stage's waveform). The STFT is the real-valued one of
-    stft.py, in keras.ops, so the whole chain is one graph on any Keras backend and converts
-    to ONNX; the model's own padding to its time and frequency strides happens inside it.
-    This is what export.py serialises. The DFT matrices are non-trainable weights, so a
-    SavedModel stores them once rather than as a constant in every traced graph.
+    restored``), ``spectrograms`` (every stage's estimate as real/imag channels, what the
+    training loss compares) and, with ``all_stages=True``, ``stages`` (every stage's waveform).
+    The model's own padding to its strides happens inside it; :attr:`align_samples` is the
+    segment alignment a streaming restorer needs. Training, the TensorFlow restorer, the
+    evaluation and the benchmarks all run the model through this layer; export.py serialises it.
+
+    ``transform`` (:data:`TRANSFORMS`): ``fft`` is stft.py's ``tf.signal`` STFT, which the
+    shipped weights were trained and measured with; ``dft`` is the real-valued STFT of stft.py in
+    keras.ops, so the whole chain is one graph on any Keras backend and converts to ONNX. Its DFT
+    matrices are non-trainable weights, so a SavedModel stores them once rather than as a
+    constant in every traced graph.
     """
 
-    def __init__(self, model: keras.Model, cfg: Mapping, **kwargs: Any) -> None:
+    def __init__(self, model: keras.Model, cfg: Mapping, transform: str = "dft", **kwargs: Any) -> None:
         super().__init__(name=kwargs.pop("name", "waveform_denoiser"), dtype="float32", **kwargs)
-        self.model, self.config = model, model_config(cfg)
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform: expected one of {TRANSFORMS}, got {transform!r}")
+        self.model, self.config, self.transform = model, model_config(cfg), transform
         self.sample_rate = int(self.config["sample_rate"])
         self.n_fft, self.hop = int(self.config["n_fft"]), int(self.config["hop_length"])
         self.conditioned = self.config["conditioning"] != "none"
         self.bins = self.n_fft // 2 + 1
-        analysis, synthesis = dft_bases(self.n_fft, self.hop)
-        self.analysis = self.add_weight(shape=analysis.shape, initializer="zeros", trainable=False, name="dft_analysis")
-        self.synthesis = self.add_weight(shape=synthesis.shape, initializer="zeros", trainable=False, name="dft_synthesis")
-        self.analysis.assign(analysis)
-        self.synthesis.assign(synthesis)
+        self.align_samples = self.hop * total_strides(self.config)[0]
+        if transform == "dft":
+            analysis, synthesis = dft_bases(self.n_fft, self.hop)
+            self.analysis = self.add_weight(shape=analysis.shape, initializer="zeros", trainable=False, name="dft_analysis")
+            self.synthesis = self.add_weight(shape=synthesis.shape, initializer="zeros", trainable=False, name="dft_synthesis")
+            self.analysis.assign(analysis)
+            self.synthesis.assign(synthesis)
         self.built = True
 
-    def call(self, waveform: Any, noise_power: Any = None, training: bool = False) -> dict:
+    def analyse(self, waveform: Any) -> Any:
+        """``[batch, samples]`` -> the spectrogram as channels ``[batch, frames, bins, 2]``."""
+        if self.transform == "fft":
+            return stft.spec_to_channels(stft.stft(waveform, self.n_fft, self.hop))
+        return real_stft_channels(waveform, self.analysis, self.n_fft, self.hop)
+
+    def synthesise(self, channels: Any, length: Any) -> Any:
+        """Channels ``[batch, frames, bins, 2]`` -> ``[batch, length]`` (the inverse of :meth:`analyse`)."""
+        if self.transform == "fft":
+            return stft.istft(stft.channels_to_spec(channels), length, self.n_fft, self.hop)
+        return real_istft_channels(channels, length, self.synthesis, self.n_fft, self.hop)
+
+    def call(self, waveform: Any, noise_power: Any = None, training: bool = False, all_stages: bool = True) -> dict:
         if self.conditioned and noise_power is None:
             raise ValueError("this model is conditioned (noise_psd): pass noise_power [batch, bins]")
-        length = ops.shape(waveform)[1]
-        spec = real_stft_channels(waveform, self.analysis, self.n_fft, self.hop)
-        stages = stage_outputs(self.model([spec, noise_power] if self.conditioned else spec, training=training))
-        waves = [real_istft_channels(y, length, self.synthesis, self.n_fft, self.hop) for y in stages]
-        return {"noise": waveform - waves[-1], "restored": waves[-1], "stages": waves}
+        length = ops.shape(waveform)[-1]
+        spec = self.analyse(waveform)
+        estimates = stage_outputs(self.model([spec, noise_power] if self.conditioned else spec, training=training))
+        waves = [self.synthesise(y, length) for y in (estimates if all_stages else estimates[-1:])]
+        out = {"noise": waveform - waves[-1], "restored": waves[-1], "spectrograms": estimates}
+        if all_stages:
+            out["stages"] = waves
+        return out
 
 
 # CPU features that make bfloat16 matrix products native rather than emulated
@@ -404,6 +403,39 @@ def native_bfloat16_cpu(flags: set[str] | None = None) -> bool:
     mixed bfloat16 is emulated and slower than float32 (docs/PERFORMANCE.md)."""
     flags = cpu_flags() if flags is None else flags
     return any(f in flags for f in NATIVE_BF16_CPU_FLAGS)
+
+
+# One vocabulary for training and restoring: float32, or bfloat16 (Keras's mixed_bfloat16
+# policy: bfloat16 products, float32 weights and outputs); auto chooses by the hardware
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(name: str, setting: str = "precision", gpu_capabilities: Sequence[tuple] = (),
+                      flags: set[str] | None = None, bfloat16_gpus: bool = True) -> str:  # fmt: skip
+    """``float32`` or ``bfloat16``; ``auto`` chooses bfloat16 only where it is native.
+
+    Without native support bfloat16 is emulated: a training step of the small model took 3.7x
+    longer than in float32 on an AVX-512 CPU without BF16 (11 s against 3 s), and half as long
+    on one with it (docs/PERFORMANCE.md). ``gpu_capabilities`` lists the compute capability of
+    each GPU that will run (none: the CPU, judged by ``flags``, default /proc/cpuinfo's);
+    GPUs need 8.0 (Ampere) or newer, and ``bfloat16_gpus=False`` keeps them in float32 (the
+    restorer's choice). ``mixed_bfloat16``, which training configs recorded before this one
+    vocabulary, reads as ``bfloat16``. ``setting`` names the key in the error.
+    """
+    name = "bfloat16" if name == "mixed_bfloat16" else name
+    if name not in PRECISIONS:
+        # float16 would need loss scaling, which the training loop does not do
+        raise ValueError(f"{setting}: expected one of {', '.join(PRECISIONS)}, got {name!r}")
+    if name != "auto":
+        return name
+    if gpu_capabilities:
+        return "bfloat16" if bfloat16_gpus and min(tuple(c) for c in gpu_capabilities) >= (8, 0) else "float32"
+    return "bfloat16" if native_bfloat16_cpu(flags) else "float32"
+
+
+def keras_policy(precision: str) -> str:
+    """The Keras dtype policy of a resolved precision (``float32`` or ``mixed_bfloat16``)."""
+    return "mixed_bfloat16" if precision == "bfloat16" else "float32"
 
 
 def _count_h5_arrays(path: Path) -> int:

@@ -63,6 +63,11 @@ NOISE_ARMS: dict[str, tuple[str, list[str]]] = {
     "compress_loss_0.3": ("network on raw spectra, MAE on magnitude^0.3 spectra", ["train.loss.compression=0.3", VALIDATION_MIX]),
 }
 ARMS.update(NOISE_ARMS)
+# arms whose options lost and were removed from the code (the mask output, the multi-resolution
+# STFT loss, spectrogram compression): kept for their rows in ablations.csv, no longer runnable
+RETIRED = ("output_mask", "loss_mrstft", "compress_model_0.3", "compress_both_0.3", "compress_loss_0.3")
+# metrics.csv columns renamed since the arms above ran: {name in ablations.csv: name in metrics.csv now}
+RENAMED = {"val_energy_ratio_db": "val_full_band_energy_db"}
 
 FIELDS = ["val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr", "val_energy_ratio_db", "val_loss"]
 OPTIONAL_FIELDS = ["val_si_sdr_i_recorded"]  # not in the rows of arms run before it existed
@@ -114,7 +119,7 @@ def collect(arms: list[str], path: Path = RESULTS) -> dict[str, dict[str, str]]:
         with open(metrics) as f:
             last = list(csv.DictReader(f))[-1]
         rows[name] = {"arm": name, "step": last["step"], "seconds": last["seconds"],
-                      "budget_minutes": f"{_budget_minutes(ROOT / name):g}", **{k: last.get(k, "") for k in FIELDS + OPTIONAL_FIELDS}}  # fmt: skip
+                      "budget_minutes": f"{_budget_minutes(ROOT / name):g}", **{k: last.get(k, last.get(RENAMED.get(k, ""), "")) for k in FIELDS + OPTIONAL_FIELDS}}  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     ordered = [rows[n] for n in ARMS if n in rows] + [r for n, r in rows.items() if n not in ARMS]
     with open(path, "w", newline="") as f:
@@ -171,7 +176,8 @@ def _budget_minutes(folder: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description="equal-time ablations of the training recipe")
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget per arm")
-    parser.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
+    runnable = [a for a in ARMS if a not in RETIRED]
+    parser.add_argument("--arms", nargs="*", default=runnable, choices=runnable)
     parser.add_argument("--table-only", action="store_true", help="only re-read finished arms")
     args = parser.parse_args()
     failed = []

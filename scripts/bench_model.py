@@ -5,7 +5,7 @@ precision policy, the TensorFlow graph caches and the peak resident memory of on
 measurement never leak into the next. The parent prints a markdown table.
 
     .venv/bin/python scripts/bench_model.py                       # tiny, small, paper x both precisions
-    .venv/bin/python scripts/bench_model.py --configs small --precisions mixed_bfloat16
+    .venv/bin/python scripts/bench_model.py --configs small --precisions bfloat16
 
 Timed work (inputs are random; speed does not depend on content):
 - forward: STFT -> model (inference) -> inverse STFT of one 5 s mono clip (batch 1), as a
@@ -51,16 +51,18 @@ def run_worker(args: argparse.Namespace) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-    import yaml
+    from omegaconf import OmegaConf
 
+    import configs
     import stft
     import unet
 
-    keras.mixed_precision.set_global_policy(args.precision)
-    with open(REPO / "conf" / "model" / f"{args.config}.yaml") as f:
-        cfg = yaml.safe_load(f)
+    keras.mixed_precision.set_global_policy(unet.keras_policy(unet.resolve_precision(args.precision, "--precisions")))
+    cfg = OmegaConf.to_container(configs.group_config("model", args.config))
     keras.utils.set_random_seed(0)
     model = unet.build_model(cfg)
+    # the chain training and the TensorFlow restorer run: the model's STFT (tf.signal) and strides
+    denoiser = unet.WaveformDenoiser(model, cfg, transform="fft")
     record: dict = {
         "config": args.config,
         "precision": args.precision,
@@ -70,13 +72,6 @@ def run_worker(args: argparse.Namespace) -> dict:
         "load_start": os.getloadavg()[0],
     }
 
-    def last_stage(outputs):
-        return outputs[-1] if isinstance(outputs, (list, tuple)) else outputs
-
-    def stage_list(outputs):
-        # a one-stage Keras model returns a bare tensor rather than a list of one
-        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-
     rng = np.random.default_rng(0)
     if not args.skip_forward:
         n = int(round(args.forward_seconds * SAMPLE_RATE))
@@ -84,9 +79,7 @@ def run_worker(args: argparse.Namespace) -> dict:
 
         @tf.function
         def restore(audio: tf.Tensor) -> tf.Tensor:
-            x = stft.spec_to_channels(stft.stft(audio))
-            y = last_stage(model(x, training=False))
-            return stft.istft(stft.channels_to_spec(y), tf.shape(audio)[-1])
+            return denoiser(audio, all_stages=False)["restored"]
 
         t0 = time.perf_counter()
         restore(clip).numpy()
@@ -110,10 +103,9 @@ def run_worker(args: argparse.Namespace) -> dict:
 
         @tf.function
         def train_step(noisy: tf.Tensor, clean: tf.Tensor) -> tf.Tensor:
-            x = stft.spec_to_channels(stft.stft(noisy))
-            y = stft.spec_to_channels(stft.stft(clean))
+            y = denoiser.analyse(clean)
             with tf.GradientTape() as tape:
-                outputs = stage_list(model(x, training=True))
+                outputs = denoiser(noisy, training=True, all_stages=False)["spectrograms"]
                 loss = tf.add_n([tf.reduce_mean(tf.abs(tf.cast(o, tf.float32) - y)) for o in outputs])
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -219,7 +211,7 @@ def markdown_table(records: list[dict], args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=["tiny", "small", "paper"], help="conf/model/<name>.yaml")
-    parser.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16"])
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--batch", type=int, default=4, help="training batch size")
     parser.add_argument("--frames", type=int, default=96, help="training segment length in STFT frames")
     parser.add_argument("--steps", type=int, default=4, help="timed training steps")

@@ -38,9 +38,10 @@ def main(csv_path: str, png_path: str) -> int:
     axes[1].axhline(0, color="0.5", lw=0.8)
     axes[1].set(title="validation SI-SDR improvement (dB)", xlabel="step")
     axes[1].legend(fontsize=8)
-    axes[2].plot(step, col["val_energy_ratio_db"], marker="o")
+    # named val_energy_ratio_db in files begun before 2026-11-25
+    axes[2].plot(step, col.get("val_full_band_energy_db", col.get("val_energy_ratio_db")), marker="o")
     axes[2].axhspan(-1, 1, color="0.9")
-    axes[2].set(title="output / clean energy (dB)", xlabel="step")
+    axes[2].set(title="output / clean energy, full band (dB)", xlabel="step")
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -38,7 +38,9 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     import unet
 
-    cfg = OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml")
+    import configs
+
+    cfg = configs.group_config("model", "tiny")
     keras.utils.set_random_seed(1234)
     model = unet.build_model(cfg)
     return unet.save_denoiser(model, cfg, tmp_path_factory.mktemp("tiny_checkpoint"))
@@ -71,6 +73,8 @@ def tiny_train_overrides(corpus: dict[str, Path], exp_root: Path, extra: Sequenc
 def compose_config(overrides: Sequence[str]) -> DictConfig:
     """The project's configuration (conf/conf.yaml) with ``overrides``, as train.py composes it."""
     from hydra import compose, initialize_config_dir
+
+    import configs  # noqa: F401  (registers the schemas conf/ names)
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         return compose("conf", overrides=list(overrides))

@@ -108,3 +108,16 @@ def test_arms_run_on_another_machine_are_compared_with_their_own_baseline(ablate
     for arm, base in ablate.OWN_BASELINE.items():
         assert arm in ablate.ARMS and base in ablate.ARMS
         assert ablate.ARMS[arm][1][-1] == ablate.ARMS[base][1][-1] == ablate.VALIDATION_MIX
+
+
+def test_arms_run_since_the_energy_column_was_renamed_are_collected(ablate, tmp_path):
+    folder = ablate.ROOT / "default"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("train:\n  max_seconds: 600\n")
+    fields = ["epoch", "step", "seconds", *(ablate.RENAMED.get(k, k) for k in ablate.FIELDS)]
+    with open(folder / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow({k: 1.5 for k in fields} | {"val_full_band_energy_db": -0.7})
+    rows = ablate.collect(["default"], tmp_path / "ablations.csv")
+    assert rows["default"]["val_energy_ratio_db"] == "-0.7"

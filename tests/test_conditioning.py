@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from omegaconf import OmegaConf
 
+import configs
 import dataset_loader
 import degradations
 import inference
@@ -22,7 +23,7 @@ SR = 44100
 
 
 def tiny_cfg(conditioning: str = "noise_psd") -> dict:
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "model" / "tiny.yaml"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
     cfg["conditioning"] = conditioning
     return cfg
 

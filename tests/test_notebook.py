@@ -79,9 +79,10 @@ def conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import keras
     from omegaconf import OmegaConf
 
+    import configs
     import unet
 
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(5)
     return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))

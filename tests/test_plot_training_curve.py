@@ -11,6 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 OLD = ["epoch", "step", "train_loss", "val_loss", "val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr",
        "val_energy_ratio_db", "lr", "seconds"]  # fmt: skip
+NEW = [f if f != "val_energy_ratio_db" else "val_full_band_energy_db" for f in OLD[:8]] + [
+    "val_si_sdr_i_recorded", "val_si_sdr_i_synthetic"] + OLD[8:]  # fmt: skip
 
 
 def _run(*args):
@@ -19,8 +21,8 @@ def _run(*args):
 
 
 @pytest.mark.parametrize("fields", [OLD, OLD[:8] + ["val_si_sdr_i_recorded"] + OLD[8:],
-                                    OLD[:8] + ["val_si_sdr_i_recorded", "val_si_sdr_i_synthetic"] + OLD[8:]],
-                         ids=["old", "with_recorded", "with_synthetic"])  # fmt: skip
+                                    OLD[:8] + ["val_si_sdr_i_recorded", "val_si_sdr_i_synthetic"] + OLD[8:], NEW],
+                         ids=["old", "with_recorded", "with_synthetic", "renamed_energy"])  # fmt: skip
 def test_writes_a_png_for_old_and_new_columns(tmp_path, fields):
     csv_path = tmp_path / "metrics.csv"
     with open(csv_path, "w", newline="") as f:

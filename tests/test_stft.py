@@ -166,35 +166,6 @@ def test_samples_for_frames_rejects_fewer_frames_than_any_signal_gives() -> None
         stft.samples_for_frames(2)
 
 
-def test_power_compress_raises_magnitude_to_the_power_and_keeps_phase() -> None:
-    rng = np.random.default_rng(3)
-    spec = (rng.standard_normal((4, 6)) + 1j * rng.standard_normal((4, 6))) * 10.0
-    channels = np.stack([spec.real, spec.imag], axis=-1).astype(np.float32)
-    out = stft.power_compress(channels, 0.3).numpy()
-    compressed = out[..., 0] + 1j * out[..., 1]
-    np.testing.assert_allclose(np.abs(compressed), np.abs(spec) ** 0.3, rtol=1e-4)
-    np.testing.assert_allclose(np.angle(compressed), np.angle(spec), atol=1e-5)
-    # a loud bin and a quiet one 60 dB apart end up 18 dB apart
-    pair = stft.power_compress(np.array([[100.0, 0.0], [0.1, 0.0]], np.float32), 0.3).numpy()
-    assert 20 * np.log10(pair[0, 0] / pair[1, 0]) == pytest.approx(18.0, abs=0.01)
-
-
-def test_power_compress_inverse_and_identity() -> None:
-    channels = np.random.default_rng(4).standard_normal((2, 5, 7, 2)).astype(np.float32)
-    back = stft.power_compress(stft.power_compress(channels, 0.3), 1 / 0.3).numpy()
-    np.testing.assert_allclose(back, channels, rtol=1e-3, atol=1e-5)
-    np.testing.assert_array_equal(stft.power_compress(channels, 1.0).numpy(), channels)
-
-
-def test_power_compress_gradient_finite_at_silence() -> None:
-    x = tf.zeros([3, 2])
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = tf.reduce_sum(stft.power_compress(x, 0.3))
-    grad = tape.gradient(y, x).numpy()
-    assert np.all(np.isfinite(grad))
-
-
 # --------------------------------------------------------------------------- the real-valued STFT
 
 

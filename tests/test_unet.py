@@ -10,18 +10,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
+from omegaconf import OmegaConf
 
+import configs
 import stft
 import unet
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "model"
 NUM_BINS = 1025
 
 
 def load_config(name: str, **overrides: object) -> dict:
-    with open(CONF_DIR / f"{name}.yaml") as f:
-        cfg = yaml.safe_load(f)
+    cfg = OmegaConf.to_container(configs.group_config("model", name))
     cfg.update(overrides)
     return cfg
 
@@ -107,7 +106,7 @@ def test_one_stage_call_returns_list_of_one() -> None:
     assert len(unet.stage_outputs(build("tiny")(random_spectrogram(2, 7)))) == 2
 
 
-@pytest.mark.parametrize("output", ["direct", "residual", "mask"])
+@pytest.mark.parametrize("output", ["direct", "residual"])
 def test_output_forms_shapes(output: str) -> None:
     model = build("tiny", output=output)
     outputs = model(random_spectrogram(2, 5))
@@ -126,10 +125,6 @@ def _set_conv(model: keras.Model, name: str, bias: tuple[float, float]) -> None:
     [
         # residual: Y2 = X + correction
         ("residual", (0.25, -0.5), lambda x: x + np.array([0.25, -0.5], np.float32)),
-        # mask: Y2 = X * tanh(logits) as complex numbers; atanh(0.5) -> real mask 0.5
-        ("mask", (math.atanh(0.5), 0.0), lambda x: 0.5 * x),
-        # mask with imaginary part 0.5: multiplies by 0.5j, i.e. (re, im) -> (-0.5 im, 0.5 re)
-        ("mask", (0.0, math.atanh(0.5)), lambda x: np.stack([-0.5 * x[..., 1], 0.5 * x[..., 0]], -1)),
         # direct: Y2 is the head's output itself
         ("direct", (0.25, -0.5), lambda x: np.broadcast_to(np.array([0.25, -0.5], np.float32), x.shape)),
     ],
@@ -145,19 +140,6 @@ def test_output_forms_combine_input_and_head(output: str, bias: tuple[float, flo
     np.testing.assert_allclose(y2, expected(x.numpy()), rtol=1e-6, atol=1e-6)
 
 
-def test_mask_output_is_bounded_by_input() -> None:
-    """|tanh mask| < sqrt(2): the mask form can never amplify a bin by more than that,
-    and a silent bin stays silent."""
-    model = build("tiny", output="mask")
-    x = random_spectrogram(1, 9, seed=6).numpy()
-    x[:, :, 100:200, :] = 0.0
-    _, y2 = (y.numpy() for y in model(tf.constant(x)))
-    mag_in = np.hypot(x[..., 0], x[..., 1])
-    mag_out = np.hypot(y2[..., 0], y2[..., 1])
-    assert np.all(mag_out <= math.sqrt(2) * mag_in + 1e-6)
-    np.testing.assert_array_equal(y2[:, :, 100:200, :], 0.0)
-
-
 @pytest.mark.parametrize(
     "overrides, key",
     [
@@ -167,8 +149,9 @@ def test_mask_output_is_bounded_by_input() -> None:
         ({"stages": 3}, "stages"),
         ({"stages": 0}, "stages"),
         ({"strides": [[2, 2], [2, 2], [2, 2]]}, "strides"),
-        ({"compression": 0.0}, "compression"),
-        ({"compression": 1.5}, "compression"),
+        ({"output": "mask"}, "output"),
+        ({"compression": 0.3}, "compression"),
+        ({"architecture": "conv_tasnet"}, "architecture"),
     ],
 )
 def test_invalid_configs_raise(overrides: dict, key: str) -> None:
@@ -180,11 +163,9 @@ def test_invalid_configs_raise(overrides: dict, key: str) -> None:
 
 
 def test_model_config_accepts_omegaconf() -> None:
-    from omegaconf import OmegaConf
-
-    cfg = unet.model_config(OmegaConf.load(CONF_DIR / "small.yaml"))
+    cfg = unet.model_config(configs.group_config("model", "small"))
     assert isinstance(cfg, dict)
-    assert cfg["strides"] == [[2, 2]] * 4
+    assert cfg["strides"] == [[2, 2]] * 4 and cfg["filters"] == [16, 32, 32, 64, 64]
 
 
 def test_mixed_bfloat16_policy_keeps_float32_outputs() -> None:
@@ -257,41 +238,20 @@ def test_every_weight_gets_gradient_small(small_model: keras.Model) -> None:
     _assert_every_weight_gets_gradient(small_model, frames=8, batch=1)
 
 
-@pytest.mark.parametrize("overrides", [{"output": "direct"}, {"output": "mask"}, {"stages": 1}, {"compression": 0.3}])
+@pytest.mark.parametrize("overrides", [{"output": "direct"}, {"stages": 1}])
 def test_every_weight_gets_gradient_tiny_variants(overrides: dict) -> None:
     _assert_every_weight_gets_gradient(build("tiny", **overrides), frames=7, batch=1)
 
 
-def test_compressed_model_sees_compressed_input_and_returns_raw_spectra() -> None:
-    model = build("tiny", seed=5, compression=0.3)
-    x = random_spectrogram(1, 9, seed=6) * 50.0
-    # the layers after the input see |X|^0.3, and the outputs are expanded back
-    seen = keras.Model(model.input, model.get_layer("compress").output)(x).numpy()
-    np.testing.assert_allclose(seen, stft.power_compress(x, 0.3).numpy(), rtol=1e-6)
-    compressed_out = keras.Model(model.input, model.get_layer("s2_estimate").output)(x).numpy()[:, :9, :NUM_BINS]
-    np.testing.assert_allclose(as_list(model(x))[-1].numpy(), stft.power_compress(compressed_out, 1 / 0.3).numpy(), rtol=1e-4, atol=1e-4)
-    # an untrained model starts near the identity in the raw domain too
-    y = as_list(model(x))[-1].numpy()
-    assert np.linalg.norm(y - x.numpy()) / np.linalg.norm(x.numpy()) < 0.5
-
-
-def test_uncompressed_config_without_the_key_builds_the_same_model() -> None:
+def test_saved_folders_name_the_architecture_and_old_ones_load() -> None:
+    """config.json says which network its weights are for; folders saved before the key (and
+    before compression was removed, with compression: 1.0) read as the same model."""
     cfg = load_config("tiny")
-    cfg.pop("compression")
-    model = unet.build_model(cfg)
-    assert unet.model_config(cfg)["compression"] == 1.0
-    assert not any(isinstance(layer, unet.PowerCompress) for layer in model.layers)
-    assert model.count_params() == build("tiny").count_params() == build("tiny", compression=0.3).count_params()
-
-
-def test_save_and_load_compressed_denoiser(tmp_path: Path) -> None:
-    cfg = load_config("tiny", compression=0.3)
-    model = build("tiny", seed=7, compression=0.3)
-    unet.save_denoiser(model, cfg, tmp_path / "m")
-    loaded, loaded_cfg = unet.load_denoiser(tmp_path / "m")
-    assert loaded_cfg["compression"] == 0.3
-    x = random_spectrogram(1, 9, seed=8)
-    _assert_same_outputs(_outputs(model, x), _outputs(loaded, x))
+    assert unet.model_config(cfg)["architecture"] == unet.ARCHITECTURE
+    old = {k: v for k, v in cfg.items() if k != "architecture"}
+    old["compression"] = 1.0
+    assert unet.model_config(old) == unet.model_config(cfg)
+    assert "compression" not in unet.model_config(old)
 
 
 # ---------------------------------------------------------------- save and load
@@ -311,7 +271,7 @@ def _assert_different_outputs(a: list[np.ndarray], b: list[np.ndarray]) -> None:
     assert any(not np.allclose(p, q) for p, q in zip(a, b))
 
 
-@pytest.mark.parametrize("output", ["residual", "mask"])
+@pytest.mark.parametrize("output", ["residual", "direct"])
 def test_keras_format_round_trip(tmp_path: Path, output: str) -> None:
     model = build("tiny", seed=20, output=output)
     x = random_spectrogram(1, 11, seed=12)
@@ -323,8 +283,6 @@ def test_keras_format_round_trip(tmp_path: Path, output: str) -> None:
     assert isinstance(loaded.get_layer("freq_embedding"), unet.FrequencyEmbedding)
     assert isinstance(loaded.get_layer("pad"), unet.PadToMultiple)
     assert isinstance(loaded.get_layer("stage2"), unet.CropToReference)
-    if output == "mask":
-        assert isinstance(loaded.get_layer("s2_estimate"), unet.ComplexMask)
     _assert_same_outputs(before, _outputs(loaded, x))
     # a differently initialised model differs, so the equality above means something
     _assert_different_outputs(before, _outputs(build("tiny", seed=21, output=output), x))
@@ -444,3 +402,27 @@ def test_small_model_overfits_one_pair() -> None:
     ratio = history[-1] / history[0]
     print(f"overfit: loss {history[0]:.4f} -> {history[-1]:.4f}, ratio {ratio:.3f}")
     assert ratio < 0.5
+
+
+@pytest.mark.parametrize(
+    "name, flags, gpus, bfloat16_gpus, expected",
+    [
+        ("auto", {"avx512f", "avx512_bf16"}, [], True, "bfloat16"),
+        ("auto", {"avx512f", "amx_bf16", "amx_tile"}, [], True, "bfloat16"),
+        ("auto", {"avx512f", "avx512_vnni"}, [], True, "float32"),  # bfloat16 would be emulated
+        ("auto", set(), [(8, 0)], True, "bfloat16"),
+        ("auto", set(), [(8, 0)], False, "float32"),  # the restorer keeps GPUs in float32
+        ("auto", {"avx512_bf16"}, [(7, 5)], True, "float32"),  # the GPU decides, and it lacks bfloat16
+        ("float32", {"avx512_bf16"}, [], True, "float32"),
+        ("bfloat16", set(), [], True, "bfloat16"),
+        ("mixed_bfloat16", set(), [], True, "bfloat16"),  # the word configs recorded before
+    ],
+)
+def test_resolve_precision(name, flags, gpus, bfloat16_gpus, expected) -> None:
+    assert unet.resolve_precision(name, "train.precision", gpus, flags, bfloat16_gpus) == expected
+    assert unet.keras_policy(expected) == ("mixed_bfloat16" if expected == "bfloat16" else "float32")
+
+
+def test_resolve_precision_refuses_float16_naming_the_setting() -> None:
+    with pytest.raises(ValueError, match="train.precision: expected one of auto, float32, bfloat16"):
+        unet.resolve_precision("mixed_float16", "train.precision", [], set())
