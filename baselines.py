@@ -10,6 +10,8 @@ a synthetic 10 s, 44.1 kHz tone sequence in white noise at 5 dB SNR.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import time
 import warnings
@@ -181,11 +183,12 @@ BASELINES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
-def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: str = "wiener") -> np.ndarray:
+def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: str = "wiener",
+                n_fft: int = 2048, hop: int = 512) -> np.ndarray:  # fmt: skip
     """The noisy input under an ideal time-frequency mask computed from the true clean signal.
 
     Not a denoiser (it needs the answer) but a ceiling: how far masking the model's own
-    spectrogram (Hamming 2048 / hop 512 at any rate, as ``conf/model``) could go with a
+    spectrogram (Hamming ``n_fft`` / ``hop``, at any rate, as in ``conf/model``) could go with a
     perfect estimate of the mask. With ``S`` the clean, ``N = X - S`` the noise and ``X`` the
     noisy STFT: ``wiener`` is ``|S|^2 / (|S|^2 + |N|^2)`` (the ideal Wiener filter, or ideal
     ratio mask on power), ``psm`` is ``Re(S X*) / |X|^2`` clipped to ``[0, 1]`` (the
@@ -197,7 +200,6 @@ def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: st
         raise ValueError(f"noisy and clean differ in length: {noisy.size} and {clean.size}")
     if noisy.size == 0:
         return np.zeros(0, dtype=np.float32)
-    n_fft, hop = 2048, 512
     pad = (0, max(0, n_fft - noisy.size))
     stft_args = dict(fs=sample_rate, window="hamming", nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros", padded=True)
     x = np.pad(noisy.astype(np.float64), pad)
@@ -217,11 +219,14 @@ def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: st
     return restored[: noisy.size].astype(np.float32)
 
 
-# Ceilings, not competitors: they take the clean signal, ``oracle(noisy, clean, sample_rate)``.
-ORACLES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
-    "oracle_wiener": lambda noisy, clean, sample_rate: oracle_mask(noisy, clean, sample_rate, "wiener"),
-    "oracle_psm": lambda noisy, clean, sample_rate: oracle_mask(noisy, clean, sample_rate, "psm"),
-}
+def oracle_systems(n_fft: int = 2048, hop: int = 512) -> dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]]:
+    """The ideal masks of a model's STFT (its ``n_fft`` and ``hop``) as evaluation systems,
+    ``oracle(noisy, clean, sample_rate)``: ceilings, not competitors (they take the clean signal)."""
+    return {f"oracle_{kind}": functools.partial(oracle_mask, kind=kind, n_fft=n_fft, hop=hop) for kind in ("wiener", "psm")}
+
+
+# Those of the shipped models' STFT (Hamming 2048, hop 512)
+ORACLES = oracle_systems()
 
 
 def _tone_sequence(seconds: float, sample_rate: int) -> np.ndarray:

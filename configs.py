@@ -144,6 +144,16 @@ SCHEMAS["train"] = TrainConfig
 
 # --------------------------------------------------------------------------------- evaluate
 @dataclass
+class TargetsConfig:
+    """What evaluate.py's report checks the model against, at one input SNR."""
+
+    snr_db: float = 10.0  # the input SNR the targets are judged at (the middle one when not evaluated)
+    si_sdr_i_db: float = 10.0  # SI-SDR improvement at least this
+    over_classical_db: float = 3.0  # and this far above the best classical system (PESQ above it too)
+    energy_within_db: float = 1.0  # output/clean energy in the active band within +- this (over-suppression)
+
+
+@dataclass
 class EvaluateConfig:
     """The evaluation set and systems (evaluate.py, docs/RESULTS.md)."""
 
@@ -168,6 +178,7 @@ class EvaluateConfig:
     # model.conditioning=noise_psd), lsa_print, noisereduce_print. 0 keeps the items without prints.
     print_seconds: float = 0.0
     conditioned_checkpoint: Optional[str] = None
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
 
 
 SCHEMAS["evaluate"] = EvaluateConfig

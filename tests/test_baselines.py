@@ -179,3 +179,11 @@ def test_lsa_rejects_an_unusable_print(bad, match):
     _, noisy, _ = _dense_chord_in_noise(seconds=1.0)
     with pytest.raises(ValueError, match=match):
         baselines.ephraim_malah_lsa(noisy, SR, noise_print=bad)
+
+
+def test_oracle_systems_use_the_evaluated_models_stft(clean, noisy):
+    """evaluate.py builds the ceilings from the model's n_fft and hop, not from fixed numbers."""
+    shorter = baselines.oracle_systems(1024, 256)
+    assert sorted(shorter) == sorted(baselines.ORACLES)
+    np.testing.assert_allclose(shorter["oracle_wiener"](clean, clean, SR), clean, atol=1e-6)
+    assert not np.allclose(shorter["oracle_psm"](noisy, clean, SR), baselines.ORACLES["oracle_psm"](noisy, clean, SR), atol=1e-4)

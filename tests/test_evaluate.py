@@ -94,6 +94,14 @@ def test_report_and_targets_from_rows():
     assert "are given the clean signal" not in text
     rows_bad = [dict(r, si_sdr_i=-1.0) if r["system"] == "model" and r["category"] == "music" else r for r in rows]
     assert any("worst music -1.00 dB, NOT met" in t for t in evaluate.check_targets(rows_bad, ["input", "lsa", "model"], 10.0))
+    # the targets are settings (evaluate.targets), not numbers in the code
+    stricter = {"si_sdr_i_db": 15.0, "over_classical_db": 8.0, "energy_within_db": 0.25}
+    targets = evaluate.check_targets(rows, ["input", "lsa", "model"], 10.0, stricter)
+    assert targets[0].startswith("SI-SDR improvement >= 15 dB: 12.00 dB") and targets[0].endswith("NOT met")
+    assert "by >= 8 dB SI-SDR: +7.00 dB" in targets[1] and targets[1].endswith("NOT met")
+    assert targets[-1] == "output/clean energy within 0.25 dB: -0.50 dB, NOT met"
+    at_zero = evaluate.markdown_report(rows, ["input", "lsa", "model"], [0.0, 10.0], "T", "cmd", {"snr_db": 0.0})
+    assert "## All metrics at 0 dB input SNR" in at_zero
 
 
 def test_bootstrap_interval_of_the_mean_of_cell_means():
