@@ -181,39 +181,24 @@ _POSITIVE = ("lr", "train.validation_seconds")
 
 
 def check_settings(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming the key for a training setting out of range or not a number.
+    """Raise ``ValueError`` naming the key for a training setting out of range.
 
-    Called before the experiment folder is made, so a mistyped setting costs no time and
-    leaves nothing behind.
+    The types are the schema's (configs.py: Hydra rejects ``epochs=abc`` before this runs);
+    the ranges are checked here, before the experiment folder is made, so a mistyped setting
+    costs no time and leaves nothing behind.
     """
-
-    def value(key: str) -> Any:
-        v = OmegaConf.select(cfg, key, default=None)
-        if v is None:
-            raise ValueError(f"{key}: missing")
-        return v
-
     for key in _AT_LEAST_ONE:
-        v = value(key)
-        try:
-            number = float(v)
-            ok = number.is_integer() and number >= 1 and not isinstance(v, bool)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        v = OmegaConf.select(cfg, key, default=None)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{key}: expected a whole number of at least 1, got {v!r}")
     for key in (*_POSITIVE, "train.max_seconds"):
-        v = OmegaConf.select(cfg, key, default=None) if key == "train.max_seconds" else value(key)
-        if v is None:  # max_seconds: null means no limit
+        v = OmegaConf.select(cfg, key, default=None)
+        if v is None and key == "train.max_seconds":  # null means no limit
             continue
-        try:
-            ok = math.isfinite(float(v)) and float(v) > 0 and not isinstance(v, bool)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
             raise ValueError(f"{key}: expected a positive number, got {v!r}")
-    seed = value("seed")
-    if isinstance(seed, bool) or not str(seed).lstrip("-").isdigit():
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed: expected a whole number, got {seed!r}")
 
 
