@@ -87,7 +87,7 @@ def test_main_reports_a_missing_system_or_file_in_one_line(compare, tmp_path, ca
 
 @pytest.mark.parametrize("candidate", ["continuation_experiment6_eval.csv", "split_run_eval.csv"])
 def test_committed_candidates_share_the_shipped_models_test_set(compare, candidate, capsys):
-    # docs/RESULTS.md compares these runs with the shipped model item by item, on the test set
+    # docs/EXPERIMENTS.md compares these runs with the shipped model item by item, on the test set
     # of experiments 3-12 (two items a cell); if that file changes, those tables must be redone.
     results = REPO / "docs" / "results"
     assert compare.main([str(results / candidate), str(results / "default_model_2_items.csv")]) == 0
