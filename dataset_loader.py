@@ -38,13 +38,14 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
+import configs
 import audio_io
 import noise_print
-from audio_io import validation_hash
+import paths
+from recorded_noise import hash_split
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent
 SPLITS = ("train", "validation")
 
 # Random streams: the first words of every seed sequence, so that training examples,
@@ -56,21 +57,6 @@ _PART_CLEAN, _PART_NOISE, _PART_MIX, _PART_PRINT = 0, 1, 2, 3
 
 # Draws of another file after a file fails to decode mid-run, before giving up on an example
 _MAX_UNREADABLE_DRAWS = 64
-
-DEFAULTS: dict[str, Any] = {
-    "validation_fraction": 0.1,
-    "split_seed": 0,
-    "silence_threshold_db": -50.0,
-    "silence_retries": 8,
-    "min_file_seconds": 0.1,
-    "gain_db": [-6.0, 4.0],
-    "validation_snr_db": [0.0, 5.0, 10.0, 20.0],
-    "validation_items": 48,
-    "cache_mb": 1024,
-    "preload": False,
-    "num_parallel_calls": 2,
-    "prefetch_batches": 2,
-}
 
 # How the noise print of a conditioned model's examples is made (train.noise_print)
 PRINT_DEFAULTS: dict[str, Any] = {
@@ -84,34 +70,25 @@ _warned_lock = threading.Lock()
 _warned_files: set[str] = set()
 
 
-def _plain(cfg: Any) -> Any:
-    """A plain dict/list from an OmegaConf node (or the value itself).
-
-    A mandatory value left as ``???`` is a ``ValueError`` naming the key.
-    """
+def dset_settings(dset_cfg: Any) -> dict:
+    """The ``dset`` config (a dict or DictConfig) as a plain dict over ``configs.DsetConfig``'s
+    defaults: a key that is not a field, or a value of the wrong type, is a one-line
+    ``ValueError`` naming the key; a path left as ``???`` too."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import MissingMandatoryValue
+    from omegaconf.errors import OmegaConfBaseException
 
-    if not OmegaConf.is_config(cfg):
-        return cfg
+    given = configs.plain(dset_cfg)
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    except MissingMandatoryValue as exc:
-        key = getattr(exc, "full_key", None) or str(exc).splitlines()[0]
-        raise ValueError(
-            f"{key}: a mandatory path is not set (still '???'); give it in the config or on the command line"
-        ) from None
+        merged = OmegaConf.merge(configs.DsetConfig, given)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "") or "(root)"
+        raise ValueError(f"dset.{key}: {str(exc).splitlines()[0]}") from None
+    return configs.plain(merged)
 
 
-def _option(cfg: Mapping, key: str) -> Any:
-    value = cfg.get(key)
-    return DEFAULTS[key] if value is None else value
-
-
-def resolve_path(path: str | Path) -> Path:
-    """An absolute path; relative paths are taken from the repository root, not the cwd."""
-    path = Path(str(path)).expanduser()
-    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+def _folder(path: str | Path) -> Path:
+    # resolved (symbolic links followed): a category folder's real name is what the split hashes
+    return paths.repo_path(path).resolve()
 
 
 def _warn_once(entries: Sequence[tuple[Path, str]], context: str) -> None:
@@ -135,11 +112,8 @@ class AudioFileInfo:
 
 def split_files(files: Sequence[AudioFileInfo], fraction: float, split_seed: int) -> tuple[list, list]:
     """(train, validation) by hash of each file's key; validation gets at least one file."""
-    scored = sorted(((validation_hash(f.key, split_seed), f) for f in files), key=lambda t: t[0])
-    validation = [f for h, f in scored if h < fraction]
-    if not validation and scored:
-        validation = [scored[0][1]]  # the file with the smallest hash: stable like the rule
-    chosen = {f.path for f in validation}
+    held = hash_split([f.key for f in files], fraction, split_seed, keep_one=True)
+    chosen = {f.path for f, h in zip(files, held) if h}
     train = [f for f in files if f.path not in chosen]
     return train, [f for f in files if f.path in chosen]
 
@@ -227,16 +201,16 @@ class CleanCorpus:
     def __init__(self, dset_cfg: Mapping, sample_rate: int, split: str) -> None:
         if split not in SPLITS:
             raise ValueError(f"CleanCorpus: split must be one of {SPLITS}, got {split!r}")
-        cfg = _plain(dset_cfg)
+        cfg = dset_settings(dset_cfg)
         self.sample_rate = int(sample_rate)
         self.split = split
-        self.silence_threshold_db = float(_option(cfg, "silence_threshold_db"))
-        self.silence_retries = int(_option(cfg, "silence_retries"))
+        self.silence_threshold_db = float(cfg["silence_threshold_db"])
+        self.silence_retries = int(cfg["silence_retries"])
         if self.silence_retries < 0:
             raise ValueError(f"dset.silence_retries: must not be negative, got {self.silence_retries}")
-        self.min_samples = max(1, int(round(float(_option(cfg, "min_file_seconds")) * self.sample_rate)))
-        fraction = float(_option(cfg, "validation_fraction"))
-        split_seed = int(_option(cfg, "split_seed"))
+        self.min_samples = max(1, int(round(float(cfg["min_file_seconds"]) * self.sample_rate)))
+        fraction = float(cfg["validation_fraction"])
+        split_seed = int(cfg["split_seed"])
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"dset.validation_fraction: expected a value in [0, 1), got {fraction}")
 
@@ -271,8 +245,8 @@ class CleanCorpus:
         self.weights = np.asarray(weights, dtype=np.float64) / sum(weights)
         _warn_once(self.skipped, "clean corpus")
 
-        budget = float(_option(cfg, "cache_mb")) * 2**20
-        self.preload = bool(_option(cfg, "preload"))
+        budget = float(cfg["cache_mb"]) * 2**20
+        self.preload = bool(cfg["preload"])
         self._cache = _AudioCache(math.inf if self.preload else budget)
         self._bad: set[Path] = set()
         self._bad_lock = threading.Lock()
@@ -288,7 +262,7 @@ class CleanCorpus:
             raise ValueError(f"dset.categories.{name}.dirs: no folder given")
         if isinstance(dirs, (str, Path)):
             dirs = [dirs]
-        return [resolve_path(d) for d in dirs]
+        return [_folder(d) for d in dirs]
 
     def _scan_category(self, name: str, entry: Mapping) -> tuple[list[AudioFileInfo], list[tuple[Path, str]]]:
         usable: list[AudioFileInfo] = []
@@ -404,7 +378,7 @@ def _noise_source(noise_cfg: Mapping, sample_rate: int, split: str):
 def validation_noise_config(noise_cfg: Mapping) -> dict:
     """``noise_cfg`` with ``recorded_share`` replaced by ``validation_recorded_share`` when
     that is set, so that runs training on different shares are validated on the same set."""
-    cfg = dict(_plain(noise_cfg))  # a copy: the caller's config is not changed
+    cfg = dict(configs.plain(noise_cfg))  # a copy: the caller's config is not changed
     share = cfg.get("validation_recorded_share")
     if share is not None:
         cfg["recorded_share"] = float(share)
@@ -412,7 +386,7 @@ def validation_noise_config(noise_cfg: Mapping) -> dict:
 
 
 def _range(values: Any, name: str) -> tuple[float, float]:
-    values = _plain(values)
+    values = configs.plain(values)
     if not isinstance(values, (list, tuple)) or len(values) != 2 or float(values[0]) > float(values[1]):
         raise ValueError(f"{name}: expected [low, high] with low <= high, got {values}")
     return float(values[0]), float(values[1])
@@ -426,7 +400,7 @@ class ExampleMaker:
         """``print_cfg`` (``PRINT_DEFAULTS`` keys plus ``sample_rate``, ``n_fft``, ``hop``) makes
         examples for a conditioned model, with their noise power; None makes plain pairs."""
         self.corpus = corpus
-        self.print_cfg = None if print_cfg is None else {**PRINT_DEFAULTS, **_plain(print_cfg)}
+        self.print_cfg = None if print_cfg is None else {**PRINT_DEFAULTS, **configs.plain(print_cfg)}
         if self.print_cfg is not None:
             # validated once here, not in every example
             self.print_seconds = _range(self.print_cfg["seconds"], "train.noise_print.seconds")
@@ -442,7 +416,7 @@ class ExampleMaker:
         if self.seed < 0:
             raise ValueError(f"seed: must be non-negative, got {seed}")
         self.snr_db = _range(noise_cfg.get("snr_db"), "noise.snr_db")
-        self.gain_db = _range(_option(_plain(dset_cfg), "gain_db"), "dset.gain_db")
+        self.gain_db = _range(dset_settings(dset_cfg)["gain_db"], "dset.gain_db")
 
     def _rngs(self, stream: int, index: int) -> list[np.random.Generator]:
         parts = (_PART_CLEAN, _PART_NOISE, _PART_MIX)
@@ -545,10 +519,9 @@ def make_train_dataset(
     corpus = CleanCorpus(dset_cfg, sample_rate, "train")
     maker = ExampleMaker(corpus, _noise_source(noise_cfg, sample_rate, "train"), noise_cfg, dset_cfg, segment_samples, seed,
                          print_cfg)  # fmt: skip
-    cfg = _plain(dset_cfg)
-    parallel = cfg.get("num_parallel_calls", DEFAULTS["num_parallel_calls"])
-    parallel = tf.data.AUTOTUNE if parallel is None else int(parallel)
-    prefetch = int(_option(cfg, "prefetch_batches"))
+    cfg = dset_settings(dset_cfg)
+    parallel = tf.data.AUTOTUNE if cfg["num_parallel_calls"] is None else int(cfg["num_parallel_calls"])
+    prefetch = int(cfg["prefetch_batches"])
     length = int(segment_samples)
 
     def example(index: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -605,11 +578,11 @@ def make_validation_set(
     Returns ``{'noisy': [N, L] float32, 'clean': [N, L] float32, 'category': [str],
     'family': [str], 'snr_db': [N] float64}``, and with ``print_cfg`` ``'noise_power': [N, bins]``.
     """
-    cfg = _plain(dset_cfg)
-    num_items = int(_option(cfg, "validation_items") if num_items is None else num_items)
+    cfg = dset_settings(dset_cfg)
+    num_items = int(cfg["validation_items"] if num_items is None else num_items)
     if num_items < 1:
         raise ValueError(f"make_validation_set: num_items must be at least 1, got {num_items}")
-    grid = [float(v) for v in _option(cfg, "validation_snr_db")]
+    grid = [float(v) for v in cfg["validation_snr_db"]]
     if not grid:
         raise ValueError("dset.validation_snr_db: the SNR grid is empty")
     corpus = CleanCorpus(dset_cfg, sample_rate, "validation")

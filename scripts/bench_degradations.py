@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = f"  (construction {built:.2f} s, {len(source.recorded_files)} recorded files)" if source.recorded_files else ""
         print(f"noise={name:<14} {speed:5.0f}x real time{extra}")
     for family in dg.FAMILIES:
-        params = dg._force_present(dg.load_noise_config(family)[family])
+        params = dg.force_present(dg.load_noise_config(family)[family])
         fn = dg.FAMILY_FUNCTIONS[family]
         speed = times_real_time(lambda k, rng: fn(k, sr, rng, params), n, sr, args.examples, args.rounds)
         print(f"{family + ', all on':<20} {speed:5.0f}x real time")

@@ -16,15 +16,15 @@ import os
 import resource
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 import numpy as np  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
+import configs  # noqa: E402,F401  (registers the schemas that conf/ names)
 import dataset_loader  # noqa: E402
+import paths  # noqa: E402
 import stft  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def main() -> int:
     parser.add_argument("--part", choices=["clean", "pipeline", "validation", "all"], default="all")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dset.cache_mb=0")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(paths.REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="conf", overrides=args.overrides)
     sample_rate = int(cfg.model.sample_rate)
     n_fft, hop = int(cfg.model.n_fft), int(cfg.model.hop_length)

@@ -38,18 +38,18 @@ def examples(seconds: float, sr: int, seed: int, recorded_dir: str | None) -> li
     """(title, noise) pairs: film 35 mm and 16 mm, gramophone, tape, film+tape, recorded."""
     n = int(seconds * sr)
     out = []
-    film = dg._force_present(dg.load_noise_config("film")["film"])
+    film = dg.force_present(dg.load_noise_config("film")["film"])
     for gauge in ("35mm", "16mm"):
         params = dict(film, buzz=dict(film["buzz"], gauges={gauge: film["buzz"]["gauges"][gauge]}, level_db=[-12, -12]))
         perfs = film["buzz"]["gauges"][gauge]["perforations_per_frame"]
         x = dg.film_noise(n, sr, np.random.default_rng(seed), params)
         out.append((f"film, {gauge.replace('mm', ' mm')} ({24 * perfs} Hz perforation buzz)", x))
-    gram = dg._force_present(dg.load_noise_config("gramophone")["gramophone"])
+    gram = dg.force_present(dg.load_noise_config("gramophone")["gramophone"])
     # the recurring clicks at the loud, wide end of their ranges, so the 0.77 s period shows
     gram["clicks"] = dict(gram["clicks"], rpm=[78, 78], level_db=[35, 35], width_ms=[1.0, 2.0], persistence=[1, 1])
     x = dg.gramophone_noise(n, sr, np.random.default_rng(seed + 1), gram)
     out.append(("78 rpm gramophone (loud clicks recurring every 0.77 s)", x))
-    tape = dg._force_present(dg.load_noise_config("tape")["tape"])
+    tape = dg.force_present(dg.load_noise_config("tape")["tape"])
     out.append(("tape / cassette", dg.tape_noise(n, sr, np.random.default_rng(seed + 2), tape)))
     both = dict(dg.load_noise_config("synthetic"), family_weights={"film": 1.0, "tape": 1.0}, second_family_prob=1.0)
     source = dg.NoiseSource(both, sr)

@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 import dataset_loader
+import paths
 
 RATE = 16000  # model rate for the pipeline tests: small arrays, fast
 SEGMENT = 4000
@@ -251,7 +252,7 @@ def test_missing_folder_and_empty_category_raise_at_start(tmp_path):
 def test_relative_dirs_resolve_against_repo_root(tmp_path, monkeypatch):
     dset = make_corpus(tmp_path)
     relative = (tmp_path / "speech").relative_to("/")
-    up = "/".join([".."] * len(dataset_loader.REPO_ROOT.parts[1:]))
+    up = "/".join([".."] * len(paths.REPO_ROOT.parts[1:]))
     dset["categories"]["speech"]["dirs"] = [f"{up}/{relative}"]
     monkeypatch.chdir(tmp_path / "music")  # the cwd must not matter
     corpus = dataset_loader.CleanCorpus(dset, RATE, "train")
@@ -316,13 +317,13 @@ def test_shipped_configs_resolve_and_template_demands_paths(monkeypatch):
 
     monkeypatch.delenv("CORPUS_DIR", raising=False)
 
-    corpus_cfg = OmegaConf.load(dataset_loader.REPO_ROOT / "conf" / "dset" / "corpus.yaml")
+    corpus_cfg = OmegaConf.load(paths.REPO_ROOT / "conf" / "dset" / "corpus.yaml")
     speech = corpus_cfg.categories.speech.dirs[0]
     # resolved on both sides: a shared/ that is a symlink (a corpus kept on another disk) is the same place
-    expected = (dataset_loader.REPO_ROOT.parent / "shared" / "corpus" / "speech").resolve()
-    assert dataset_loader.resolve_path(speech) == expected
+    expected = (paths.REPO_ROOT.parent / "shared" / "corpus" / "speech").resolve()
+    assert paths.repo_path(speech).resolve() == expected
     assert abs(sum(c.weight for c in corpus_cfg.categories.values()) - 1.0) < 1e-9
-    template = OmegaConf.load(dataset_loader.REPO_ROOT / "conf" / "dset" / "full_template.yaml")
+    template = OmegaConf.load(paths.REPO_ROOT / "conf" / "dset" / "full_template.yaml")
     with pytest.raises(ValueError, match="categories.speech.dirs"):
         dataset_loader.CleanCorpus(template, 44100, "train")
 
@@ -330,7 +331,7 @@ def test_shipped_configs_resolve_and_template_demands_paths(monkeypatch):
 def test_pipeline_with_real_noise_source_and_shipped_noise_config(tmp_path):
     from hydra import compose, initialize_config_dir
 
-    with initialize_config_dir(config_dir=str(dataset_loader.REPO_ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(paths.REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="conf", overrides=["noise=synthetic"])
     dset = make_corpus(tmp_path)
     low, high = cfg.noise.snr_db
@@ -359,7 +360,7 @@ def test_corpus_music_adds_the_extra_folder_and_keeps_the_corpus_split(tmp_path,
     (extra / "wesnoth" / "COPYRIGHT").write_text("licence text, not audio")
     monkeypatch.setenv("CORPUS_DIR", str(corpus))
     monkeypatch.setenv("EXTRA_MUSIC_DIR", str(extra))
-    with initialize_config_dir(config_dir=str(dataset_loader.REPO_ROOT / "conf"), version_base=None):
+    with initialize_config_dir(config_dir=str(paths.REPO_ROOT / "conf"), version_base=None):
         base = compose(config_name="conf").dset
         more = compose(config_name="conf", overrides=["dset=corpus_music"]).dset
     assert more.name == "corpus_music" and more.categories.speech.weight == base.categories.speech.weight

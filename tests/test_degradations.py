@@ -10,6 +10,7 @@ import scipy.signal
 import soundfile as sf
 
 import degradations as dg
+import paths
 
 SR = 44100
 
@@ -103,7 +104,7 @@ def test_every_family_output_is_finite_float32_right_length_not_silent(configs, 
             assert label == name
     # with every optional component forced on, too
     for family in dg.FAMILIES:
-        params = dg._force_present(configs[family][family])
+        params = dg.force_present(configs[family][family])
         x = dg.FAMILY_FUNCTIONS[family](SR, SR, rng(4), params)
         assert x.dtype == np.float32 and x.shape == (SR,) and np.isfinite(x).all() and np.any(x != 0)
 
@@ -463,14 +464,14 @@ def test_recorded_split_keeps_one_file_out_and_refuses_to_leave_training_empty(c
 
 def test_relative_recorded_dirs_resolve_against_the_repo_root(configs, tmp_path, monkeypatch):
     write_wav(tmp_path / "n.wav", 0.5)
-    relative = os.path.relpath(tmp_path, dg.REPO_ROOT)
+    relative = os.path.relpath(tmp_path, paths.REPO_ROOT)
     monkeypatch.chdir(tmp_path.parent)  # a working directory where the relative path is wrong
     src = dg.NoiseSource(recorded_cfg(configs, relative), SR)
     assert [p.name for p in src.recorded_files] == ["n.wav"]
     # the default config points at the shared corpus beside the repository
     monkeypatch.delenv("CORPUS_DIR", raising=False)
     (folder,) = dg.load_noise_config("mixed")["recorded_dirs"]
-    assert dg.resolve_repo_path(folder) == (dg.REPO_ROOT.parent / "shared" / "corpus" / "noise")
+    assert paths.repo_path(folder) == (paths.REPO_ROOT.parent / "shared" / "corpus" / "noise")
 
 
 # ------------------------------------------------------------------------------------- config
