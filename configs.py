@@ -413,7 +413,6 @@ class DsetConfig:
     silence_retries: int = 8  # ... up to this many times (then the loudest crop is kept)
     gain_db: List[float] = field(default_factory=lambda: [-6.0, 4.0])  # beta: gain applied to input and target, uniform in dB
     validation_snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])  # validation SNRs, cycled within each category
-    validation_items: int = 48  # used when the caller gives no count (train.validation_items does)
     # Decoded, resampled files are kept in an LRU cache of this many MB per data set
     # (0 = decode on every use). preload: decode every file at start (ignores cache_mb).
     # Measured choice: docs/PERFORMANCE.md, "Data loader".

@@ -17,7 +17,7 @@ print would be, never from the noise that is mixed in: from the stretch of the s
 that follows it (the same synthetic rendering, or the next part of the same recording),
 2-8 s long, with a level error of a few dB and a little programme leaking in; and for about
 a third of the examples by the auto rule from the noisy input itself, so that one model
-serves with and without a print (``train.noise_print``, ``PRINT_DEFAULTS``).
+serves with and without a print (``train.noise_print``, ``configs.NoisePrintConfig``).
 
 Files are split into training and validation by a hash of their path relative to their
 category folder, so the split is stable when files are added or removed and does not
@@ -25,6 +25,7 @@ depend on the training seed (runs with different seeds validate on the same file
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -38,8 +39,8 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-import configs
 import audio_io
+import configs
 import noise_print
 import paths
 from recorded_noise import hash_split
@@ -57,14 +58,6 @@ _PART_CLEAN, _PART_NOISE, _PART_MIX, _PART_PRINT = 0, 1, 2, 3
 
 # Draws of another file after a file fails to decode mid-run, before giving up on an example
 _MAX_UNREADABLE_DRAWS = 64
-
-# How the noise print of a conditioned model's examples is made (train.noise_print)
-PRINT_DEFAULTS: dict[str, Any] = {
-    "seconds": [2.0, 8.0],  # length of the print, uniform
-    "level_error_db": 3.0,  # the print's power is off by up to this much, uniform in dB
-    "leak_db": [-40.0, -20.0],  # programme leaking into the print, relative to the print's level
-    "auto_share": 0.33,  # share of examples told the auto estimate from the noisy input instead
-}
 
 _warned_lock = threading.Lock()
 _warned_files: set[str] = set()
@@ -397,10 +390,11 @@ class ExampleMaker:
 
     def __init__(self, corpus: CleanCorpus, noise_source: Any, noise_cfg: Mapping, dset_cfg: Mapping,
                  segment_samples: int, seed: int, print_cfg: Mapping | None = None) -> None:  # fmt: skip
-        """``print_cfg`` (``PRINT_DEFAULTS`` keys plus ``sample_rate``, ``n_fft``, ``hop``) makes
+        """``print_cfg`` (``train.noise_print``'s keys plus ``sample_rate``, ``n_fft``, ``hop``) makes
         examples for a conditioned model, with their noise power; None makes plain pairs."""
         self.corpus = corpus
-        self.print_cfg = None if print_cfg is None else {**PRINT_DEFAULTS, **configs.plain(print_cfg)}
+        # keys left out take configs.NoisePrintConfig's defaults
+        self.print_cfg = None if print_cfg is None else {**dataclasses.asdict(configs.NoisePrintConfig()), **configs.plain(print_cfg)}
         if self.print_cfg is not None:
             # validated once here, not in every example
             self.print_seconds = _range(self.print_cfg["seconds"], "train.noise_print.seconds")
@@ -565,7 +559,7 @@ def make_validation_set(
     noise_cfg: Mapping,
     sample_rate: int,
     segment_samples: int,
-    num_items: int | None = None,
+    num_items: int,
     seed: int = 0,
     print_cfg: Mapping | None = None,
 ) -> dict:
@@ -574,12 +568,12 @@ def make_validation_set(
 
     Categories are allocated in proportion to their weights and shuffled by ``seed``; each
     category cycles through ``dset.validation_snr_db`` so that every category is seen at
-    every SNR of the grid. ``num_items`` defaults to ``dset.validation_items``.
+    every SNR of the grid. ``num_items`` is ``train.validation_items`` for the trainer.
     Returns ``{'noisy': [N, L] float32, 'clean': [N, L] float32, 'category': [str],
     'family': [str], 'snr_db': [N] float64}``, and with ``print_cfg`` ``'noise_power': [N, bins]``.
     """
     cfg = dset_settings(dset_cfg)
-    num_items = int(cfg["validation_items"] if num_items is None else num_items)
+    num_items = int(num_items)
     if num_items < 1:
         raise ValueError(f"make_validation_set: num_items must be at least 1, got {num_items}")
     grid = [float(v) for v in cfg["validation_snr_db"]]

@@ -242,7 +242,7 @@ class Trainer:
         self.hop = int(self.model_cfg["hop_length"])
         self.sample_rate = int(self.model_cfg["sample_rate"])
         self.segment_samples = stft.samples_for_frames(int(self.tcfg.segment_frames), self.n_fft, self.hop)
-        # a conditioned model is trained with a noise print per example (dataset_loader.PRINT_DEFAULTS)
+        # a conditioned model is trained with a noise print per example (train.noise_print)
         self.print_cfg: dict | None = None
         if self.model_cfg["conditioning"] != "none":
             given = _plain(self.tcfg.get("noise_print")) or {}

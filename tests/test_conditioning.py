@@ -2,6 +2,7 @@
 training, and restoring with inference.noise_print."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def _maker(corpus, **print_cfg) -> dataset_loader.ExampleMaker:
     dset = {"categories": {c: {"dirs": [str(corpus[c])], "weight": 1.0} for c in ("speech", "effects", "music")},
             "validation_fraction": 0.25}  # fmt: skip
     clean = dataset_loader.CleanCorpus(dset, SR, "train")
-    cfg = {**dataset_loader.PRINT_DEFAULTS, "sample_rate": SR, "n_fft": 2048, "hop": 512, **print_cfg}
+    cfg = {**dataclasses.asdict(configs.NoisePrintConfig()), "sample_rate": SR, "n_fft": 2048, "hop": 512, **print_cfg}
     return dataset_loader.ExampleMaker(clean, _SteadyNoise(), {"snr_db": [5, 5]}, dset, 8192, seed=3, print_cfg=cfg)
 
 
@@ -172,7 +173,7 @@ def _programme(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def _run(capsys, **overrides) -> tuple[int, list[str]]:
-    cfg = OmegaConf.load(REPO / "conf" / "inference" / "default.yaml")
+    cfg = OmegaConf.create(vars(configs.InferenceConfig()))
     cfg.quiet = True
     for key, value in overrides.items():
         cfg[key] = value
