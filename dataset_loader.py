@@ -554,15 +554,8 @@ def allocate_categories(weights: np.ndarray, num_items: int) -> list[int]:
     return [c for c, n in enumerate(counts) for _ in range(n)]
 
 
-def make_validation_set(
-    dset_cfg: Mapping,
-    noise_cfg: Mapping,
-    sample_rate: int,
-    segment_samples: int,
-    num_items: int,
-    seed: int = 0,
-    print_cfg: Mapping | None = None,
-) -> dict:
+def make_validation_set(dset_cfg: Mapping, noise_cfg: Mapping, sample_rate: int, segment_samples: int, num_items: int,
+                        seed: int = 0, print_cfg: Mapping | None = None) -> dict:  # fmt: skip
     """The fixed validation set from the validation files and the held-out recorded noise
     (both disjoint from training).
 

@@ -249,16 +249,8 @@ def harmonic_tone(
     return unit_rms(x).astype(np.float32, copy=False)
 
 
-def hum(
-    num_samples: int,
-    sample_rate: float,
-    rng: np.random.Generator,
-    mains_hz: float,
-    num_harmonics: int = 8,
-    decay_db_per_harmonic: float = 6.0,
-    even_harmonic_db: float = 0.0,
-    jitter_db: float = 3.0,
-) -> np.ndarray:
+def hum(num_samples: int, sample_rate: float, rng: np.random.Generator, mains_hz: float, num_harmonics: int = 8,
+        decay_db_per_harmonic: float = 6.0, even_harmonic_db: float = 0.0, jitter_db: float = 3.0) -> np.ndarray:  # fmt: skip
     """Mains hum at ``mains_hz`` and its harmonics, unit RMS.
 
     Harmonic k is ``decay_db_per_harmonic * (k - 1)`` dB below the fundamental, even
@@ -455,23 +447,17 @@ def recurring_click_times(
     return positions[order], defects[order]
 
 
-def recurring_clicks(
-    num_samples: int,
-    sample_rate: float,
-    rng: np.random.Generator,
-    period_s: float = REVOLUTION_78_S,
-    num_defects: int = 2,
-    persistence: float = 0.9,
-    width_ms: tuple[float, float] = (0.3, 3.0),
-    jitter_s: float = 0.0005,
-) -> np.ndarray:
-    """Clicks of a damaged disc, recurring every revolution (``period_s``; 0.769 s at 78 rpm).
+def recurring_clicks(num_samples: int, sample_rate: float, rng: np.random.Generator, period_s: float = REVOLUTION_78_S,
+                     width_ms: tuple[float, float] = (0.3, 3.0), **timing: float) -> np.ndarray:  # fmt: skip
+    """Clicks of a damaged disc, recurring every revolution (``period_s``; 0.769 s at 78 rpm),
+    at the times :func:`recurring_click_times` draws (``timing``: its ``num_defects``,
+    ``persistence`` and ``jitter_s``).
 
     Each defect keeps its shape, polarity and (within +-25 %) amplitude from one
     revolution to the next; the loudest defect has peak 1, the others are up to 10 dB lower.
     """
-    positions, defect = recurring_click_times(num_samples, sample_rate, rng, period_s, num_defects, persistence, jitter_s)
-    nd = max(int(num_defects), 1)
+    positions, defect = recurring_click_times(num_samples, sample_rate, rng, period_s, **timing)
+    nd = max(int(timing.get("num_defects", 2)), 1)
     lengths = np.round(log_uniform_array(rng, width_ms[0], width_ms[1], nd) * 1e-3 * sample_rate)
     level = 10.0 ** (rng.uniform(-10, 0, nd) / 20)
     level = level / level.max() * np.where(rng.random(nd) < 0.5, -1.0, 1.0)  # the loudest defect at 1

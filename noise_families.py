@@ -162,6 +162,15 @@ class Params:
 # families: parameters drawn from config ranges
 
 
+def _with_hum(p: Params, out: np.ndarray, n: int, sr: float, rng: np.random.Generator) -> np.ndarray:
+    """``out`` plus the optional hum of the playback chain (the family's ``hum`` section), float32:
+    the last part of the film, gramophone and tape families."""
+    h = p.section("hum")
+    if h.present(rng):
+        out = out + _hum_from(h, n, sr, rng)
+    return out.astype(np.float32, copy=False)
+
+
 def _hum_from(p: Params, n: int, sr: float, rng: np.random.Generator) -> np.ndarray:
     mains = p.value("mains_frequencies_hz")
     if isinstance(mains, (int, float)):
@@ -244,20 +253,10 @@ def film_noise(num_samples: int, sample_rate: float, rng: np.random.Generator, p
         out = out + x * np.float32(db_to_gain(t.uniform("level_db", rng)))
     s = p.section("scratch")
     if s.present(rng):
-        x = frame_scratch(
-            n,
-            sr,
-            rng,
-            s.log_uniform("rate_hz", rng),
-            frame_rate,
-            s.range("burst_s", positive=True),
-            s.range("duration_ms", positive=True),
-        )
+        x = frame_scratch(n, sr, rng, s.log_uniform("rate_hz", rng), frame_rate, s.range("burst_s", positive=True),
+                          s.range("duration_ms", positive=True))  # fmt: skip
         out = out + x * np.float32(db_to_gain(s.uniform("level_db", rng)))
-    h = p.section("hum")
-    if h.present(rng):
-        out = out + _hum_from(h, n, sr, rng)
-    return out.astype(np.float32, copy=False)
+    return _with_hum(p, out, n, sr, rng)
 
 
 @noise_family("gramophone")
@@ -274,25 +273,23 @@ def gramophone_noise(num_samples: int, sample_rate: float, rng: np.random.Genera
         out = out + _crackle_from(c, n, sr, rng)
     k = p.section("clicks")
     if k.present(rng):
+        # keyword arguments in the order the draws were always made (they use rng)
         x = recurring_clicks(
             n,
             sr,
             rng,
             60.0 / k.uniform("rpm", rng, positive=True),
-            k.integer("defects", rng),
-            k.uniform("persistence", rng),
-            k.range("width_ms", positive=True),
-            k.number("jitter_ms") * 1e-3,
+            num_defects=k.integer("defects", rng),
+            persistence=k.uniform("persistence", rng),
+            width_ms=k.range("width_ms", positive=True),
+            jitter_s=k.number("jitter_ms") * 1e-3,
         )
         out = out + x * np.float32(db_to_gain(k.uniform("level_db", rng)))
     r = p.section("rumble")
     if r.present(rng):
         x = rumble(n, sr, rng, r.uniform("cutoff_hz", rng, positive=True), r.number("highpass_hz"))
         out = out + x * np.float32(db_to_gain(r.uniform("level_db", rng)))
-    h = p.section("hum")
-    if h.present(rng):
-        out = out + _hum_from(h, n, sr, rng)
-    return out.astype(np.float32, copy=False)
+    return _with_hum(p, out, n, sr, rng)
 
 
 @noise_family("tape")
@@ -317,10 +314,7 @@ def tape_noise(num_samples: int, sample_rate: float, rng: np.random.Generator, p
             m.log_uniform("lowpass_hz", rng),
         )
         out = out + x * np.float32(db_to_gain(m.uniform("level_db", rng)))
-    h = p.section("hum")
-    if h.present(rng):
-        out = out + _hum_from(h, n, sr, rng)
-    return out.astype(np.float32, copy=False)
+    return _with_hum(p, out, n, sr, rng)
 
 
 

@@ -56,8 +56,7 @@ class PadToMultiple(layers.Layer):
 
     def __init__(self, time_multiple: int, freq_multiple: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.time_multiple = int(time_multiple)
-        self.freq_multiple = int(freq_multiple)
+        self.time_multiple, self.freq_multiple = int(time_multiple), int(freq_multiple)
 
     def call(self, x):
         shape = ops.shape(x)

@@ -17,30 +17,13 @@ cd "$(dirname "$0")/.."
 DEST=${1:-${EXTRA_MUSIC_DIR:-../extra_music}}
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
   echo "fetch_music.sh: needs apt-get and dpkg-deb (a Debian or Ubuntu system)" >&2; exit 1; }
-mkdir -p "$DEST"
-DEST=$(cd "$DEST" && pwd)
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source scripts/debian_package.sh   # makes DEST absolute, and WORK (removed on exit)
 
 # package  folder in DEST  path of the music inside the package
 while read -r package name inner; do
-  if [ -f "$DEST/$name/COPYRIGHT" ]; then
-    echo "$name: already in $DEST/$name"
-    continue
-  fi
-  (cd "$WORK" && apt-get download -q "$package" >/dev/null 2>&1) || {
-    echo "fetch_music.sh: could not download the Debian package $package" >&2; exit 1; }
-  mkdir -p "$WORK/$name"
-  dpkg-deb -x "$WORK/$package"_*.deb "$WORK/$name"
-  # Unpack into a temporary folder and rename it, so that an interrupted run leaves no
-  # half-filled folder that a training run would take for the whole set.
-  rm -rf "$DEST/.$name.partial"
-  mkdir -p "$DEST/.$name.partial"
+  start_package "$package" "$name" || continue
   find "$WORK/$name/$inner" -name '*.ogg' -exec cp {} "$DEST/.$name.partial/" \;
-  cp "$WORK/$name/usr/share/doc/$package/copyright" "$DEST/.$name.partial/COPYRIGHT"
-  rm -rf "${DEST:?}/$name"
-  mv "$DEST/.$name.partial" "$DEST/$name"
-  echo "$name: $(find "$DEST/$name" -name '*.ogg' | wc -l) files from $package"
+  finish_package "$package" "$name"
 done <<'EOF'
 wesnoth-1.16-music wesnoth usr/share/games/wesnoth/1.16/data/core/music
 singularity-music singularity usr/share/games/singularity/music

@@ -22,10 +22,7 @@ cd "$(dirname "$0")/.."
 DEST=${1:-${EXTRA_NOISE_DIR:-../extra_noise}}
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null && command -v python3 >/dev/null || {
   echo "fetch_noise.sh: needs apt-get, dpkg-deb and python3 (a Debian or Ubuntu system)" >&2; exit 1; }
-mkdir -p "$DEST"
-DEST=$(cd "$DEST" && pwd)
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source scripts/debian_package.sh   # makes DEST absolute, and WORK (removed on exit)
 
 # package | folder in DEST | file inside the package (ARCHIVE.pk3:MEMBER for a file inside a
 # zip/pk3 archive) | licence | origin (authors as debian/copyright lists them) | description
@@ -36,18 +33,7 @@ ufoai-sound|ufoai|usr/share/games/ufoai/base/0snd.pk3:sound/ambience/tv_static.o
 packages=$(printf '%s\n' "$FILES" | cut -d'|' -f1,2 | sort -u)
 for entry in $packages; do
   package=${entry%%|*} name=${entry#*|}
-  if [ -f "$DEST/$name/COPYRIGHT" ]; then
-    echo "$name: already in $DEST/$name"
-    continue
-  fi
-  (cd "$WORK" && apt-get download -q "$package" >/dev/null 2>&1) || {
-    echo "fetch_noise.sh: could not download the Debian package $package" >&2; exit 1; }
-  mkdir -p "$WORK/$name"
-  dpkg-deb -x "$WORK/$package"_*.deb "$WORK/$name"
-  # Unpack into a temporary folder and rename it, so that an interrupted run leaves no
-  # half-filled folder that a training run would take for the whole set.
-  rm -rf "$DEST/.$name.partial"
-  mkdir -p "$DEST/.$name.partial"
+  start_package "$package" "$name" || continue
   printf '%s\n' "$FILES" | while IFS='|' read -r p n inner _; do
     [ "$p" = "$package" ] || continue
     case $inner in
@@ -61,10 +47,7 @@ PY
       *) cp "$WORK/$name/$inner" "$DEST/.$name.partial/" ;;
     esac
   done
-  cp "$WORK/$name/usr/share/doc/$package/copyright" "$DEST/.$name.partial/COPYRIGHT"
-  rm -rf "${DEST:?}/$name"
-  mv "$DEST/.$name.partial" "$DEST/$name"
-  echo "$name: $(find "$DEST/$name" -name '*.ogg' | wc -l) files from $package"
+  finish_package "$package" "$name"
 done
 
 {
