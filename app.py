@@ -26,7 +26,6 @@ import html
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -38,53 +37,41 @@ import numpy as np
 import soundfile as sf
 
 import audio_io
+import configs
 import inference
+import naming
 import plots
+from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced, print_error
+from paths import DEFAULT_CHECKPOINT
 
 log = logging.getLogger("app")
 
 UPLOAD_HINT = f"upload a recording first ({', '.join(e[1:].upper() for e in audio_io.AUDIO_EXTENSIONS)})"
 
 
-@dataclass(frozen=True)
-class AppSettings:
-    """The validated ``app`` config group."""
-
-    host: str = "127.0.0.1"
-    port: int = 7860
+# The validated ``app`` group: the schema's dataclass, its values checked by :func:`app_settings`.
+AppSettings = configs.AppConfig
 
 
 def app_settings(cfg: Mapping) -> AppSettings:
     """Validate the ``app`` group (of the root config or the group itself); raises
-    :class:`inference.UsageError` for an unknown key or a value out of range."""
-    group = cfg.get("app", cfg) if "host" not in cfg else cfg
-    group = group or {}
-    known = {"host", "port"}
-    unknown = sorted(str(k) for k in group.keys() if str(k) not in known)
-    if unknown:  # +app.prot=8000 must not serve on the default port silently
-        raise inference.UsageError(f"app.{unknown[0]}: unknown option (options: {', '.join(sorted(known))})")
-    host = str(group.get("host") or "").strip()
-    if not host:
-        raise inference.UsageError("app.host: must name an address, e.g. 127.0.0.1")
-    port = group.get("port")
-    try:
-        if isinstance(port, bool) or float(port) != int(float(port)):
-            raise ValueError
-        port = int(float(port))
-    except (TypeError, ValueError):
-        raise inference.UsageError(f"app.port: expected an integer, got {port!r}") from None
-    if not 1 <= port <= 65535:
-        raise inference.UsageError(f"app.port: must be between 1 and 65535, got {port}")
-    return AppSettings(host=host, port=port)
+    :class:`cli.UsageError` for an unknown key or a value out of range."""
+    settings = config_group(cfg, "app", configs.AppConfig, marker="host")
+    settings.host = str(settings.host or "").strip()
+    if not settings.host:
+        raise UsageError("app.host: must name an address, e.g. 127.0.0.1")
+    if not 1 <= settings.port <= 65535:
+        raise UsageError(f"app.port: must be between 1 and 65535, got {settings.port}")
+    return settings
 
 
 def restoring_settings(cfg: Mapping) -> inference.InferenceSettings:
     """The ``inference`` group validated as the command line validates it; ``inference.audio``
     plays no part (files come from uploads), so it may be left unset."""
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import OmegaConf
 
     group: Any = cfg.get("inference", {}) if "inference" in cfg else cfg
-    group = OmegaConf.to_container(group, resolve=True) if isinstance(group, DictConfig) else dict(group or {})
+    group = OmegaConf.to_container(group, resolve=True) if OmegaConf.is_config(group) else dict(group or {})
     group["audio"] = group.get("audio") or "uploads"
     return inference.settings_from_config(group)
 
@@ -109,7 +96,8 @@ class PageRestorer:
     files to its own cache by then), so the folder holds one restoration at most.
     """
 
-    def __init__(self, restorer: inference.Restorer, plot_seconds: float = 30.0, allow_truncated: bool = False) -> None:
+    def __init__(self, restorer: inference.Restorer, plot_seconds: float = inference.DEFAULTS.plot_seconds,
+                 allow_truncated: bool = inference.DEFAULTS.allow_truncated) -> None:
         self.restorer = restorer
         self.plot_seconds = float(plot_seconds)
         self.allow_truncated = bool(allow_truncated)
@@ -123,27 +111,27 @@ class PageRestorer:
         """Restore the uploaded file at ``strength`` (0..1, kept to three decimals as output
         names need); ``progress(fraction, description)`` follows the blocks read.
 
-        Raises :class:`inference.InferenceError` with the command line's one-line message,
+        Raises :class:`InferenceError` with the command line's one-line message,
         naming the file by its name rather than the server's upload path; nothing of a
         failed restoration is left behind.
         """
         if upload is None or str(upload) == "":
-            raise inference.InferenceError(UPLOAD_HINT)
+            raise InferenceError(UPLOAD_HINT)
         source = Path(upload)
         try:
             strength = round(float(strength), 3)
         except (TypeError, ValueError):
-            raise inference.InferenceError(f"strength: expected a number between 0 and 1, got {strength!r}") from None
+            raise InferenceError(f"strength: expected a number between 0 and 1, got {strength!r}") from None
         if not 0.0 <= strength <= 1.0:
-            raise inference.InferenceError(f"strength: must be between 0 and 1, got {strength:g}")
+            raise InferenceError(f"strength: must be between 0 and 1, got {strength:g}")
         for old in self.work_dir.iterdir():
             shutil.rmtree(old, ignore_errors=True)
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
         try:
             return self._restore(source, strength, folder, progress)
-        except inference.InferenceError as exc:
+        except InferenceError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise inference.InferenceError(self._named(str(exc), source, folder)) from None
+            raise InferenceError(self._named(str(exc), source, folder)) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -155,7 +143,7 @@ class PageRestorer:
         return " ".join(message.split())
 
     def _restore(self, source: Path, strength: float, folder: Path, progress: Callable[[float, str], Any] | None) -> PageResult:
-        with inference.open_audio(source) as probe:  # a non-audio file fails here, before any work
+        with audio_io.open_audio(source) as probe:  # a non-audio file fails here, before any work
             total, rate, channels = max(probe.frames, 0), probe.samplerate, probe.channels
         done = 0
 
@@ -174,7 +162,7 @@ class PageRestorer:
         seconds = time.perf_counter() - started
         if progress is not None:
             progress(1.0, "drawing the spectrograms")
-        plot_path = inference.output_paths(source, strength, result.denoised.suffix, folder).plot
+        plot_path = naming.output_paths(source, strength, result.denoised.suffix, folder).plot
         frames = max(1, int(self.plot_seconds * rate))
         signals = [_mono_opening(p, frames) for p in (source, result.denoised, result.residual)]
         shown = len(signals[0]) / rate
@@ -244,7 +232,7 @@ def build_page(page: PageRestorer, strength: float = 1.0) -> Any:
         def restore(upload_path: str | None, value: float, progress: gr.Progress = gr.Progress()) -> list[Any]:
             try:
                 result = page.restore_upload(upload_path, value, lambda f, desc: progress(f, desc=desc))
-            except inference.InferenceError as exc:
+            except InferenceError as exc:
                 # gr.Error renders HTML: a file name must show as typed, not be markup
                 raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
             except Exception as exc:  # unforeseen: one line on the page, the traceback in the server's log
@@ -284,13 +272,12 @@ def load_page(options: inference.InferenceSettings) -> PageRestorer:
 
     Raises ``unet.CheckpointError`` for a missing or incompatible checkpoint folder.
     """
-    with inference.native_stderr_silenced(not options.verbose):
+    with native_stderr_silenced(not options.verbose):
         import tensorflow  # noqa: F401  (its C++ start-up lines would bury the page's address)
     restorer = inference.Restorer.from_pretrained(
         options.checkpoint, options.precision, strength=options.denoising_strength, backend=options.backend,
         segment_seconds=options.segment_seconds, overlap_seconds=options.overlap_seconds,
-        block_seconds=options.block_seconds,
-        **({"batch_segments": options.batch_segments} if options.batch_segments else {}),
+        block_seconds=options.block_seconds, batch_segments=options.batch_segments,
     )  # fmt: skip
     return PageRestorer(restorer, options.plot_seconds, options.allow_truncated)
 
@@ -308,7 +295,7 @@ def launch(page: PageRestorer, settings: AppSettings, strength: float = 1.0, blo
         try:
             while demo.is_running:
                 time.sleep(0.2)
-        except KeyboardInterrupt:  # Ctrl-C, or `kill` (inference.hydra_entry turns SIGTERM into it)
+        except KeyboardInterrupt:  # Ctrl-C, or `kill` (cli.hydra_entry turns SIGTERM into it)
             pass
         finally:
             demo.close()
@@ -318,7 +305,7 @@ def launch(page: PageRestorer, settings: AppSettings, strength: float = 1.0, blo
 def serve(cfg: Mapping, block: bool = True) -> tuple[Any, PageRestorer]:
     """Validate ``cfg`` (the root config), load the model and serve the page; returns the
     ``gradio.Blocks`` and the :class:`PageRestorer`, whose ``close()`` removes its folder.
-    Raises :class:`inference.UsageError` for bad options, ``OSError`` for an address that
+    Raises :class:`UsageError` for bad options, ``OSError`` for an address that
     cannot be served and ``unet.CheckpointError`` for a model that cannot be loaded."""
     settings = app_settings(cfg)
     options = restoring_settings(cfg)
@@ -340,24 +327,24 @@ def run(cfg: Mapping) -> int:
     try:
         settings = app_settings(cfg)
         options = restoring_settings(cfg)
-    except inference.UsageError as exc:
-        _print_error(exc)
+    except UsageError as exc:
+        print_error(exc)
         return 2
     checkpoint = options.checkpoint
     try:
-        if checkpoint == inference.DEFAULT_CHECKPOINT and not checkpoint.exists():
+        if checkpoint == DEFAULT_CHECKPOINT and not checkpoint.exists():
             raise FileNotFoundError("the shipped model is not installed; pass inference.checkpoint=FOLDER "
                                     "(a folder with config.json and model.weights.h5)")  # fmt: skip
         page = load_page(options)
     except Exception as exc:  # unet.CheckpointError, or a config.json the model cannot use
-        _print_error(str(exc) if type(exc).__name__ == "CheckpointError" else f"{checkpoint}: cannot load the model ({exc})")
+        print_error(str(exc) if type(exc).__name__ == "CheckpointError" else f"{checkpoint}: cannot load the model ({exc})")
         return 1
     try:
         launch(page, settings, options.denoising_strength, block=True)
     except KeyboardInterrupt:
         return 0
     except OSError:  # gradio's own message names its environment variables, not this command's options
-        _print_error(f"app: cannot serve on {settings.host}:{settings.port}: the port is in use or the host is no "
+        print_error(f"app: cannot serve on {settings.host}:{settings.port}: the port is in use or the host is no "
                      "address of this machine (choose others with app.port=... app.host=...)")  # fmt: skip
         return 1
     finally:
@@ -365,13 +352,8 @@ def run(cfg: Mapping) -> int:
     return 0
 
 
-def _print_error(message: Any) -> None:
-    text = " ".join(str(message).split())
-    print(f"error: {text[:597] + '...' if len(text) > 600 else text}", file=sys.stderr, flush=True)
-
-
 def _main() -> None:
-    inference.hydra_entry(run)
+    hydra_entry(run)
 
 
 if __name__ == "__main__":

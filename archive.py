@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -58,8 +57,14 @@ from pathlib import Path
 from typing import Any
 
 import audio_io
-import exported_model
+import cli
+import configs
 import inference
+import loading
+import manifest
+import naming
+from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced, one_line, print_error
+from paths import DEFAULT_CHECKPOINT, REPO_ROOT
 
 # Beam's import logs "apitools not found ..." at WARNING when the GCP extras are absent,
 # which they need not be for local files; that line would read as a problem of the run
@@ -70,353 +75,57 @@ try:
 finally:
     logging.disable(logging.NOTSET)
 
-MANIFEST_NAME = "manifest.jsonl"
-# Per-file records of a run not merged yet; hidden, so a later folder run never sees them.
-RECORDS_DIR = ".manifest.d"
 STATUSES = ("restored", "skipped", "failed")
 RUNNING_MODES = ("in_memory", "multi_threading", "multi_processing")
-_HASH_BLOCK = 1 << 20  # bytes copied at a time: memory stays flat for any file size
-_MERGE_CHUNK = 1000  # records read before their lines are written
-_READERS = 16  # records read at once
-_GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True)
 class ArchiveSettings:
-    """The validated ``archive`` config group."""
+    """The validated ``archive`` config group (:class:`configs.ArchiveConfig`, whose defaults
+    these are): paths made absolute, the Beam flags a tuple, so that it pickles for workers."""
 
     input: str
     output_dir: str
-    workers: int = 2
-    running_mode: str = "multi_processing"
-    recursive: bool = True
-    beam_options: tuple[str, ...] = ()
+    workers: int
+    running_mode: str
+    recursive: bool
+    beam_options: tuple[str, ...]
 
 
 def archive_settings(cfg: Mapping) -> ArchiveSettings:
     """Validate the ``archive`` group (of the root config or the group itself); raises
-    :class:`inference.UsageError` for a missing path, an unknown key or a value out of range."""
+    :class:`cli.UsageError` for a missing path, an unknown key or a value out of range."""
     group = cfg.get("archive", cfg) if "input" not in cfg else cfg
-    group = group or {}
-    known = {f.name for f in dataclasses.fields(ArchiveSettings)}
-    unknown = sorted(str(k) for k in group.keys() if str(k) not in known)
-    if unknown:  # +archive.worker=4 must not run with the default silently
-        raise inference.UsageError(f"archive.{unknown[0]}: unknown option (options: {', '.join(sorted(known))})")
+    if isinstance((group or {}).get("beam_options"), str):  # one flag given as it is typed
+        group = {**group, "beam_options": [group["beam_options"]]}
+    a = config_group(group or {}, "archive", configs.ArchiveConfig, marker="input")
     usage = "usage: python archive.py archive.input=FOLDER_FILE_OR_GLOB archive.output_dir=FOLDER"
-    if not group.get("input"):
-        raise inference.UsageError(f"archive.input: missing; {usage}")
-    if not group.get("output_dir"):
-        raise inference.UsageError(f"archive.output_dir: missing; {usage}")
-    workers = group.get("workers", 2)
-    try:
-        if isinstance(workers, bool) or float(workers) != int(float(workers)):
-            raise ValueError
-        workers = int(float(workers))
-    except (TypeError, ValueError):
-        raise inference.UsageError(f"archive.workers: expected an integer, got {workers!r}") from None
-    if workers < 1:
-        raise inference.UsageError(f"archive.workers: must be at least 1, got {workers}")
-    mode = str(group.get("running_mode") or "multi_processing")
-    if mode not in RUNNING_MODES:
-        raise inference.UsageError(f"archive.running_mode: expected one of {', '.join(RUNNING_MODES)}, got {mode!r}")
-    options = group.get("beam_options") or ()
-    if isinstance(options, str):
-        options = [options]
-    options = tuple(str(o) for o in options)
+    if not a.input:
+        raise UsageError(f"archive.input: missing; {usage}")
+    if not a.output_dir:
+        raise UsageError(f"archive.output_dir: missing; {usage}")
+    if a.workers < 1:
+        raise UsageError(f"archive.workers: must be at least 1, got {a.workers}")
+    if a.running_mode not in RUNNING_MODES:
+        raise UsageError(f"archive.running_mode: expected one of {', '.join(RUNNING_MODES)}, got {a.running_mode!r}")
+    options = tuple(str(o) for o in a.beam_options)
     bad = [o for o in options if not o.startswith("--")]
     if bad:
-        raise inference.UsageError(f"archive.beam_options: expected Beam flags such as --runner=DataflowRunner, got {bad[0]!r}")
-    try:
-        recursive = inference._number(group, "recursive", bool, True)
-    except inference.UsageError:
-        raise inference.UsageError(f"archive.recursive: expected true or false, got {group.get('recursive')!r}") from None
-    return ArchiveSettings(_expand(str(group["input"])), _expand(str(group["output_dir"])).rstrip("/") or "/",
-                           workers, mode, recursive, options)  # fmt: skip
+        raise UsageError(f"archive.beam_options: expected Beam flags such as --runner=DataflowRunner, got {bad[0]!r}")
+    return ArchiveSettings(manifest.expand(str(a.input)), manifest.expand(str(a.output_dir)).rstrip("/") or "/",
+                           a.workers, a.running_mode, a.recursive, options)  # fmt: skip
 
 
 def restoring_settings(cfg: Mapping, archive: ArchiveSettings) -> inference.InferenceSettings:
     """The ``inference`` group validated as ``inference.py`` validates it; ``inference.audio``
     and ``inference.output_dir`` play no part (``archive.input`` and ``archive.output_dir`` do)."""
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import OmegaConf
 
     group: Any = cfg.get("inference", {}) if "inference" in cfg else {}
-    group = OmegaConf.to_container(group, resolve=True) if isinstance(group, DictConfig) else dict(group or {})
+    group = OmegaConf.to_container(group, resolve=True) if OmegaConf.is_config(group) else dict(group or {})
     group["audio"] = archive.input
     group["output_dir"] = None
     return inference.settings_from_config(group)
-
-
-def _expand(path: str) -> str:
-    # absolute, so that the manifest names each file wherever the command was started
-    return path if is_remote(path) else os.path.abspath(os.path.expanduser(path))
-
-
-def is_remote(path: str) -> bool:
-    """True for a path on a file system other than this machine's (``gs://``, ``s3://`` ...)."""
-    return "://" in path and not path.startswith("file://")
-
-
-# --------------------------------------------------------------------------- files and hashes
-
-
-def sha256_of(path: str) -> str:
-    """The sha256 of a file (any Beam file system)."""
-    with _open_read(path) as f:
-        return exported_model.stream_sha256(f)
-
-
-def _open_read(path: str) -> Any:
-    if not is_remote(path):
-        return open(path, "rb")
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.open(path, compression_type="uncompressed")
-
-
-def _size(path: str) -> int:
-    if not is_remote(path):
-        return os.path.getsize(path)
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-
-
-def _exists(path: str) -> bool:
-    if not is_remote(path):
-        return os.path.isfile(path)
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.exists(path)
-
-
-def _join(folder: str, *parts: str) -> str:
-    return posixpath.join(folder, *parts) if is_remote(folder) else os.path.join(folder, *parts)
-
-
-@contextlib.contextmanager
-def _atomic_writer(path: str) -> Iterator[Any]:
-    """A binary file whose content becomes ``path`` whole when the block ends without an
-    error: a temporary file renamed over it here; an object store's object appears on close."""
-    if is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.create(path, mime_type="text/plain", compression_type="uncompressed") as f:
-            yield f
-        return
-    tmp, final = audio_io.atomic_output(path)
-    try:
-        with open(tmp, "wb") as f:
-            yield f
-        audio_io.commit_output(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` so that ``path`` is either the old file or the whole new one."""
-    with _atomic_writer(path) as f:
-        f.write(text.encode())
-
-
-def _upload(local: Path, remote: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    with open(local, "rb") as src, FileSystems.create(remote, compression_type="uncompressed") as dst:
-        shutil.copyfileobj(src, dst, _HASH_BLOCK)
-
-
-@contextlib.contextmanager
-def _local_copy(source: str) -> Iterator[Path]:
-    """A local path for ``source``: itself, or a copy of a remote file in a temporary folder
-    (libsndfile reads local files; the copy is streamed, never held in memory)."""
-    if not is_remote(source):
-        yield Path(source)
-        return
-    folder = Path(tempfile.mkdtemp(prefix="archive-in-"))
-    try:
-        local = folder / posixpath.basename(source)
-        with _open_read(source) as src, open(local, "wb") as dst:
-            shutil.copyfileobj(src, dst, _HASH_BLOCK)
-        yield local
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def output_extension(source: str) -> str:
-    """The extension ``inference.output_format`` gives an input, from its name alone: FLAC
-    stays FLAC (its samples are always 8, 16 or 24-bit PCM), everything else becomes WAV."""
-    return ".flac" if source.lower().endswith(".flac") else ".wav"
-
-
-def probe_extension(source: str) -> str | None:
-    """The outputs' extension from a local file's header (None for a remote or unreadable
-    file: :func:`output_extension` guesses from the name)."""
-    if is_remote(source):
-        return None
-    try:
-        with inference.open_audio(Path(source)) as probe:
-            return inference.output_format(probe).extension
-    except inference.InferenceError:
-        return None
-
-
-def output_names(source: str, strength: float, output_dir: str, root: str | None, plot: bool = False,
-                 ext: str | None = None) -> dict[str, str]:  # fmt: skip
-    """The outputs of ``source`` as ``inference.py`` names them (:func:`inference.output_paths`),
-    below ``output_dir`` mirroring the folders of ``source`` below ``root``; ``ext`` is the
-    outputs' extension (default :func:`output_extension`)."""
-    ext = ext or output_extension(source)
-    if not (is_remote(source) or is_remote(output_dir)):
-        paths = inference.output_paths(Path(source), strength, ext, Path(output_dir), Path(root) if root is not None else None)
-        names = {"denoised": str(paths.denoised), "residual": str(paths.residual), "plot": str(paths.plot)}
-    else:
-        folder = output_dir
-        if root is not None:
-            rel = posixpath.dirname(source[len(root.rstrip("/")) + 1 :])
-            folder = _join(output_dir, rel) if rel else output_dir
-        stem, tag = posixpath.splitext(posixpath.basename(source))[0], inference.strength_tag(strength)
-        names = {"denoised": _join(folder, f"{stem}_denoised_{tag}{ext}"), "residual": _join(folder, f"{stem}_residual_{tag}{ext}"),
-                 "plot": _join(folder, f"{stem}_spectrograms_{tag}.png")}  # fmt: skip
-    if not plot:
-        del names["plot"]
-    return names
-
-
-def is_candidate(path: str, output_dir: str) -> bool:
-    """True for a matched file to restore: audio by its extension, not hidden, not named like
-    an output of an earlier run, not in the manifest's record folder."""
-    name = posixpath.basename(path) if is_remote(path) else os.path.basename(path)
-    if name.startswith(".") or not audio_io.is_audio_file(name):
-        return False
-    if inference.is_previous_output(Path(name)):
-        return False
-    return f"{RECORDS_DIR}" not in path.split("/")
-
-
-def check_filesystem(key: str, path: str) -> None:
-    """Raise :class:`inference.UsageError` when Beam has no file system for ``path``'s scheme
-    (``gs://`` needs ``pip install "apache-beam[gcp]"``, ``s3://`` ``[aws]``)."""
-    if not is_remote(path):
-        return
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        FileSystems.get_filesystem(path)
-    except ValueError as exc:
-        raise inference.UsageError(f"{key}: {inference._one_line(exc, 300)}") from None
-
-
-def plan_input(settings: ArchiveSettings) -> tuple[str, str | None, bool]:
-    """``(pattern, root, single)``: what to match, the folder whose subfolders the outputs
-    mirror (None for one file), and whether the input is one file. Raises
-    :class:`inference.UsageError` for a local path that does not exist."""
-    path = settings.input
-    if not is_remote(path) and os.path.isfile(path):  # a name with brackets is a file, not a pattern
-        return path, None, True
-    if any(c in path for c in _GLOB_CHARS):
-        cut = min(path.index(c) for c in _GLOB_CHARS if c in path)
-        sep = "/" if is_remote(path) else os.sep
-        root = path[:cut].rsplit(sep, 1)[0] if sep in path[:cut] else "."
-        return path, root, False
-    if not is_remote(path):
-        if os.path.isfile(path):
-            return path, None, True
-        if not os.path.exists(path):
-            raise inference.UsageError(f"archive.input: {path}: no such file, folder or pattern")
-        if not os.path.isdir(path):
-            raise inference.UsageError(f"archive.input: {path}: not a regular file or folder")
-        root = path.rstrip(os.sep) or os.sep
-        return os.path.join(root, "**" if settings.recursive else "*"), root, False
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        single = not path.endswith("/") and FileSystems.exists(path)
-    except Exception as exc:  # no credentials, no such bucket
-        raise inference.UsageError(f"archive.input: {path}: {inference._one_line(exc, 300)}") from None
-    if single:
-        return path, None, True
-    root = path.rstrip("/")
-    return f"{root}/{'**' if settings.recursive else '*'}", root, False
-
-
-# --------------------------------------------------------------------------- the manifest
-
-
-def record_key(record: Mapping) -> tuple[str, float]:
-    """One entry per input and strength: restorations at two strengths both stay recorded."""
-    return str(record["input"]), float(record["strength"])
-
-
-def _record_name(source: str, strength: float) -> str:
-    return hashlib.sha1(f"{source}\0{inference.strength_tag(strength)}".encode()).hexdigest() + ".json"
-
-
-def read_manifest(output_dir: str) -> list[dict]:
-    """The entries of ``output_dir/manifest.jsonl`` (none if it does not exist)."""
-    path = _join(output_dir, MANIFEST_NAME)
-    if not _exists(path):
-        return []
-    with _open_read(path) as f:
-        return [json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip()]
-
-
-def _record_files(output_dir: str) -> list[str]:
-    folder = _join(output_dir, RECORDS_DIR)
-    if not is_remote(folder):
-        return sorted(str(p) for p in Path(folder).glob("*.json")) if os.path.isdir(folder) else []
-    from apache_beam.io.filesystems import FileSystems
-
-    return sorted(m.path for m in FileSystems.match([f"{folder}/*.json"])[0].metadata_list)
-
-
-def _read_record(path: str) -> dict | None:
-    try:
-        with _open_read(path) as f:
-            return json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError):  # cut off by a crash of the machine: its file is restored again
-        return None
-
-
-def merge_records(output_dir: str) -> list[dict]:
-    """Fold the per-file records into ``manifest.jsonl`` and delete them; returns the input,
-    strength, status, error and run of each record merged.
-
-    The new manifest is written beside the old one and replaces it in one step; a record
-    replaces the entry of the same input and strength. Records are read a chunk at a time,
-    several at once (an object store answers each in tens of milliseconds), and the old
-    manifest line by line, so memory does not grow with the archive.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    files = _record_files(output_dir)
-    if not files:
-        return []
-    manifest = _join(output_dir, MANIFEST_NAME)
-    merged, keys = [], set()
-    with _atomic_writer(manifest) as out, ThreadPoolExecutor(_READERS) as pool:
-        for start in range(0, len(files), _MERGE_CHUNK):
-            for record in pool.map(_read_record, files[start : start + _MERGE_CHUNK]):
-                if record is None:
-                    continue
-                keys.add(record_key(record))
-                out.write((json.dumps(record, sort_keys=True) + "\n").encode())
-                merged.append({k: record.get(k) for k in ("input", "strength", "status", "error", "run")})
-        if _exists(manifest):
-            with _open_read(manifest) as f:
-                for line in iter(f.readline, b""):
-                    if line.strip() and record_key(json.loads(line)) not in keys:
-                        out.write(line if line.endswith(b"\n") else line + b"\n")
-    if is_remote(output_dir):
-        from apache_beam.io.filesystems import FileSystems
-
-        FileSystems.delete(files)
-    else:
-        for path in files:
-            Path(path).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            Path(_join(output_dir, RECORDS_DIR)).rmdir()
-    return merged
 
 
 # --------------------------------------------------------------------------- the worker
@@ -460,35 +169,35 @@ class LazyRestorer:
         self.error: str | None = None
 
     def get(self) -> inference.Restorer:
-        """The restorer; raises :class:`inference.InferenceError` if the model cannot be loaded."""
+        """The restorer; raises :class:`InferenceError` if the model cannot be loaded."""
         if self.restorer is None and self.error is None:
             self._load()
         if self.restorer is None:
-            raise inference.InferenceError(self.error)
+            raise InferenceError(self.error)
         return self.restorer
 
     def _load(self) -> None:
         s = self.job.inference
         if self.job.shipped_model:
-            s = dataclasses.replace(s, checkpoint=inference.DEFAULT_CHECKPOINT)
+            s = dataclasses.replace(s, checkpoint=DEFAULT_CHECKPOINT)
         try:
-            with inference.native_stderr_silenced(not s.verbose):
+            with native_stderr_silenced(not s.verbose):
                 import tensorflow  # noqa: F401  (its C++ start-up lines would bury the command's)
             _, weights = model_files(s)
             # the manifest names the launcher's model: a worker with other weights (another
             # image, a folder changed since the start) must not restore under that name
-            digest = sha256_of(str(weights)) if weights.is_file() else None
+            digest = manifest.sha256_of(str(weights)) if weights.is_file() else None
             if digest != self.job.weights_sha256:
-                raise inference.UsageError(f"{weights}: not the model the run started with (weights sha256 {digest}, "
+                raise UsageError(f"{weights}: not the model the run started with (weights sha256 {digest}, "
                                            f"expected {self.job.weights_sha256})")  # fmt: skip
-            model, model_cfg = inference.load_model(s.checkpoint, s.precision, s.backend)
-            self.spec, self.file_print = inference._print_spec(s, model_cfg, s.checkpoint)
+            model, model_cfg = loading.load_model(s.checkpoint, s.precision, s.backend)
+            self.spec, self.file_print = loading.print_spec(s, model_cfg, s.checkpoint)
             self.restorer = inference.Restorer(model, model_cfg, s.denoising_strength, s.segment_seconds, s.overlap_seconds,
-                                               s.batch_segments or inference.default_batch_segments(), s.block_seconds)  # fmt: skip
+                                               s.batch_segments, s.block_seconds)  # fmt: skip
         except Exception as exc:  # unet.CheckpointError, a config the model cannot use, a bad noise print
             kind = type(exc).__name__
             message = str(exc) if kind in ("CheckpointError", "UsageError") else f"{s.checkpoint}: cannot load the model ({exc})"
-            self.error = inference._one_line(message, 300)
+            self.error = one_line(message, 300)
 
 
 def _noise_print_label(job: ArchiveJob) -> str | None:
@@ -511,7 +220,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
         return False
     hashes = prev.get("output_sha256") or {}
     for kind, path in outputs.items():
-        if not _exists(path) or hashes.get(kind) != sha256_of(path):
+        if not manifest.exists(path) or hashes.get(kind) != manifest.sha256_of(path):
             return False
     return True
 
@@ -530,26 +239,26 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
     }  # fmt: skip
     try:
         _restore_or_skip(item, loaded, job, record)
-    except (inference.InferenceError, audio_io.AudioError, ValueError, OSError) as exc:  # NoisePrintError is a ValueError
-        message = inference._one_line(exc)
+    except (InferenceError, audio_io.AudioError, ValueError, OSError) as exc:  # NoisePrintError is a ValueError
+        message = one_line(exc)
         record["error"] = message if message.startswith(item.source) else f"{item.source}: {message}"
     except Exception as exc:  # unforeseen: recorded for this file; the others go on
-        record["error"] = inference._one_line(f"{item.source}: unexpected failure ({type(exc).__name__}: {exc})")
+        record["error"] = one_line(f"{item.source}: unexpected failure ({type(exc).__name__}: {exc})")
     record["seconds"] = round(time.perf_counter() - started, 3)
-    write_text_atomic(_join(job.output_dir, RECORDS_DIR, _record_name(item.source, s.denoising_strength)),
+    manifest.write_text_atomic(manifest.join(job.output_dir, manifest.RECORDS_DIR, manifest.record_name(item.source, s.denoising_strength)),
                       json.dumps(record, sort_keys=True) + "\n")  # fmt: skip
     return record
 
 
 def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: dict[str, Any]) -> None:
     s = job.inference
-    record["size"] = _size(item.source)
-    record["sha256"] = sha256_of(item.source)
+    record["size"] = manifest.size(item.source)
+    record["sha256"] = manifest.sha256_of(item.source)
     if item.clash:
-        raise inference.InferenceError(item.clash)
-    if not is_remote(item.source):  # an unreadable file fails here, with inference.py's message, before any model loads
-        inference.open_audio(Path(item.source)).close()
-    outputs = output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, probe_extension(item.source))
+        raise InferenceError(item.clash)
+    if not manifest.is_remote(item.source):  # an unreadable file fails here, with inference.py's message, before any model loads
+        audio_io.open_audio(Path(item.source)).close()
+    outputs = manifest.output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, manifest.probe_extension(item.source))
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
         for key in ("duration", "rate", "channels", "noise_print_used", "noise_print_notes", "outputs", "output_sha256", "warnings"):
@@ -557,23 +266,23 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
         record["status"] = "skipped"
         return
     restorer = loaded.get()
-    stale = any(_exists(p) for p in outputs.values())  # written by a run that left no matching entry
-    with _local_copy(item.source) as local:
-        restorer.noise_power, info, warns = inference.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
+    stale = any(manifest.exists(p) for p in outputs.values())  # written by a run that left no matching entry
+    with manifest.local_copy(item.source) as local:
+        restorer.noise_power, info, warns = loading.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
         record["noise_print_used"] = restorer.noise_power is not None
         record["noise_print_notes"] = info  # what auto found, the held-out check's scores and decision
         record["warnings"] += warns
-        if is_remote(job.output_dir):
+        if manifest.is_remote(job.output_dir):
             result = _restore_and_upload(restorer, local, outputs, s)
         else:
-            paths = inference.OutputPaths(Path(outputs["denoised"]), Path(outputs["residual"]),
+            paths = naming.OutputPaths(Path(outputs["denoised"]), Path(outputs["residual"]),
                                           Path(outputs.get("plot") or outputs["denoised"] + ".png"))  # fmt: skip
             result = restorer.restore_file(local, paths, overwrite=stale, plot=s.plot, plot_seconds=s.plot_seconds,
                                            allow_truncated=s.allow_truncated)  # fmt: skip
     record.update(duration=result.frames / result.sample_rate, rate=result.sample_rate, channels=result.channels)
     record["warnings"] += result.warnings
     record["outputs"] = dict(outputs)
-    record["output_sha256"] = {kind: sha256_of(p) for kind, p in outputs.items()}
+    record["output_sha256"] = {kind: manifest.sha256_of(p) for kind, p in outputs.items()}
     record["status"] = "restored"
 
 
@@ -581,11 +290,11 @@ def _restore_and_upload(restorer: inference.Restorer, local: Path, outputs: Mapp
     """Restore into a local temporary folder, then copy the outputs to a remote ``output_dir``."""
     folder = Path(tempfile.mkdtemp(prefix="archive-out-"))
     try:
-        paths = inference.OutputPaths(*(folder / posixpath.basename(outputs.get(k) or outputs["denoised"] + ".png")
+        paths = naming.OutputPaths(*(folder / posixpath.basename(outputs.get(k) or outputs["denoised"] + ".png")
                                         for k in ("denoised", "residual", "plot")))  # fmt: skip
         result = restorer.restore_file(local, paths, plot=s.plot, plot_seconds=s.plot_seconds, allow_truncated=s.allow_truncated)
         for kind, remote in outputs.items():
-            _upload(getattr(paths, kind), remote)
+            manifest.upload(getattr(paths, kind), remote)
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -629,13 +338,13 @@ def _flag_clashes(group: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str |
             yield source, f"{source}: its outputs would have the same names as those of {first}; rename one of them"
             continue
         yield source, None
-        if is_remote(source):
+        if manifest.is_remote(source):
             first = source  # probing a remote file would mean copying it: its name decides
             continue
         try:
-            inference.open_audio(Path(source)).close()
+            audio_io.open_audio(Path(source)).close()
             first = source
-        except inference.InferenceError:
+        except InferenceError:
             pass
 
 
@@ -658,14 +367,14 @@ def build_pipeline(pipeline: Any, job: ArchiveJob, pattern: str, single: bool, m
         paths = (pipeline
                  | "Match" >> fileio.MatchFiles(pattern)
                  | "Paths" >> beam.Map(lambda m: m.path)
-                 | "Audio only" >> beam.Filter(is_candidate, output_dir))  # fmt: skip
+                 | "Audio only" >> beam.Filter(manifest.is_candidate, output_dir))  # fmt: skip
     files = (paths
-             | "By output name" >> beam.Map(lambda p: (output_names(p, strength, output_dir, job.root, ext=probe_extension(p))["denoised"], p))
+             | "By output name" >> beam.Map(lambda p: (manifest.output_names(p, strength, output_dir, job.root, ext=manifest.probe_extension(p))["denoised"], p))
              | "Group names" >> beam.GroupByKey()
              | "Clashes" >> beam.FlatMap(_flag_clashes))  # fmt: skip
     if manifest_exists:
         previous = (pipeline
-                    | "Manifest" >> beam.io.ReadFromText(_join(output_dir, MANIFEST_NAME))
+                    | "Manifest" >> beam.io.ReadFromText(manifest.join(output_dir, manifest.MANIFEST_NAME))
                     | "Parse" >> beam.Map(json.loads)
                     | "Same strength" >> beam.Filter(lambda e: float(e.get("strength", -1)) == strength)
                     | "By input" >> beam.Map(lambda e: (e["input"], e)))  # fmt: skip
@@ -694,7 +403,7 @@ def model_files(s: inference.InferenceSettings) -> tuple[Path, Path]:
     """The model folder a worker will load and the file whose sha256 identifies the model
     (the Keras weights, or an export's ONNX file), with ``backend`` resolved as
     ``inference.py`` resolves it."""
-    folder, backend = inference.resolve_backend(s.checkpoint, s.backend, s.precision)
+    folder, backend = loading.resolve_backend(s.checkpoint, s.backend, s.precision)
     return folder, folder / ("model.onnx" if backend == "onnxruntime" else "model.weights.h5")
 
 
@@ -705,42 +414,42 @@ def run(cfg: Mapping) -> int:
         settings = archive_settings(cfg)
         s = restoring_settings(cfg, settings)
         for key, path in (("archive.input", settings.input), ("archive.output_dir", settings.output_dir)):
-            check_filesystem(key, path)
-        pattern, root, single = plan_input(settings)
-        if not is_remote(settings.output_dir):
-            reason = inference.unwritable_reason(Path(settings.output_dir))
+            manifest.check_filesystem(key, path)
+        pattern, root, single = manifest.plan_input(settings)
+        if not manifest.is_remote(settings.output_dir):
+            reason = naming.unwritable_reason(Path(settings.output_dir))
             if reason:
-                raise inference.UsageError(f"archive.output_dir: {reason}")
-    except inference.UsageError as exc:
-        inference._print_error(exc)
+                raise UsageError(f"archive.output_dir: {reason}")
+    except UsageError as exc:
+        print_error(exc)
         return 2
     verbose = s.verbose
     logging.getLogger("apache_beam").setLevel(logging.INFO if verbose else logging.CRITICAL)
-    with inference.native_stderr_silenced(not verbose):  # backend=auto may start TensorFlow, and its C++ notices
+    with native_stderr_silenced(not verbose):  # backend=auto may start TensorFlow, and its C++ notices
         folder, weights = model_files(s)
     if not weights.is_file():  # before any worker starts: every file would fail the same way
-        hint = ("the shipped model is not installed; pass inference.checkpoint=FOLDER" if s.checkpoint == inference.DEFAULT_CHECKPOINT
+        hint = ("the shipped model is not installed; pass inference.checkpoint=FOLDER" if s.checkpoint == DEFAULT_CHECKPOINT
                 else f"no {weights.name} there (a model folder has config.json and {weights.name})")  # fmt: skip
-        inference._print_error(f"{s.checkpoint}: {hint}")
+        print_error(f"{s.checkpoint}: {hint}")
         return 1
     try:
         pipeline = beam.Pipeline(options=pipeline_options(settings))
     except Exception as exc:  # an unknown runner, a flag of the wrong type
-        inference._print_error(f"archive.beam_options: {inference._one_line(exc, 300)}")
+        print_error(f"archive.beam_options: {one_line(exc, 300)}")
         return 2
     run_id = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    job = ArchiveJob(s, settings.output_dir, root, run_id, sha256_of(str(weights)), str(folder.resolve()),
-                     shipped_model=s.checkpoint == inference.DEFAULT_CHECKPOINT)  # fmt: skip
+    job = ArchiveJob(s, settings.output_dir, root, run_id, manifest.sha256_of(str(weights)), str(folder.resolve()),
+                     shipped_model=s.checkpoint == DEFAULT_CHECKPOINT)  # fmt: skip
     # an interrupted run's records count for resuming: fold them in before matching
-    merge_records(settings.output_dir)
-    manifest_exists = _exists(_join(settings.output_dir, MANIFEST_NAME))
+    manifest.merge_records(settings.output_dir)
+    manifest_exists = manifest.exists(manifest.join(settings.output_dir, manifest.MANIFEST_NAME))
     if not s.quiet:
         print(f"archive: restoring {settings.input} into {settings.output_dir} (run {run_id})", flush=True)
 
     # the local runner's workers are fresh Python processes: they must find this repository's modules
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if str(inference.REPO_ROOT) not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(inference.REPO_ROOT), *paths) if p)
+    if str(REPO_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), *paths) if p)
     interrupted, failure = False, None
     with _runner_log(verbose) as runner_log, _quiet_root_logger(verbose):
         try:
@@ -756,18 +465,18 @@ def run(cfg: Mapping) -> int:
                 failure = exc
     if failure is not None:
         where = f"; the runner's log: {runner_log.path}" if runner_log.path else ""
-        inference._print_error(f"the pipeline failed: {inference._one_line(failure, 400)}{where}")
-        merged = merge_records(settings.output_dir)
+        print_error(f"the pipeline failed: {one_line(failure, 400)}{where}")
+        merged = manifest.merge_records(settings.output_dir)
         _summary([r for r in merged if r.get("run") == run_id], settings.output_dir)
         return 1
-    merged = merge_records(settings.output_dir)
+    merged = manifest.merge_records(settings.output_dir)
     records = [r for r in merged if r.get("run") == run_id]
     if interrupted:
         _summary(records, settings.output_dir)
-        inference._print_error(f"{settings.input}: interrupted; run the same command again to restore the rest")
+        print_error(f"{settings.input}: interrupted; run the same command again to restore the rest")
         return 130
     if not records:
-        inference._print_error(f"{settings.input}: no audio files matched (extensions: {', '.join(audio_io.AUDIO_EXTENSIONS)})")
+        print_error(f"{settings.input}: no audio files matched (extensions: {', '.join(audio_io.AUDIO_EXTENSIONS)})")
         return 1
     return _summary(records, settings.output_dir)
 
@@ -833,9 +542,9 @@ def _summary(records: list[dict], output_dir: str) -> int:
     counts = {status: sum(r.get("status") == status for r in records) for status in STATUSES}
     for r in sorted(records, key=lambda r: r["input"]):
         if r.get("status") == "failed":
-            inference._print_error(r.get("error") or f"{r['input']}: failed")
+            print_error(r.get("error") or f"{r['input']}: failed")
     print(f"archive: {counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed "
-          f"of {len(records)} files; manifest: {_join(output_dir, MANIFEST_NAME)}", flush=True)  # fmt: skip
+          f"of {len(records)} files; manifest: {manifest.join(output_dir, manifest.MANIFEST_NAME)}", flush=True)  # fmt: skip
     return 1 if counts["failed"] else 0
 
 
@@ -861,10 +570,10 @@ def quote_beam_options(args: list[str]) -> list[str]:
 
 
 def _main() -> None:
-    # hydra_entry quotes the values of inference.PATH_OPTIONS for Hydra; the archive's paths too
-    inference.PATH_OPTIONS = PATH_OPTIONS + tuple(o for o in inference.PATH_OPTIONS if o not in PATH_OPTIONS)
+    # hydra_entry quotes the values of cli.PATH_OPTIONS for Hydra; the archive's paths too
+    cli.PATH_OPTIONS[:0] = [o for o in PATH_OPTIONS if o not in cli.PATH_OPTIONS]
     sys.argv[1:] = quote_beam_options(sys.argv[1:])
-    inference.hydra_entry(run)
+    hydra_entry(run)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from exported_model import ONNX_FILE, export_of, file_sha256
+from paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as inference.py: much faster on AVX2 CPUs
 
-REPO_ROOT = Path(__file__).resolve().parent
 FORMATS = ("saved_model", "onnx")
 SAVED_MODEL_DIR = "saved_model"
 CHECK_AUDIO = REPO_ROOT / "examples" / "film_reel_noisy.wav"
@@ -89,7 +88,7 @@ def write_onnx(function: Any, path: Path, opset: int) -> None:
 
     import tf2onnx
 
-    from inference import native_stderr_silenced
+    from cli import native_stderr_silenced
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # it reports every graph rewrite at INFO
     with native_stderr_silenced():  # and TF's C++ logger adds its own lines
@@ -114,7 +113,7 @@ def check_inputs(model_cfg: Mapping, seconds: float) -> dict[str, np.ndarray]:
 def keras_reference(model: Any, model_cfg: Mapping, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
     """The restored waveform by the repository's own path (``tf.signal`` STFT around the
     Keras model, as inference.py runs it), the figure an export must match."""
-    from inference import _noise_function
+    from loading import _noise_function
 
     fn = _noise_function(model, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]), "noise_power" in inputs)
     x = inputs["waveform"]
@@ -155,10 +154,10 @@ def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: 
         raise ExportError(f"{output_dir} already exists; pass export.overwrite=true to replace it")
     if output_dir.resolve() == checkpoint.resolve():
         raise ExportError(f"{output_dir}: refusing to export into the model folder itself")
-    import inference
+    import loading
     import unet
 
-    model, model_cfg = inference.load_model(checkpoint)
+    model, model_cfg = loading.load_model(checkpoint)
     denoiser = unet.WaveformDenoiser(model, model_cfg)
     function = serving_function(denoiser)
     inputs = check_inputs(model_cfg, check_seconds)
@@ -190,6 +189,8 @@ def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: 
             "check": {"audio": CHECK_AUDIO.name, "seconds": check_seconds, "max_abs_difference": checks, "tolerance": tolerance},
         }
         (work / unet.CONFIG_FILE).write_text(json.dumps({**model_cfg, "export": record}, indent=2))
+        # a folder, so audio_io.atomic_output (one file) does not serve: the folder is built beside
+        # its final name and renamed into place whole, the same rule for a folder
         if output_dir.exists():  # overwrite: the old export goes only once the new one is complete
             old = output_dir.parent / f".{output_dir.name}.old-{os.getpid()}"
             os.replace(output_dir, old)
@@ -211,8 +212,14 @@ def run(cfg: Mapping) -> int:
     """Export as configured; returns the process exit code (2: bad settings, 1: failed)."""
     import logging
 
-    from inference import DEFAULT_CHECKPOINT, _print_error, native_stderr_silenced
+    import configs
+    from cli import UsageError, config_group, native_stderr_silenced, print_error
 
+    try:
+        ecfg = config_group(cfg, "export", configs.ExportConfig, marker="opset")
+    except UsageError as exc:
+        print_error(exc)
+        return 2
     with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
         import tensorflow  # noqa: F401
     for name in ("absl", "tensorflow"):  # "Assets written to ..." and the like
@@ -220,20 +227,17 @@ def run(cfg: Mapping) -> int:
 
     import unet
 
-    ecfg = cfg["export"]
-    checkpoint = Path(ecfg.get("checkpoint") or DEFAULT_CHECKPOINT)
-    output_dir = Path(ecfg.get("output_dir") or "exported/default")
+    checkpoint = Path(ecfg.checkpoint or DEFAULT_CHECKPOINT)
     checkpoint = checkpoint if checkpoint.is_absolute() else Path.cwd() / checkpoint
-    output_dir = output_dir if output_dir.is_absolute() else REPO_ROOT / output_dir
-    formats = list(ecfg.get("formats") or [])
+    output_dir = repo_path(ecfg.output_dir)  # the config names it from the repository, as setup.sh expects
     try:
-        record = export_model(checkpoint, output_dir, formats, int(ecfg.get("opset", 18)), bool(ecfg.get("overwrite")),
-                              float(ecfg.get("check_seconds", 5.0)), float(ecfg.get("tolerance", 1e-4)), bool(ecfg.get("refresh")))
+        record = export_model(checkpoint, output_dir, list(ecfg.formats), ecfg.opset, ecfg.overwrite, ecfg.check_seconds,
+                              ecfg.tolerance, ecfg.refresh)  # fmt: skip
     except (ExportError, unet.CheckpointError) as exc:
-        _print_error(exc)
+        print_error(exc)
         return 1 if isinstance(exc, ExportMismatch) else 2
     except KeyboardInterrupt:
-        _print_error("interrupted; nothing was written")
+        print_error("interrupted; nothing was written")
         return 130
     if record.get("unchanged"):
         if not cfg.get("quiet"):
@@ -249,6 +253,6 @@ def run(cfg: Mapping) -> int:
 
 
 if __name__ == "__main__":
-    from inference import hydra_entry
+    from cli import hydra_entry
 
     hydra_entry(run)

@@ -1,13 +1,15 @@
 """Figures of restorations: spectrograms of the input, the restored programme and the residual.
 
-Used by the web page (``app.py``); takes the same inputs as the command line's plot
-(``inference.write_spectrogram_plot``: mono float arrays at one sample rate). It builds a
+Used by the web page (``app.py``) and the command line's plot (:func:`write_spectrogram_plot`,
+of the opening a :class:`PlotCapture` kept while a file streamed through): mono float arrays
+at one sample rate. It builds a
 ``matplotlib.figure.Figure`` without pyplot, so it holds no global state and can be called
 from the web server's worker threads; the caller saves or closes nothing.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -81,3 +83,33 @@ def spectrogram_figure(
     if title:
         fig.suptitle(title)
     return fig
+
+
+class PlotCapture:
+    """Keeps the first ``frames`` of input, output and residual (mixed to mono) for the plot,
+    as blocks stream past."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def add(self, x: np.ndarray, out: np.ndarray, res: np.ndarray) -> None:
+        """Keep what of these ``[n, channels]`` blocks falls within the first ``frames``."""
+        k = min(len(x), self.frames - self.count)
+        if k > 0:
+            self.parts.append((x[:k].mean(axis=1), out[:k].mean(axis=1), res[:k].mean(axis=1)))
+            self.count += k
+
+    def signals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Input, output and residual as kept (one zero sample each if nothing was)."""
+        if not self.parts:
+            z = np.zeros(1)
+            return z, z, z
+        return tuple(np.concatenate([p[i] for p in self.parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def write_spectrogram_plot(path: Path, signals: tuple[np.ndarray, np.ndarray, np.ndarray], sample_rate: int, title: str) -> None:
+    """Input, restored and residual spectrograms (dB, one colour scale) as a PNG at ``path``."""
+    fig = spectrogram_figure([np.asarray(s, dtype=np.float32) for s in signals], sample_rate, title=title)
+    fig.savefig(path, format="png", dpi=100)

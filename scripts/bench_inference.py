@@ -144,16 +144,16 @@ def main() -> int:
     ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
     ap.add_argument("--backends", nargs="+", choices=["tensorflow", "onnxruntime"], default=["tensorflow"])
     ap.add_argument("--checkpoint", default=None, help="a trained model folder (default: an untrained --model-config)")
-    ap.add_argument("--segment-seconds", type=float, default=None, help="default: conf/inference/default.yaml")
+    ap.add_argument("--segment-seconds", type=float, default=None, help="default: configs.InferenceConfig")
     ap.add_argument("--overlap-seconds", type=float, default=None)
     ap.add_argument("--batch-segments", type=int, default=None, help="default: the command's (1 on a CPU)")
     ap.add_argument("--seam-check", action="store_true", help="also measure segment-boundary differences")
     ap.add_argument("--workdir", default=None, help="keep audio and outputs here (default: a temporary folder, removed)")
     args = ap.parse_args()
 
-    from omegaconf import OmegaConf
+    import configs
 
-    defaults = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    defaults = configs.InferenceConfig()
     seg = args.segment_seconds or float(defaults.segment_seconds)
     ov = args.overlap_seconds if args.overlap_seconds is not None else float(defaults.overlap_seconds)
     batch = args.batch_segments or defaults.batch_segments  # None: the command's own default

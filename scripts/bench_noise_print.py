@@ -44,13 +44,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    import configs
     import inference
 
     folder = Path(tempfile.mkdtemp(prefix="bench_print_"))
     audio, heard = recording(args.seconds)
     sf.write(folder / "reel.wav", audio, SR, subtype="PCM_24")
     sf.write(folder / "print.wav", heard, SR, subtype="PCM_24")
-    base = OmegaConf.load(Path(inference.__file__).parent / "conf" / "inference" / "default.yaml")
+    base = OmegaConf.structured(configs.InferenceConfig)
     settings = {"none": "none", "file (5 s)": str(folder / "print.wav"), "range 3-4 s": "3-4", "auto": "auto"}
     times: dict[str, float] = {}
     for name, value in settings.items():

@@ -26,15 +26,9 @@ import soundfile as sf
 
 import audio_io
 import baselines
-from inference import (
-    CLIPPING_SUBTYPES,
-    InferenceError,
-    NoiseStream,
-    SegmentPlan,
-    checked_blocks,
-    open_audio,
-    output_format,
-)
+from audio_io import CLIPPING_SUBTYPES, checked_blocks, open_audio, output_format
+from cli import InferenceError
+from streaming import NoiseStream, SegmentPlan
 
 METHODS = [name for name in baselines.BASELINES if name != "input"]
 SEGMENT_SECONDS = 60.0  # each segment has its own noise estimate; longer ones cost memory
@@ -101,7 +95,7 @@ def run(source: Path, output: Path | None, method: str, overwrite: bool, segment
             tmp.unlink(missing_ok=True)
             raise
     if fmt.subtype in CLIPPING_SUBTYPES and peak > 1.0:
-        print(f"warning: {output}: peaks at {20 * np.log10(peak):+.1f} dBFS, clipped in {fmt.subtype}", file=sys.stderr)
+        print(f"warning: {output}: peaks at {audio_io.peak_dbfs(peak)}, clipped in {fmt.subtype}", file=sys.stderr)
     return final
 
 

@@ -21,7 +21,9 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 import archive
+import configs
 import inference
+import manifest as bookkeeping  # the module; manifest() below reads a run's manifest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRENGTH = 0.7
@@ -99,7 +101,7 @@ def run_in_process(capsys, args: list[str]) -> tuple[int, list[str], list[str]]:
 
 
 def manifest(out: Path) -> dict[str, dict]:
-    entries = archive.read_manifest(str(out))
+    entries = bookkeeping.read_manifest(str(out))
     assert len(entries) == len({e["input"] for e in entries}), "one entry per input and strength"
     return {str(Path(e["input"]).relative_to(e["input"].split("/reels/")[0] + "/reels")): e for e in entries}
 
@@ -113,7 +115,7 @@ def without_peak_time(data: bytes) -> bytes:
 
 def outputs_of(out: Path) -> dict[str, float]:
     """Output file -> modification time (a rewritten file gets a new one)."""
-    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != archive.MANIFEST_NAME}
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != bookkeeping.MANIFEST_NAME}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +162,7 @@ def test_pipeline_restores_the_archive_and_records_bad_files(first_run):
 
 def test_outputs_are_those_of_inference_py_bit_for_bit(first_run, tmp_path, capsys):
     reels, out, checkpoint, _ = first_run
-    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**RESTORING, "audio": str(reels), "output_dir": str(tmp_path), "checkpoint": str(checkpoint)}.items():
         cfg[key] = value
     assert inference.run(cfg) == 1  # the same bad files
@@ -219,11 +221,11 @@ def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsy
     Path(entries["reel1/f.wav"]["outputs"]["residual"]).write_bytes(b"damaged")  # no longer the recorded output
     gone = {"b.wav", "reel1/side b/j.flac"}  # not recorded: restored again, over outputs of unknown origin
     unmerged = "reel2/m.wav"  # recorded by a worker of the stopped run, not merged yet
-    (out / archive.RECORDS_DIR).mkdir()
-    (out / archive.RECORDS_DIR / "m.json").write_text(json.dumps(entries[unmerged]) + "\n")
-    (out / archive.RECORDS_DIR / "cut.json").write_text('{"input": "' + str(reels / "a.wav"))  # a crash mid-write
+    (out / bookkeeping.RECORDS_DIR).mkdir()
+    (out / bookkeeping.RECORDS_DIR / "m.json").write_text(json.dumps(entries[unmerged]) + "\n")
+    (out / bookkeeping.RECORDS_DIR / "cut.json").write_text('{"input": "' + str(reels / "a.wav"))  # a crash mid-write
     kept = [e for rel, e in entries.items() if rel not in gone | {unmerged}]
-    (out / archive.MANIFEST_NAME).write_text("".join(json.dumps(e) + "\n" for e in kept))
+    (out / bookkeeping.MANIFEST_NAME).write_text("".join(json.dumps(e) + "\n" for e in kept))
     before = outputs_of(out)
 
     code, stdout, stderr = run_in_process(capsys, archive_args(reels, out, checkpoint))
@@ -233,7 +235,7 @@ def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsy
     after = manifest(out)
     assert {rel for rel, e in after.items() if e["status"] == "restored"} == redone
     assert after[unmerged]["status"] == "skipped"
-    assert not (out / archive.RECORDS_DIR).exists()
+    assert not (out / bookkeeping.RECORDS_DIR).exists()
     rewritten = {name for name, stamp in outputs_of(out).items() if before.get(name) != stamp}
     assert {str(Path(n).parent / Path(n).name.split("_")[0]) for n in rewritten} == {str(Path(r).with_suffix("")) for r in redone}
     for rel, e in after.items():
@@ -253,7 +255,7 @@ def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkp
     args = archive_args(reels, out, tiny_checkpoint, **{"archive.workers": 1, "archive.running_mode": "in_memory"})
     proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "archive.py"), *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    records = out / archive.RECORDS_DIR
+    records = out / bookkeeping.RECORDS_DIR
     deadline = time.monotonic() + 240
     while not (records.is_dir() and any(records.glob("*.json"))) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -262,7 +264,7 @@ def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkp
     assert proc.returncode == 130, (stdout, stderr)
     assert f"error: {reels}: interrupted; run the same command again to restore the rest" in stderr.splitlines()
     assert "Traceback" not in stderr
-    entries = archive.read_manifest(str(out))
+    entries = bookkeeping.read_manifest(str(out))
     assert 1 <= len(entries) < 20 and {e["status"] for e in entries} == {"restored"}
     assert not records.exists()
     written = set()
@@ -272,7 +274,7 @@ def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkp
             written.add(Path(path).name)
     # the file stopped leaves no .part; stopped between its outputs' rename and its record, it
     # leaves both outputs, which the next run restores again (they have no matching entry)
-    extra = {p.name for p in out.iterdir()} - written - {archive.MANIFEST_NAME}
+    extra = {p.name for p in out.iterdir()} - written - {bookkeeping.MANIFEST_NAME}
     assert extra == set() or (len(extra) == 2 and len({n.split("_")[0] for n in extra}) == 1), extra
 
 
@@ -306,13 +308,13 @@ def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_che
 
 def test_output_names_mirror_folders_on_any_file_system(tmp_path):
     """Remote paths get the names inference.py gives local ones."""
-    local = archive.output_names(str(tmp_path / "in" / "r1" / "x.mp3"), 0.72, str(tmp_path / "out"), str(tmp_path / "in"))
+    local = bookkeeping.output_names(str(tmp_path / "in" / "r1" / "x.mp3"), 0.72, str(tmp_path / "out"), str(tmp_path / "in"))
     assert local == {"denoised": str(tmp_path / "out" / "r1" / "x_denoised_s7p2.wav"),
                      "residual": str(tmp_path / "out" / "r1" / "x_residual_s7p2.wav")}  # fmt: skip
-    remote = archive.output_names("gs://b/in/r1/x.flac", 1.0, "gs://b/out", "gs://b/in", plot=True)
+    remote = bookkeeping.output_names("gs://b/in/r1/x.flac", 1.0, "gs://b/out", "gs://b/in", plot=True)
     assert remote == {"denoised": "gs://b/out/r1/x_denoised_s10.flac", "residual": "gs://b/out/r1/x_residual_s10.flac",
                       "plot": "gs://b/out/r1/x_spectrograms_s10.png"}  # fmt: skip
-    assert archive.plan_input(archive.ArchiveSettings("gs://b/in/**/*.wav", "gs://b/out"))[1:] == ("gs://b/in", False)
+    assert bookkeeping.plan_input(archive.archive_settings({"input": "gs://b/in/**/*.wav", "output_dir": "gs://b/out"}))[1:] == ("gs://b/in", False)
 
 
 def test_beam_options_are_passed_as_typed_on_the_command_line():
@@ -323,9 +325,9 @@ def test_beam_options_are_passed_as_typed_on_the_command_line():
     flags = [list(compose([arg]).archive.beam_options) for arg in quoted[:2]]
     assert flags == [["--runner=FlinkRunner", "--flink_master=host:8081"], ["--runner=SparkRunner"]]
     assert quoted[2:] == ["archive.input=x", "archive.beam_options=[]"]
-    options = archive.pipeline_options(archive.ArchiveSettings("in", "out", workers=3)).get_all_options()
+    options = archive.pipeline_options(archive.archive_settings({"input": "in", "output_dir": "out", "workers": 3})).get_all_options()
     assert (options["runner"], options["direct_num_workers"], options["direct_running_mode"]) == ("DirectRunner", 3, "multi_processing")
-    options = archive.pipeline_options(archive.ArchiveSettings("in", "out", beam_options=("--runner=FlinkRunner",))).get_all_options()
+    options = archive.pipeline_options(archive.archive_settings({"input": "in", "output_dir": "out", "beam_options": ["--runner=FlinkRunner"]})).get_all_options()
     assert options["runner"] == "FlinkRunner" and options["direct_num_workers"] != 3
 
 
@@ -339,7 +341,7 @@ def test_a_worker_whose_model_differs_from_the_launchers_restores_nothing(tmp_pa
     record = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
     assert record["status"] == "failed" and "not the model the run started with" in record["error"]
     assert record["error"].startswith(f"{source}: {tiny_checkpoint / 'model.weights.h5'}: ")  # the file, then the cause
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [archive.RECORDS_DIR]  # the record, no outputs
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [bookkeeping.RECORDS_DIR]  # the record, no outputs
 
 
 def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py_uses_it(tmp_path, capsys):
@@ -349,7 +351,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     import keras
     import unet
 
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(7)
     checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "conditioned")
@@ -367,7 +369,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     # a one-second print is too short to hold a part out for the check: told to the model unchecked
     assert record["noise_print"] == "0-1" and record["noise_print_used"] is True
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
-    cli_cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
         cli_cfg[key] = value
     assert inference.run(cli_cfg) == 0

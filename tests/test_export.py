@@ -6,6 +6,7 @@ TensorFlow and plain onnxruntime and none of this repository's modules.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -16,9 +17,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import configs
 import export
 import exported_model
 import inference
+import loading
 import unet
 from conftest import REPO_ROOT
 
@@ -31,7 +34,7 @@ def _conditioned_tiny(folder: Path) -> Path:
     import keras
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(5)
     return unet.save_denoiser(unet.build_model(cfg), cfg, folder)
@@ -163,7 +166,7 @@ def test_export_command_line(tiny_checkpoint, tmp_path, capsys):
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "formatz" in lines[0], proc.stderr
     # what a successful run prints (run() is what the entry point calls)
     out = tmp_path / "cli"
-    cfg = OmegaConf.load(REPO_ROOT / "conf" / "export" / "default.yaml")
+    cfg = OmegaConf.create(dataclasses.asdict(configs.ExportConfig()))
     cfg.update(checkpoint=str(tiny_checkpoint), output_dir=str(out), formats=["onnx"], check_seconds=1.0)
     assert export.run(OmegaConf.create({"export": cfg})) == 0
     printed = capsys.readouterr().out
@@ -194,7 +197,7 @@ def test_onnxruntime_backend_restores_a_file_as_tensorflow_does(exported, tiny_c
     sf.write(src, audio, sr, subtype="FLOAT")
     outputs = {}
     for backend, checkpoint in (("tensorflow", tiny_checkpoint), ("onnxruntime", exported)):
-        cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+        cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
         cfg.update(audio=str(src), checkpoint=str(checkpoint), backend=backend, quiet=True, segment_seconds=2.0,
                    overlap_seconds=0.5, output_dir=str(tmp_path / backend), precision="float32")
         assert inference.run(cfg) == 0
@@ -209,7 +212,7 @@ def test_onnxruntime_backend_needs_an_export_folder(tiny_checkpoint, tmp_path, c
 
     src = tmp_path / "reel.wav"
     sf.write(src, np.zeros((4410, 1), np.float32) + 0.01, 44100)
-    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     cfg.update(audio=str(src), checkpoint=str(tiny_checkpoint), backend="onnxruntime", quiet=True)
     assert inference.run(cfg) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
@@ -229,7 +232,7 @@ def test_waveform_denoiser_is_the_spectrogram_model_with_its_stft_around_it(tiny
     denoiser = unet.WaveformDenoiser(model, cfg)
     x = (0.1 * np.random.default_rng(2).standard_normal((2, 12345))).astype(np.float32)
     out = denoiser(x)
-    reference = np.asarray(inference._noise_function(model, 2048, 512)(x))
+    reference = np.asarray(loading._noise_function(model, 2048, 512)(x))
     assert out["noise"].shape == x.shape and len(out["stages"]) == 2
     np.testing.assert_allclose(np.asarray(out["noise"]), reference, atol=TOLERANCE)
     np.testing.assert_allclose(np.asarray(out["restored"]) + np.asarray(out["noise"]), x, atol=1e-6)
@@ -247,23 +250,23 @@ def test_waveform_denoiser_of_a_conditioned_model_wants_the_noise_power(tmp_path
 
 def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tiny_checkpoint, tmp_path, monkeypatch):
     tiny = Path(tiny_checkpoint)
-    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
-    assert inference.resolve_backend(exported, "auto") == (exported, "onnxruntime")  # an export folder
-    assert inference.resolve_backend(tiny, "auto") == (tiny, "tensorflow")  # a Keras folder alone
-    monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", tiny)
-    monkeypatch.setattr(inference, "DEFAULT_EXPORT", exported)
-    assert inference.resolve_backend(tiny, "auto") == (exported, "onnxruntime")  # the shipped model, exported
-    assert inference.resolve_backend(tiny, "tensorflow") == (tiny, "tensorflow")  # asked for
-    assert inference.resolve_backend(tiny, "auto", "bfloat16") == (tiny, "tensorflow")  # ONNX is float32
+    monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
+    assert loading.resolve_backend(exported, "auto") == (exported, "onnxruntime")  # an export folder
+    assert loading.resolve_backend(tiny, "auto") == (tiny, "tensorflow")  # a Keras folder alone
+    monkeypatch.setattr(loading, "DEFAULT_CHECKPOINT", tiny)
+    monkeypatch.setattr(loading, "DEFAULT_EXPORT", exported)
+    assert loading.resolve_backend(tiny, "auto") == (exported, "onnxruntime")  # the shipped model, exported
+    assert loading.resolve_backend(tiny, "tensorflow") == (tiny, "tensorflow")  # asked for
+    assert loading.resolve_backend(tiny, "auto", "bfloat16") == (tiny, "tensorflow")  # ONNX is float32
     model, _ = inference.load_model(tiny, "float32", "auto")
     assert isinstance(model, exported_model.OnnxDenoiser) and inference.Restorer(model, {"sample_rate": 44100, "n_fft": 2048, "hop_length": 512}).backend == "onnxruntime"
-    monkeypatch.setattr(inference, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
-    assert inference.resolve_backend(tiny, "auto") == (tiny, "tensorflow")
+    monkeypatch.setattr(loading, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
+    assert loading.resolve_backend(tiny, "auto") == (tiny, "tensorflow")
     # other weights (a retrained model in the same folder): the export no longer counts
-    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
+    monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
     other = tmp_path / "other"
     shutil.copytree(tiny, other)
     with open(other / "model.weights.h5", "ab") as f:
         f.write(b"\0")
-    monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", other)
-    assert inference.resolve_backend(other, "auto") == (other, "tensorflow")
+    monkeypatch.setattr(loading, "DEFAULT_CHECKPOINT", other)
+    assert loading.resolve_backend(other, "auto") == (other, "tensorflow")

@@ -1,7 +1,9 @@
 """inference.py: the signal path (segments, strength, resampling, channels), the file path
-(formats, streaming, atomic outputs), bad input, and a few runs of the real command."""
+(formats, streaming, atomic outputs), bad input, and a few runs of the real command.
+(The engine's own invariants: test_streaming.py; the command line's conventions: test_cli.py.)"""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -15,7 +17,12 @@ import pytest
 import soundfile as sf
 from omegaconf import OmegaConf
 
+import configs
+import configs
 import inference
+import loading
+import naming
+import streaming
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DTYPE_FOR_SUBTYPE = {"PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32", "FLOAT": "float32", "DOUBLE": "float64"}
@@ -60,20 +67,6 @@ def files_in(folder: Path) -> set[str]:
 
 
 # --------------------------------------------------------------------------- segmentation
-
-
-@pytest.mark.parametrize("seconds,overlap", [(0.6, 0.2), (1.0, 0.4), (0.3, 0.15)])
-def test_crossfade_weights_sum_to_one(seconds, overlap):
-    plan = inference.SegmentPlan.from_seconds(seconds, overlap, 44100, 2048)
-    n = 5 * plan.length + 123
-    total = np.zeros(n)
-    last = -(-(n - plan.length) // plan.hop)
-    for k in range(last + 1):
-        length = plan.length if k < last else n - k * plan.hop
-        w = plan.weights(length, fade_in=k > 0, fade_out=k < last)
-        total[k * plan.hop : k * plan.hop + length] += w
-    np.testing.assert_allclose(total, 1.0, atol=1e-12)
-    assert plan.hop % 2048 == 0 and plan.margin > 0 and plan.fade > 0
 
 
 def test_segment_boundaries_do_not_change_the_result(tiny):
@@ -264,7 +257,7 @@ def test_bfloat16_precision_runs_close_to_float32(tiny_checkpoint, tiny):
 
 
 def config(**overrides) -> OmegaConf:
-    cfg = OmegaConf.load(REPO_ROOT / "conf" / "inference" / "default.yaml")
+    cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))  # untyped: a typo reaches inference.run
     cfg.quiet = True
     for key, value in overrides.items():
         cfg[key] = value
@@ -466,7 +459,7 @@ def test_one_stage_model_restores_each_batch_item_from_its_own_estimate(tmp_path
     import inference
     import unet
 
-    cfg = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "model" / "tiny.yaml"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
     cfg["stages"] = 1
     keras.utils.set_random_seed(3)
     folder = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "one_stage")
@@ -528,9 +521,9 @@ def test_digital_silence_stays_exactly_silent(tmp_path, tiny):
 
 
 def test_output_names_carry_the_exact_strength(tmp_path, tiny_checkpoint, capsys):
-    tags = {s: inference.strength_tag(s) for s in (0.0, 0.001, 0.05, 0.68, 0.7, 0.72, 0.725, 1.0)}
+    tags = {s: naming.strength_tag(s) for s in (0.0, 0.001, 0.05, 0.68, 0.7, 0.72, 0.725, 1.0)}
     assert tags == {0.0: "s0", 0.001: "s0p01", 0.05: "s0p5", 0.68: "s6p8", 0.7: "s7", 0.72: "s7p2", 0.725: "s7p25", 1.0: "s10"}
-    assert all(inference.is_previous_output(Path(f"a_denoised_{t}.wav")) for t in tags.values())
+    assert all(naming.is_previous_output(Path(f"a_denoised_{t}.wav")) for t in tags.values())
     src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
     for strength in (1e-9, 0.0005, 0.1234):
         code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=strength)
@@ -593,16 +586,9 @@ def test_unwritable_input_folder_fails_per_file_before_the_model(tmp_path, capsy
     the permission answer is simulated)."""
     src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
     real_access = os.access
-    monkeypatch.setattr(inference.os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
     code, err = run(capsys, audio=str(src), checkpoint=str(tmp_path / "no_model"))
     assert code == 1 and err == [f"error: {src}: cannot write its outputs ({tmp_path}: no permission to write there)"]
-
-
-def test_quote_paths_makes_any_path_literal():
-    args = ["inference.audio=/x/Ünï/é.wav", "inference.output_dir=it's, a=b\\", "inference.checkpoint='kept'", "inference.plot=true", "inference.output_dir=null"]
-    assert inference.quote_paths(args) == [
-        "inference.audio='/x/Ünï/é.wav'", "inference.output_dir='it\\'s, a=b\\\\'", "inference.checkpoint='kept'", "inference.plot=true", "inference.output_dir=null"
-    ]
 
 
 def rendered_lines(stream: str) -> list[str]:
@@ -730,7 +716,7 @@ def test_contract_holds_for_random_inputs(tiny_checkpoint, case):
         else:  # float32 keeps about 7 digits of each part
             tol = 1e-6 * np.maximum(np.abs(denoised), np.abs(residual)) + 1e-30
             assert np.all(np.abs(denoised + residual - x) <= tol), case
-        if case["content"] == "silence" and case["frames"] >= math.ceil(inference.SILENCE_MIN_SECONDS * case["rate"]):
+        if case["content"] == "silence" and case["frames"] >= math.ceil(streaming.SILENCE_MIN_SECONDS * case["rate"]):
             assert not np.any(denoised) and not np.any(residual)
 
 
@@ -787,10 +773,10 @@ def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, flags
     import unet
 
     monkeypatch.setattr(unet, "cpu_flags", lambda path="/proc/cpuinfo": set(flags))
-    monkeypatch.setattr(inference, "compute_device", lambda: "CPU")
-    assert inference.resolve_precision("auto") == expected
-    assert inference.resolve_precision("float32") == "float32"
-    monkeypatch.setattr(inference, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
-    assert inference.resolve_precision("auto") == "float32"
+    monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
+    assert loading.resolve_precision("auto") == expected
+    assert loading.resolve_precision("float32") == "float32"
+    monkeypatch.setattr(loading, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
+    assert loading.resolve_precision("auto") == "float32"
     with pytest.raises(ValueError):
-        inference.resolve_precision("float16")
+        loading.resolve_precision("float16")

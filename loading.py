@@ -1,0 +1,269 @@
+"""The model a restorer runs, and what it is told: precision and backend (the Keras model of
+a model folder, or the ONNX export of export.py), loading with a bounded cache, the compiled
+noise estimate around the model, and the noise print of a conditioned model.
+
+Two tables keep loaded things, both bounded: :data:`_MODEL_CACHE` holds the last model
+:func:`cached_model` loaded (the command line, tests and notebooks load one model many
+times), and :data:`_NOISE_FUNCTIONS` the compiled estimate of each model alive (keyed weakly,
+so it goes with its model).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import audio_io
+from cli import UsageError, print_warning
+from paths import DEFAULT_CHECKPOINT, DEFAULT_EXPORT
+from streaming import compute_device
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+BACKENDS = ("auto", "tensorflow", "onnxruntime")
+
+
+_NOISE_FUNCTIONS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
+
+
+def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False) -> Callable:
+    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output);
+    for a conditioned model ``(x, noise power [batch, bins]) -> noise``.
+
+    One trace serves every batch size and segment length (the signature leaves both open).
+    """
+    import exported_model
+
+    if isinstance(model, exported_model.OnnxDenoiser):  # its STFT is inside the exported graph
+        return model.noise
+    key = (n_fft, hop, conditioned)
+    cached = _NOISE_FUNCTIONS.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    import tensorflow as tf
+
+    import stft
+    import unet
+
+    def noise_of(x: tf.Tensor, power: tf.Tensor | None = None) -> tf.Tensor:
+        spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
+        restored = unet.stage_outputs(model(spec if power is None else [spec, power], training=False))[-1]
+        y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
+        return x - y
+
+    signature = [tf.TensorSpec([None, None], tf.float32)]
+    if conditioned:
+        signature.append(tf.TensorSpec([None, n_fft // 2 + 1], tf.float32))
+        estimate_noise = tf.function(noise_of, input_signature=signature, reduce_retracing=True)
+    else:
+        estimate_noise = tf.function(lambda x: noise_of(x), input_signature=signature, reduce_retracing=True)
+
+    _NOISE_FUNCTIONS[model] = (key, estimate_noise)
+    return estimate_noise
+
+
+def resolve_precision(precision: str) -> str:
+    """``float32`` or ``bfloat16``: ``auto`` is bfloat16 only on a CPU that computes it natively
+    (AVX-512 BF16 or AMX; a 60 s file took 0.71x the wall time of float32 on such an EPYC),
+    float32 elsewhere, where bfloat16 is emulated and slower, and on GPUs."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    import unet
+
+    return "bfloat16" if compute_device() == "CPU" and unet.native_bfloat16_cpu() else "float32"
+
+
+def resolve_backend(checkpoint: str | os.PathLike, backend: str, precision: str = "float32") -> tuple[Path, str]:
+    """The folder and backend that ``backend`` means for ``checkpoint``.
+
+    ``auto`` is onnxruntime on a CPU in float32 where an export is at hand: the folder itself
+    holds ``model.onnx``, or it is the shipped model and ``exported/default`` (made by setup.sh)
+    was exported from the same weights. onnxruntime restored with 0.57x the CPU time of
+    TensorFlow here, within one 16-bit step (docs/PERFORMANCE.md). Otherwise tensorflow.
+    """
+    import exported_model
+
+    checkpoint = Path(checkpoint)
+    if backend != "auto":
+        return checkpoint, backend
+    if resolve_precision(precision) != "float32" or compute_device() != "CPU":
+        return checkpoint, "tensorflow"
+    if (checkpoint / exported_model.ONNX_FILE).is_file():
+        return checkpoint, "onnxruntime"
+    weights = checkpoint / "model.weights.h5"
+    if checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve() and exported_model.export_of(DEFAULT_EXPORT, weights):
+        return DEFAULT_EXPORT, "onnxruntime"
+    return checkpoint, "tensorflow"
+
+
+def load_model(checkpoint: str | os.PathLike, precision: str = "float32", backend: str = "tensorflow") -> tuple[Any, dict]:
+    """Load a checkpoint folder (``unet.load_denoiser``), in ``float32`` or mixed ``bfloat16``
+    (``auto``: :func:`resolve_precision`); with ``backend="onnxruntime"``, an export folder
+    written by export.py (``exported_model.OnnxDenoiser``, float32); ``auto``:
+    :func:`resolve_backend`.
+
+    With ``bfloat16`` the network body computes in bfloat16 (faster on CPUs with AVX-512
+    BF16 or AMX); the STFT, the model's outputs and everything after stay float32.
+    Raises ``unet.CheckpointError`` for a missing or incompatible checkpoint.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    checkpoint, backend = resolve_backend(checkpoint, backend, precision)
+    precision = resolve_precision(precision)
+    if backend == "onnxruntime":
+        import exported_model
+        import unet
+
+        try:
+            onnx_model = exported_model.OnnxDenoiser(checkpoint)
+        except exported_model.ExportedModelError as exc:
+            raise unet.CheckpointError(str(exc)) from None
+        return onnx_model, unet.model_config(onnx_model.config)
+    import keras
+
+    import unet
+
+    previous = keras.mixed_precision.global_policy()
+    if precision == "bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model, cfg = unet.load_denoiser(checkpoint)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    # Keras only warns when parts of the file match no layer and keeps those layers'
+    # random weights; restoring with such a model would be silent damage, so refuse it
+    skipped = [w for w in caught if issubclass(w.category, UserWarning) and "saving" in str(w.filename)]
+    if skipped:
+        first = str(skipped[0].message).split(".")[0]
+        raise unet.CheckpointError(f"{checkpoint}: weights do not fit the model config ({len(skipped)} parts not loaded: {first})")
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return model, cfg
+
+
+_MODEL_CACHE: dict[tuple, tuple[Any, dict]] = {}
+
+
+def cached_model(checkpoint: Path, precision: str, backend: str = "tensorflow") -> tuple[Any, dict]:
+    """:func:`load_model` once per process: the last model loaded is kept (one entry; the
+    command line's :func:`inference.run`, tests and notebooks load one model many times)."""
+    folder, chosen = resolve_backend(checkpoint, backend, precision)
+    weights = folder / ("model.onnx" if chosen == "onnxruntime" else "model.weights.h5")
+    stamp = weights.stat().st_mtime_ns if weights.exists() else None
+    key = (str(folder.resolve()), stamp, precision, chosen)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE.clear()
+        _MODEL_CACHE[key] = load_model(folder, precision, chosen)
+    return _MODEL_CACHE[key]
+
+
+def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: int) -> Callable:
+    """The noise estimate ``fn`` of a conditioned model as a function of the segments alone:
+    told ``power``, or each segment's own auto estimate (None), what the model was trained
+    to use without a print."""
+    import noise_print
+
+    def estimate(x: np.ndarray) -> Any:
+        x = np.asarray(x, dtype=np.float32)
+        if power is None:
+            p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
+        else:
+            p = np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))
+        return fn(x, np.ascontiguousarray(p, dtype=np.float32))
+
+    return estimate
+
+
+def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
+                     check: bool) -> tuple[np.ndarray | None, list[str], list[str]]:  # fmt: skip
+    """The noise power to tell the model for ``source`` (None: restore without a print), with
+    info lines and warnings to print.
+
+    ``spec`` is a ``noise_print.PrintSpec``; ``file_print`` the loaded print of a ``file`` spec.
+    With ``check``, the print is used only if :func:`noise_print.held_out_check` finds that it
+    helps. Raises ``noise_print.NoisePrintError`` for a range outside the file or a print that
+    cannot be used.
+    """
+    import noise_print
+
+    rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
+    info: list[str] = []
+    warns: list[str] = []
+    if spec.kind == "none":
+        return None, info, warns
+    # the recording itself is read only where auto or the check needs it (up to ten minutes of it)
+    recording = None
+    if spec.kind == "auto" or check:
+        recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
+    if spec.kind == "file":
+        audio = file_print
+    elif spec.kind == "range":
+        audio, notes = noise_print.read_mono(source, rate, spec.start, spec.end)
+        warns += noise_print.check_print(audio, rate, f"{source}: noise print {spec.describe()}", n_fft, hop)
+    else:
+        audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
+        seconds = len(audio) / rate
+        if seconds < noise_print.MIN_PRINT_SECONDS:
+            warns.append(f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
+                         f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print")  # fmt: skip
+            return None, info, warns
+        if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
+            warns.append(f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
+                         f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
+                         "a print (give one with noise_print=START-END or a file)")  # fmt: skip
+            return None, info, warns
+        info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
+                    f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
+                    f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
+    assert audio is not None
+    if recording is not None and check:
+        result = noise_print.held_out_check(restorer.restore_told, recording, audio, rate, n_fft, hop)
+        if result is None:
+            info.append(f"{source.name}: the print is too short to hold part of it out; used unchecked")
+        else:
+            info.append(f"{source.name}: {result.describe()}")
+            if not result.use_print:
+                return None, info, warns
+    return noise_print.noise_power(audio, n_fft, hop), info, warns
+
+
+def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path) -> tuple[Any, np.ndarray | None]:
+    """The validated ``inference.noise_print`` for this model, and a print file's audio.
+
+    The default (null) is ``auto`` for a conditioned model: a restorer rarely has a clean
+    print at hand, the held-out check keeps a bad estimate out, and the model was trained
+    with auto estimates; ``none`` for any other. Raises :class:`UsageError` for a print the
+    model cannot take or a file print that cannot be used.
+    """
+    import noise_print
+
+    conditioned = str(model_cfg.get("conditioning") or "none") != "none"
+    value = settings.noise_print if settings.noise_print is not None else ("auto" if conditioned else "none")
+    try:
+        spec = noise_print.parse_spec(value)
+    except noise_print.NoisePrintError as exc:
+        raise UsageError(str(exc)) from None
+    if spec.kind != "none" and not conditioned:
+        raise UsageError(f"inference.noise_print={value}: the model {checkpoint} does not take a noise print "
+                         "(its conditioning is none); use a conditioned model or noise_print=none")  # fmt: skip
+    if spec.kind != "file":
+        return spec, None
+    rate, n_fft, hop = int(model_cfg["sample_rate"]), int(model_cfg["n_fft"]), int(model_cfg["hop_length"])
+    try:
+        audio, notes = noise_print.read_mono(spec.path, rate)
+        warns = noise_print.check_print(audio, rate, f"{spec.path}", n_fft, hop)
+    except (noise_print.NoisePrintError, audio_io.AudioError) as exc:
+        raise UsageError(str(exc)) from None
+    if notes:
+        print_warning(f"{spec.path}: noise print {' and '.join(notes)}")
+    for w in warns:
+        print_warning(w)
+    return spec, audio
