@@ -28,7 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # a training step took 28 s there without it and 15-17 s with it (docs/PERFORMANCE.md)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -415,31 +414,29 @@ def run(cfg: DictConfig, command: str) -> int:
     return 0
 
 
-def main(cfg: DictConfig) -> None:
-    command = "python evaluate.py " + " ".join(sys.argv[1:])
-    from inference import InferenceError, native_stderr_silenced
+def command(cfg: DictConfig) -> int:
+    """evaluate.py as a command: the exit code, and errors as one line."""
+    command_line = "python evaluate.py " + " ".join(sys.argv[1:])
+    from cli import InferenceError, native_stderr_silenced
 
     with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
         from unet import CheckpointError  # imports TensorFlow
 
     try:
-        code = run(cfg, command.strip())
+        return run(cfg, command_line.strip())
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        code = 2
+        return 2
     except (CheckpointError, InferenceError) as exc:  # one line, not a traceback wall
         print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    if code:
-        sys.exit(code)
+        return 1
 
 
 def _main() -> None:
     """``python evaluate.py ...`` and the ``evaluate`` command (pyproject.toml)."""
-    from paths import REPO_ROOT
+    from cli import hydra_entry
 
-    # an absolute config path: the installed command runs from any folder
-    hydra.main(config_path=str(REPO_ROOT / "conf"), config_name="conf", version_base="1.3")(main)()
+    hydra_entry(command)
 
 
 if __name__ == "__main__":

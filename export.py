@@ -115,7 +115,7 @@ def keras_reference(model: Any, model_cfg: Mapping, inputs: Mapping[str, np.ndar
     Keras model, as inference.py runs it), the figure an export must match."""
     from loading import _noise_function
 
-    fn = _noise_function(model, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]), "noise_power" in inputs)
+    fn = _noise_function(model, model_cfg)
     x = inputs["waveform"]
     noise = fn(x, inputs["noise_power"]) if "noise_power" in inputs else fn(x)
     return x - np.asarray(noise)

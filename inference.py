@@ -83,7 +83,7 @@ from cli import one_line, print_error, print_warning, report_failures  # noqa: E
 from loading import BACKENDS, PRECISIONS, _noise_function, cached_model, file_noise_power, load_model  # noqa: E402
 from loading import print_spec, resolve_precision, with_noise_power  # noqa: E402
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
-from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise, time_stride  # noqa: E402
+from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
 
 log = logging.getLogger("inference")
 # The schema's defaults are the API's: Restorer and denoise_array default as the command line does.
@@ -193,9 +193,13 @@ class Restorer:
         batch_segments = default_batch_segments() if batch_segments is None else int(batch_segments)
         if batch_segments < 1:
             raise ValueError(f"batch_segments: must be at least 1, got {batch_segments}")
+        self.model_cfg = dict(model_cfg)
         self.model_rate = int(model_cfg["sample_rate"])
         self.n_fft, self.hop_length = int(model_cfg["n_fft"]), int(model_cfg["hop_length"])
-        align = self.hop_length * time_stride(model_cfg)
+        import unet
+
+        # segments start on the grid of the U-Net's time strides, so each sees the same frames
+        align = self.hop_length * unet.total_strides(model_cfg)[0]
         self.plan = SegmentPlan.from_seconds(segment_seconds, overlap_seconds, self.model_rate, align)
         self.batch_segments = batch_segments
         self.block_seconds = float(block_seconds)
@@ -287,7 +291,7 @@ class Restorer:
     # ---------------------------------------------------------------- arrays
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
-        fn = _noise_function(self.model, self.n_fft, self.hop_length, self.conditioned)
+        fn = _noise_function(self.model, self.model_cfg)
         if self.conditioned:
             fn = with_noise_power(fn, self.noise_power, self.n_fft, self.hop_length)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)

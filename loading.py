@@ -30,9 +30,10 @@ BACKENDS = ("auto", "tensorflow", "onnxruntime")
 _NOISE_FUNCTIONS: "weakref.WeakKeyDictionary[Any, Callable]" = weakref.WeakKeyDictionary()
 
 
-def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False) -> Callable:
-    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output);
-    for a conditioned model ``(x, noise power [batch, bins]) -> noise``.
+def _noise_function(model: Any, model_cfg: Mapping) -> Callable:
+    """A compiled ``[batch, samples] -> [batch, samples]`` noise estimate (input minus output)
+    of the waveform model (``unet.WaveformDenoiser``, the STFT of training); for a conditioned
+    model ``(x, noise power [batch, bins]) -> noise``.
 
     One trace serves every batch size and segment length (the signature leaves both open).
     """
@@ -40,24 +41,22 @@ def _noise_function(model: Any, n_fft: int, hop: int, conditioned: bool = False)
 
     if isinstance(model, exported_model.OnnxDenoiser):  # its STFT is inside the exported graph
         return model.noise
-    key = (n_fft, hop, conditioned)
+    import tensorflow as tf
+
+    import unet
+
+    denoiser = unet.WaveformDenoiser(model, model_cfg, transform="fft")
+    key = (denoiser.n_fft, denoiser.hop, denoiser.conditioned)
     cached = _NOISE_FUNCTIONS.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
-    import tensorflow as tf
-
-    import stft
-    import unet
 
     def noise_of(x: tf.Tensor, power: tf.Tensor | None = None) -> tf.Tensor:
-        spec = stft.spec_to_channels(stft.stft(x, n_fft, hop))
-        restored = unet.stage_outputs(model(spec if power is None else [spec, power], training=False))[-1]
-        y = stft.istft(stft.channels_to_spec(restored), tf.shape(x)[-1], n_fft, hop)
-        return x - y
+        return denoiser(x, power, all_stages=False)["noise"]
 
     signature = [tf.TensorSpec([None, None], tf.float32)]
-    if conditioned:
-        signature.append(tf.TensorSpec([None, n_fft // 2 + 1], tf.float32))
+    if denoiser.conditioned:
+        signature.append(tf.TensorSpec([None, denoiser.bins], tf.float32))
         estimate_noise = tf.function(noise_of, input_signature=signature, reduce_retracing=True)
     else:
         estimate_noise = tf.function(lambda x: noise_of(x), input_signature=signature, reduce_retracing=True)

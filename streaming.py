@@ -290,15 +290,6 @@ class NoiseStream:
         return pairs
 
 
-def time_stride(model_cfg: Mapping) -> int:
-    """The U-Net's total down-sampling along time (the product of its time strides): segment
-    hops are multiples of it times the STFT hop, so every segment's frames fall on one grid."""
-    strides = model_cfg.get("strides", [2, 2])
-    depth = int(model_cfg.get("depth", 1))
-    if len(strides) == 2 and all(isinstance(v, (int, np.integer)) for v in strides):
-        strides = [strides] * depth
-    return int(np.prod([int(s[0]) for s in strides])) if strides else 1
-
 
 def stream_pairs(stream: NoiseStream, x: np.ndarray, block: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(input, noise)`` pairs covering the in-memory signal ``x`` ``[samples, channels]``,

@@ -13,12 +13,11 @@ import shutil
 import sys
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import configs  # noqa: F401  (registers the schemas that conf/ names)
-from paths import REPO_ROOT, repo_path
+from paths import repo_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the logs
 # TensorFlow leaves oneDNN off on CPUs without AVX-512 (this project's 2-core AVX2 machines):
@@ -45,7 +44,7 @@ def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
 
 def run(cfg: DictConfig) -> int:
     """Train as configured; returns the process exit code."""
-    from inference import native_stderr_silenced
+    from cli import native_stderr_silenced
 
     with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
         import tensorflow  # noqa: F401
@@ -120,23 +119,13 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
     return 0
 
 
-def main(cfg: DictConfig) -> None:
-    code = run(cfg)
-    if code:
-        sys.exit(code)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # `kill` stops a run as Ctrl-C does: saved, one line, exit 130
-
-
 def _main() -> None:
-    """``python train.py ...`` and the ``train`` command (pyproject.toml)."""
-    import signal
+    """``python train.py ...`` and the ``train`` command (pyproject.toml): Hydra on conf/ (any
+    folder), one ``error:`` line and exit 2 for arguments it rejects, and ``kill`` stopping a run
+    as Ctrl-C does (saved, one line, exit 130)."""
+    from cli import hydra_entry
 
-    signal.signal(signal.SIGTERM, _terminate)
-    # an absolute config path: the installed command runs from any folder
-    hydra.main(config_path=str(REPO_ROOT / "conf"), config_name="conf", version_base="1.3")(main)()
+    hydra_entry(run)
 
 
 if __name__ == "__main__":
