@@ -258,8 +258,8 @@ def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tin
     assert loading.resolve_backend(tiny, "auto") == (exported, "onnxruntime")  # the shipped model, exported
     assert loading.resolve_backend(tiny, "tensorflow") == (tiny, "tensorflow")  # asked for
     assert loading.resolve_backend(tiny, "auto", "bfloat16") == (tiny, "tensorflow")  # ONNX is float32
-    model, _ = inference.load_model(tiny, "float32", "auto")
-    assert isinstance(model, exported_model.OnnxDenoiser) and inference.Restorer(model, {"sample_rate": 44100, "n_fft": 2048, "hop_length": 512}).backend == "onnxruntime"
+    model, model_cfg = inference.load_model(tiny, "float32", "auto")
+    assert isinstance(model, exported_model.OnnxDenoiser) and inference.Restorer(model, model_cfg).backend == "onnxruntime"
     monkeypatch.setattr(loading, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
     assert loading.resolve_backend(tiny, "auto") == (tiny, "tensorflow")
     # other weights (a retrained model in the same folder): the export no longer counts

@@ -50,8 +50,3 @@ def test_segment_plan_rejects_bad_lengths_naming_the_option():
         streaming.SegmentPlan.from_seconds(0.0, 0.0, 44100, 1)
     with pytest.raises(streaming.UsageError, match="inference.overlap_seconds"):
         streaming.SegmentPlan.from_seconds(1.0, 0.6, 44100, 1)
-
-
-def test_time_stride_of_uniform_and_per_level_strides():
-    assert streaming.time_stride({"strides": [2, 2], "depth": 4}) == 16
-    assert streaming.time_stride({"strides": [[2, 1], [4, 2]], "depth": 2}) == 8

@@ -426,3 +426,10 @@ def test_resolve_precision(name, flags, gpus, bfloat16_gpus, expected) -> None:
 def test_resolve_precision_refuses_float16_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="train.precision: expected one of auto, float32, bfloat16"):
         unet.resolve_precision("mixed_float16", "train.precision", [], set())
+
+
+def test_segments_align_to_the_models_total_time_stride():
+    """The stride arithmetic is the model's (unet.total_strides), used by the restorer's plan."""
+    base = {"name": "t", "sample_rate": 44100, "n_fft": 2048, "hop_length": 512, "depth": 2, "filters": [4, 8, 8]}
+    assert unet.total_strides({**base, "strides": [2, 2]}) == (4, 4)
+    assert unet.total_strides({**base, "strides": [[2, 1], [4, 2]]}) == (8, 2)
