@@ -136,6 +136,40 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def bench_backend(backend: str, folder: Path, run_extra: list[str], args: argparse.Namespace, work: Path,
+                  kept: dict[str, np.ndarray]) -> int:  # fmt: skip
+    """Print one backend's table (a 1 s start-up run, then each programme length); the first
+    length's restored audio goes to ``kept[backend]``. Returns 1 when a run fails."""
+    startup_file = work / "startup.wav"
+    write_programme(startup_file, 1.0, args.channels)
+    startup, startup_cpu, startup_rss, code = run_inference(startup_file, folder, run_extra)
+    if code:
+        print(f"error: the start-up run failed with exit status {code}", file=sys.stderr)
+        return 1
+    print(f"{backend}: start-up (1 s file): {startup:.1f} s wall, {startup_cpu:.1f} s CPU, peak RSS {startup_rss:.0f} MB")
+    print("| backend | audio | wall time | real-time factor | RTF without start-up | CPU s per audio s | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for minutes in args.minutes:
+        audio = work / f"programme_{minutes:g}min.wav"
+        if not audio.exists():
+            write_programme(audio, minutes * 60, args.channels)
+        wall, cpu, rss, code = run_inference(audio, folder, run_extra)
+        if code:
+            print(f"error: the {minutes:g}-minute run failed with exit status {code}", file=sys.stderr)
+            return 1
+        seconds = minutes * 60
+        denoised = work / f"programme_{minutes:g}min_denoised_s10.wav"
+        out = sf.info(str(denoised))
+        assert out.frames == int(seconds * SAMPLE_RATE) and out.channels == args.channels
+        print(f"| {backend} | {minutes:g} min | {wall:.1f} s | {wall / seconds:.3f} | {(wall - startup) / seconds:.3f} "
+              f"| {(cpu - startup_cpu) / seconds:.2f} | {rss:.0f} MB |", flush=True)  # fmt: skip
+        if minutes == args.minutes[0]:
+            kept[backend] = sf.read(str(denoised), dtype="float32")[0]
+        for p in work.glob(f"programme_{minutes:g}min_*.wav"):
+            p.unlink()  # an hour of stereo is 3 x 600 MB
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0], help="programme lengths (default: 1)")
@@ -175,37 +209,9 @@ def main() -> int:
               f"segments {seg:g} s / overlap {ov:g} s, batch {batch or 'default'}, {args.channels} channels 16-bit 44.1 kHz")  # fmt: skip
         kept: dict[str, np.ndarray] = {}
         for backend in args.backends:
-            run_extra = extra + [f"inference.backend={backend}"]
-            startup_file = work / "startup.wav"
-            write_programme(startup_file, 1.0, args.channels)
-            startup, startup_cpu, startup_rss, code = run_inference(startup_file, folders[backend], run_extra)
+            code = bench_backend(backend, folders[backend], extra + [f"inference.backend={backend}"], args, work, kept)
             if code:
-                print(f"error: the start-up run failed with exit status {code}", file=sys.stderr)
-                return 1
-            print(f"{backend}: start-up (1 s file): {startup:.1f} s wall, {startup_cpu:.1f} s CPU, peak RSS {startup_rss:.0f} MB")
-            print("| backend | audio | wall time | real-time factor | RTF without start-up | CPU s per audio s | peak RSS |")
-            print("|---|---|---|---|---|---|---|")
-            for minutes in args.minutes:
-                audio = work / f"programme_{minutes:g}min.wav"
-                if not audio.exists():
-                    write_programme(audio, minutes * 60, args.channels)
-                wall, cpu, rss, code = run_inference(audio, folders[backend], run_extra)
-                if code:
-                    print(f"error: the {minutes:g}-minute run failed with exit status {code}", file=sys.stderr)
-                    return 1
-                seconds = minutes * 60
-                denoised = work / f"programme_{minutes:g}min_denoised_s10.wav"
-                out = sf.info(str(denoised))
-                assert out.frames == int(seconds * SAMPLE_RATE) and out.channels == args.channels
-                print(
-                    f"| {backend} | {minutes:g} min | {wall:.1f} s | {wall / seconds:.3f} | {(wall - startup) / seconds:.3f} "
-                    f"| {(cpu - startup_cpu) / seconds:.2f} | {rss:.0f} MB |",
-                    flush=True,
-                )
-                if minutes == args.minutes[0]:
-                    kept[backend] = sf.read(str(denoised), dtype="float32")[0]
-                for p in work.glob(f"programme_{minutes:g}min_*.wav"):
-                    p.unlink()  # an hour of stereo is 3 x 600 MB
+                return code
         if len(kept) > 1:
             a, b = (kept[k] for k in args.backends[:2])
             print(f"{args.backends[1]} vs {args.backends[0]} ({args.minutes[0]:g} min, 16-bit outputs): "

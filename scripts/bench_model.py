@@ -46,6 +46,69 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB on Linux
 
 
+def _time_forward(denoiser, args: argparse.Namespace, rng) -> dict:
+    """Seconds per second of audio of the waveform model on one clip (median of the runs)."""
+    import numpy as np
+    import tensorflow as tf
+
+    import stft
+
+    n = int(round(args.forward_seconds * SAMPLE_RATE))
+    clip = tf.constant(0.1 * rng.standard_normal((1, n)).astype(np.float32))
+
+    @tf.function
+    def restore(audio: tf.Tensor) -> tf.Tensor:
+        return denoiser(audio, all_stages=False)["restored"]
+
+    t0 = time.perf_counter()
+    restore(clip).numpy()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(args.forward_runs):
+        t0 = time.perf_counter()
+        restore(clip).numpy()
+        times.append(time.perf_counter() - t0)
+    return {"forward_first_s": first, "forward_s": _median(times), "forward_rtf": _median(times) / args.forward_seconds,
+            "forward_frames": stft.num_frames(n), "rss_forward_gb": _peak_rss_gb()}  # fmt: skip
+
+
+def _time_training(denoiser, model, args: argparse.Namespace, rng) -> dict:
+    """Seconds per Adam step (MAE on both stages, as the published loss) after the warm-up steps."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import stft
+
+    batch, n = args.batch, stft.samples_for_frames(args.frames)
+    clean = tf.constant(0.1 * rng.standard_normal((batch, n)).astype(np.float32))
+    noisy = tf.constant(0.1 * rng.standard_normal((batch, n)).astype(np.float32)) + clean
+    optimizer = keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+
+    @tf.function
+    def train_step(noisy: tf.Tensor, clean: tf.Tensor) -> tf.Tensor:
+        y = denoiser.analyse(clean)
+        with tf.GradientTape() as tape:
+            outputs = denoiser(noisy, training=True, all_stages=False)["spectrograms"]
+            loss = tf.add_n([tf.reduce_mean(tf.abs(tf.cast(o, tf.float32) - y)) for o in outputs])
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    warm, times, losses = [], [], []
+    for i in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        losses.append(float(train_step(noisy, clean)))
+        (warm if i < args.warmup else times).append(time.perf_counter() - t0)
+    record = {"train_batch": batch, "train_frames": args.frames, "train_samples": n, "train_warmup_s": warm,
+              "train_step_s": _median(times), "train_steps_s": times,
+              "train_s_per_audio_s": _median(times) / (batch * n / SAMPLE_RATE), "train_losses": losses,
+              "train_loss_finite": bool(np.all(np.isfinite(losses)))}  # fmt: skip
+    if not record["train_loss_finite"]:
+        record["nonfinite_variables"] = [v.path for v in model.trainable_variables if not np.all(np.isfinite(v.numpy()))]
+    return record
+
+
 def run_worker(args: argparse.Namespace) -> dict:
     """Measure one (config, precision) pair in this process; returns the result record."""
     import keras
@@ -54,7 +117,6 @@ def run_worker(args: argparse.Namespace) -> dict:
     from omegaconf import OmegaConf
 
     import configs
-    import stft
     import unet
 
     keras.mixed_precision.set_global_policy(unet.keras_policy(unet.resolve_precision(args.precision, "--precisions")))
@@ -63,79 +125,13 @@ def run_worker(args: argparse.Namespace) -> dict:
     model = unet.build_model(cfg)
     # the chain training and the TensorFlow restorer run: the model's STFT (tf.signal) and strides
     denoiser = unet.WaveformDenoiser(model, cfg, transform="fft")
-    record: dict = {
-        "config": args.config,
-        "precision": args.precision,
-        "params": int(model.count_params()),
-        "tf": tf.__version__,
-        "keras": keras.__version__,
-        "load_start": os.getloadavg()[0],
-    }
-
+    record: dict = {"config": args.config, "precision": args.precision, "params": int(model.count_params()),
+                    "tf": tf.__version__, "keras": keras.__version__, "load_start": os.getloadavg()[0]}  # fmt: skip
     rng = np.random.default_rng(0)
     if not args.skip_forward:
-        n = int(round(args.forward_seconds * SAMPLE_RATE))
-        clip = tf.constant(0.1 * rng.standard_normal((1, n)).astype(np.float32))
-
-        @tf.function
-        def restore(audio: tf.Tensor) -> tf.Tensor:
-            return denoiser(audio, all_stages=False)["restored"]
-
-        t0 = time.perf_counter()
-        restore(clip).numpy()
-        record["forward_first_s"] = time.perf_counter() - t0
-        times = []
-        for _ in range(args.forward_runs):
-            t0 = time.perf_counter()
-            restore(clip).numpy()
-            times.append(time.perf_counter() - t0)
-        record["forward_s"] = _median(times)
-        record["forward_rtf"] = record["forward_s"] / args.forward_seconds
-        record["forward_frames"] = stft.num_frames(n)
-        record["rss_forward_gb"] = _peak_rss_gb()
-
+        record.update(_time_forward(denoiser, args, rng))
     if not args.skip_train:
-        batch = args.batch
-        n = stft.samples_for_frames(args.frames)
-        clean = tf.constant(0.1 * rng.standard_normal((batch, n)).astype(np.float32))
-        noisy = tf.constant(0.1 * rng.standard_normal((batch, n)).astype(np.float32)) + clean
-        optimizer = keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
-
-        @tf.function
-        def train_step(noisy: tf.Tensor, clean: tf.Tensor) -> tf.Tensor:
-            y = denoiser.analyse(clean)
-            with tf.GradientTape() as tape:
-                outputs = denoiser(noisy, training=True, all_stages=False)["spectrograms"]
-                loss = tf.add_n([tf.reduce_mean(tf.abs(tf.cast(o, tf.float32) - y)) for o in outputs])
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
-
-        warm, times, losses = [], [], []
-        for _ in range(args.warmup):
-            t0 = time.perf_counter()
-            losses.append(float(train_step(noisy, clean)))
-            warm.append(time.perf_counter() - t0)
-        for _ in range(args.steps):
-            t0 = time.perf_counter()
-            losses.append(float(train_step(noisy, clean)))
-            times.append(time.perf_counter() - t0)
-        audio_seconds = batch * n / SAMPLE_RATE
-        record.update(
-            train_batch=batch,
-            train_frames=args.frames,
-            train_samples=n,
-            train_warmup_s=warm,
-            train_step_s=_median(times),
-            train_steps_s=times,
-            train_s_per_audio_s=_median(times) / audio_seconds,
-            train_losses=losses,
-            train_loss_finite=bool(np.all(np.isfinite(losses))),
-        )
-        if not record["train_loss_finite"]:
-            record["nonfinite_variables"] = [
-                v.path for v in model.trainable_variables if not np.all(np.isfinite(v.numpy()))
-            ]
+        record.update(_time_training(denoiser, model, args, rng))
     record["rss_peak_gb"] = _peak_rss_gb()
     record["load_end"] = os.getloadavg()[0]
     return record
