@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 import configs  # noqa: F401  (registers the schemas that conf/ names)
+from audio_io import atomic_output, commit_output
 from paths import repo_path
 
 log = logging.getLogger("evaluate")
@@ -351,20 +352,20 @@ def plot_report(rows: list[dict], systems: Sequence[str], snrs: Sequence[float],
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=100)
+    tmp, path = atomic_output(path)
+    fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
+    commit_output(tmp, path)
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_name(f".{path.name}.part")
+    tmp, path = atomic_output(path)
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
+    commit_output(tmp, path)
 
 
 def run(cfg: DictConfig, command: str) -> int:
@@ -405,9 +406,9 @@ def run(cfg: DictConfig, command: str) -> int:
     write_csv(rows, out_dir / f"{name}.csv")
     snrs = [float(s) for s in ecfg.snr_db]
     report = markdown_report(rows, list(systems), snrs, f"Evaluation: {name}", command, ecfg.targets)
-    tmp = out_dir / f".{name}.md.part"
+    tmp, final = atomic_output(out_dir / f"{name}.md")
     tmp.write_text(report)
-    os.replace(tmp, out_dir / f"{name}.md")
+    commit_output(tmp, final)
     plot_report(rows, list(systems), snrs, out_dir / f"{name}.png")
     print(report)
     print(f"wrote {out_dir / name}.csv, .md and .png")

@@ -455,7 +455,9 @@ def save_denoiser(model: keras.Model, cfg: Mapping, folder: str | os.PathLike) -
     """Save weights and model config side by side, so the folder alone rebuilds the model.
 
     Files are written under temporary names and renamed, so an interrupted save never
-    leaves a folder whose weights and config disagree.
+    leaves a folder whose weights and config disagree. (Not audio_io.atomic_output: Keras
+    writes weights only to a name ending in ``.weights.h5``, and this module stays below
+    audio_io so that the model builds where only Keras is installed.)
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

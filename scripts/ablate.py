@@ -21,8 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-ROOT = REPO / "experiments" / "ablations"
+from paths import REPO_ROOT  # noqa: E402
+ROOT = REPO_ROOT / "experiments" / "ablations"
 
 # name -> (what it tests, overrides). "default" is conf/train/default.yaml as shipped.
 ARMS: dict[str, tuple[str, list[str]]] = {
@@ -72,7 +72,7 @@ RENAMED = {"val_energy_ratio_db": "val_full_band_energy_db"}
 FIELDS = ["val_si_sdr_i", "val_si_sdr_i_low_snr", "val_si_sdr_i_high_snr", "val_energy_ratio_db", "val_loss"]
 OPTIONAL_FIELDS = ["val_si_sdr_i_recorded"]  # not in the rows of arms run before it existed
 # experiments/ is not kept between runs, so each finished arm's last row is kept here
-RESULTS = REPO / "docs" / "results" / "ablations.csv"
+RESULTS = REPO_ROOT / "docs" / "results" / "ablations.csv"
 RESULT_FIELDS = ["arm", "step", "seconds", "budget_minutes", *FIELDS, *OPTIONAL_FIELDS]
 BASELINE_ARM = "published"
 NOISE_BASELINE_ARM = "noise_default"
@@ -90,14 +90,14 @@ def baseline_of(arm: str) -> str:
 
 
 def run_arm(name: str, overrides: list[str], seconds: float) -> int:
-    cmd = [sys.executable, str(REPO / "train.py"), f"experiment=ablations/{name}", "epochs=1",
+    cmd = [sys.executable, str(REPO_ROOT / "train.py"), f"experiment=ablations/{name}", "epochs=1",
            "steps_per_epoch=1000000", f"train.max_seconds={seconds}", "train.checkpoint_every=1000",
            "quiet=true", "seed=0", *overrides]  # fmt: skip
     log = ROOT / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"[{name}] {' '.join(cmd[2:])}", flush=True)
     with open(log, "w") as f:
-        return subprocess.call(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+        return subprocess.call(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})  # fmt: skip
 
 
@@ -190,7 +190,7 @@ def main() -> int:
                 failed.append(name)
             collect([name])
     text = report(collect(args.arms), args.arms)
-    out = REPO / "docs" / "results" / "ablations.md"
+    out = REPO_ROOT / "docs" / "results" / "ablations.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

@@ -40,7 +40,7 @@ from pathlib import Path
 # a sibling script: Python puts the folder of the script it runs (scripts/) first on sys.path
 from bench_inference import SAMPLE_RATE, cpu_name, prepare_models, write_programme
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from paths import REPO_ROOT  # noqa: E402
 
 
 @dataclass
@@ -138,7 +138,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=1.0, help="length of each (default 1)")
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="archive.workers to measure (default 1 2)")
-    ap.add_argument("--model-config", default=str(REPO_ROOT / "conf" / "model" / "small.yaml"))
+    ap.add_argument("--model-config", default="small", help="a model of conf/model/ (small, paper, tiny)")
     ap.add_argument("--checkpoint", default=None, help="a trained model folder instead of an untrained --model-config")
     ap.add_argument("--precision", default="float32", choices=["auto", "float32", "bfloat16"])
     ap.add_argument("--backend", default="tensorflow", choices=["tensorflow", "onnxruntime"],

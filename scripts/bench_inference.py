@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from paths import REPO_ROOT  # noqa: E402
 SAMPLE_RATE = 44100
 
 
@@ -78,7 +78,6 @@ def prepare_models(checkpoint: str | None, model_config: str, work: str, backend
     """The model folder per backend: ``checkpoint``, or an untrained ``model_config`` saved in
     ``work``; for onnxruntime its export (export.py). Returns (a description, folders)."""
     import keras
-    from omegaconf import OmegaConf
 
     import unet
 
@@ -86,10 +85,12 @@ def prepare_models(checkpoint: str | None, model_config: str, work: str, backend
         folder = Path(checkpoint).resolve()
         name = f"{folder} (trained)"
     else:
-        cfg = OmegaConf.load(model_config)
+        import configs
+
+        cfg = configs.group_config("model", model_config)  # a name in conf/model/
         keras.utils.set_random_seed(0)
         folder = unet.save_denoiser(unet.build_model(cfg), cfg, Path(work) / "model")
-        name = f"{cfg.name} ({Path(model_config).name}, untrained)"
+        name = f"{cfg.name} (conf/model/{model_config}.yaml, untrained)"
     folders = {"tensorflow": str(folder)}
     if "onnxruntime" in backends:
         import export
@@ -174,7 +175,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0], help="programme lengths (default: 1)")
     ap.add_argument("--channels", type=int, default=2)
-    ap.add_argument("--model-config", default=str(REPO_ROOT / "conf" / "model" / "small.yaml"))
+    ap.add_argument("--model-config", default="small", help="a model of conf/model/ (small, paper, tiny)")
     ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
     ap.add_argument("--backends", nargs="+", choices=["tensorflow", "onnxruntime"], default=["tensorflow"])
     ap.add_argument("--checkpoint", default=None, help="a trained model folder (default: an untrained --model-config)")

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from paths import REPO_ROOT  # noqa: E402
 RESULT_PREFIX = "BENCH_RESULT "
 SAMPLE_RATE = 44100
 
@@ -155,10 +155,10 @@ def _spawn(args: argparse.Namespace, config: str, precision: str, batch: int, sk
         cmd.append("--skip-forward")
     if args.skip_train:
         cmd.append("--skip-train")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO_ROOT)}
     started = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env, cwd=REPO)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env, cwd=REPO_ROOT)
     except subprocess.TimeoutExpired:
         return {"config": config, "precision": precision, "error": f"timed out after {args.timeout:.0f} s", "train_batch": batch}
     wall = time.perf_counter() - started
@@ -230,7 +230,7 @@ def main() -> None:
         return
 
     for name in args.configs:
-        if not (REPO / "conf" / "model" / f"{name}.yaml").is_file():
+        if not (REPO_ROOT / "conf" / "model" / f"{name}.yaml").is_file():
             parser.error(f"--configs: conf/model/{name}.yaml not found")
     records = []
     for config in args.configs:

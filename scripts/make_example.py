@@ -19,8 +19,8 @@ import dataset_loader
 import degradations
 
 SR = 44100
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+from paths import REPO_ROOT  # noqa: E402
+CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 SOURCES = [  # (file, start s, length s): MTG sms-tools sounds, CC BY 4.0
     ("speech/smstools-speech-male.wav", 0.0, 4.0),
     ("music/smstools-orchestra.wav", 0.5, 3.0),
@@ -51,7 +51,7 @@ def main() -> int:
     peak = np.abs(noisy).max()
     if peak > 0.99:
         noisy, clean = noisy * 0.99 / peak, clean * 0.99 / peak
-    out = REPO / "examples" / "film_reel_noisy.wav"
+    out = REPO_ROOT / "examples" / "film_reel_noisy.wav"
     audio_io.write_audio_atomic(out, noisy, SR, subtype="PCM_16")
     if args.clean:
         audio_io.write_audio_atomic(out.with_name("film_reel_clean.wav"), clean, SR, subtype="PCM_16")

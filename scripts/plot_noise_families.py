@@ -31,7 +31,7 @@ from PIL import Image  # noqa: E402
 import audio_io  # noqa: E402
 import degradations as dg  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+from paths import REPO_ROOT  # noqa: E402
 
 
 def examples(seconds: float, sr: int, seed: int, recorded_dir: str | None) -> list[tuple[str, np.ndarray]]:
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "--recorded-dir", default=default_dir[0] if default_dir else None, help="folder of noise files for the last panel"
     )
     args = ap.parse_args(argv)
-    figures = REPO / "docs" / "figures"
+    figures = REPO_ROOT / "docs" / "figures"
     if args.generic:
         args.out = args.out or figures / "generic_family.png"
         panels = generic_examples(args.seconds, args.sample_rate, args.seed)

@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
-from pathlib import Path
 
 import matplotlib
 
@@ -45,10 +43,11 @@ def main(csv_path: str, png_path: str) -> int:
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    Path(png_path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{png_path}.part.png"
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, png_path)
+    from audio_io import atomic_output, commit_output
+
+    tmp, final = atomic_output(png_path)
+    fig.savefig(tmp, dpi=90, format="png")
+    commit_output(tmp, final)
     print(f"wrote {png_path}")
     return 0
 
