@@ -12,7 +12,9 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -406,3 +408,37 @@ def clipping_warnings(peaks: Sequence[float], names: Sequence[Path], subtype: st
 def peak_dbfs(peak: float) -> str:
     """A peak (full scale 1.0) in dBFS as the warnings write it: ``+1.9 dBFS``."""
     return f"{20 * math.log10(peak):+.1f} dBFS" if peak > 0 else "-inf dBFS"
+
+
+class AudioCache:
+    """Decoded, resampled audio by key, least recently used dropped first when over
+    ``budget_bytes`` (``math.inf``: keep everything, as ``dset.preload`` asks).
+
+    The one audio cache: the clean corpus (``dset.cache_mb``) and the recorded noise use it.
+    Thread-safe (the tf.data map calls in parallel); a miss decodes outside the lock.
+    """
+
+    def __init__(self, budget_bytes: float) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Hashable) -> np.ndarray | None:
+        with self._lock:
+            audio = self._items.get(path)
+            if audio is not None:
+                self._items.move_to_end(path)
+            return audio
+
+    def put(self, path: Hashable, audio: np.ndarray) -> None:
+        if audio.nbytes > self.budget:
+            return
+        with self._lock:
+            if path in self._items:
+                return
+            self._items[path] = audio
+            self.used += audio.nbytes
+            while self.used > self.budget:
+                _, dropped = self._items.popitem(last=False)
+                self.used -= dropped.nbytes

@@ -29,7 +29,6 @@ import dataclasses
 import logging
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,38 +145,6 @@ def mix_gains(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: floa
     return alpha, 10.0 ** (gain_db / 20.0)
 
 
-class _AudioCache:
-    """Decoded, resampled files, least recently used dropped first when over budget.
-
-    Thread-safe (the tf.data map calls in parallel); a miss decodes outside the lock.
-    """
-
-    def __init__(self, budget_bytes: float) -> None:
-        self.budget = budget_bytes
-        self.used = 0
-        self._items: OrderedDict[Path, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, path: Path) -> np.ndarray | None:
-        with self._lock:
-            audio = self._items.get(path)
-            if audio is not None:
-                self._items.move_to_end(path)
-            return audio
-
-    def put(self, path: Path, audio: np.ndarray) -> None:
-        if audio.nbytes > self.budget:
-            return
-        with self._lock:
-            if path in self._items:
-                return
-            self._items[path] = audio
-            self.used += audio.nbytes
-            while self.used > self.budget:
-                _, dropped = self._items.popitem(last=False)
-                self.used -= dropped.nbytes
-
-
 class CleanCorpus:
     """Clean files per category, checked at start and split into train/validation.
 
@@ -240,7 +207,7 @@ class CleanCorpus:
 
         budget = float(cfg["cache_mb"]) * 2**20
         self.preload = bool(cfg["preload"])
-        self._cache = _AudioCache(math.inf if self.preload else budget)
+        self._cache = audio_io.AudioCache(math.inf if self.preload else budget)
         self._bad: set[Path] = set()
         self._bad_lock = threading.Lock()
         if self.preload:

@@ -87,18 +87,22 @@ def _trim_silence(x: np.ndarray, rel: float = 1e-4) -> np.ndarray:
     return x[loud[0] : loud[-1] + 1]
 
 
-_DECODED: dict[tuple[str, int, int, int], np.ndarray] = {}
+# decoded recorded noise, per process; bounded, since a noise folder may be large (4.4 minutes
+# of the shared corpus take 46 MB; a file dropped is decoded again, to the same samples)
+_DECODED = audio_io.AudioCache(512 * 2**20)
 
 
 def _decode_recorded(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 at ``sample_rate``, DC removed, silent ends trimmed; cached per process."""
+    """Mono float32 at ``sample_rate``, DC removed, silent ends trimmed; cached per process
+    (a bounded cache)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size, int(sample_rate))
-    if key not in _DECODED:
+    audio = _DECODED.get(key)
+    if audio is None:
         audio, _ = audio_io.load_audio(path, sample_rate=sample_rate, mono=True)
-        audio = audio.astype(np.float32) - np.float32(audio.mean())
-        _DECODED[key] = _trim_silence(audio)
-    return _DECODED[key]
+        audio = _trim_silence(audio.astype(np.float32) - np.float32(audio.mean()))
+        _DECODED.put(key, audio)
+    return audio
 
 
 

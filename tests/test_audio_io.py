@@ -1,0 +1,23 @@
+"""audio_io.py: the one audio cache (decoding and formats are tested in test_inference.py)."""
+import math
+
+import numpy as np
+
+import audio_io
+
+
+def test_audio_cache_keeps_the_budget_dropping_the_least_recently_used():
+    cache = audio_io.AudioCache(budget_bytes=3 * 400)  # three arrays of 100 float32
+    arrays = {k: np.full(100, i, np.float32) for i, k in enumerate("abcd")}
+    for k in "abc":
+        cache.put(k, arrays[k])
+    assert cache.get("a") is arrays["a"]  # "a" is now the most recently used
+    cache.put("d", arrays["d"])
+    assert cache.get("b") is None and cache.get("a") is arrays["a"] and cache.get("d") is arrays["d"]
+    assert cache.used == 3 * 400
+    cache.put("big", np.zeros(1000, np.float32))  # larger than the whole budget: not kept
+    assert cache.get("big") is None and cache.used == 3 * 400
+    unbounded = audio_io.AudioCache(math.inf)
+    for k, a in arrays.items():
+        unbounded.put(k, a)
+    assert all(unbounded.get(k) is a for k, a in arrays.items())
