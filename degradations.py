@@ -121,7 +121,9 @@ def check_family_section(name: str, section: Any, sample_rate: int) -> None:
     unknown = [(key, holder) for key, holder in _key_paths(section, name) if key not in seen]
     if unknown:
         key, holder = unknown[0]
-        raise ValueError(f"noise.{key}: not a parameter of the {name} family (known here: {', '.join(map(str, holder))})")
+        last = key.rsplit(".", 1)[-1]
+        known = [str(k) for k in holder if str(k) != last]
+        raise ValueError(f"noise.{key}: not a parameter of the {name} family (known here: {', '.join(known)})")
 
 
 def noise_config(cfg: Any) -> dict:

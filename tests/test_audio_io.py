@@ -1,4 +1,4 @@
-"""audio_io.py: the one audio cache (decoding and formats are tested in test_inference.py)."""
+"""audio_io.py: the one audio cache (decoding, formats and atomic writes are tested through the restorer, in test_inference.py)."""
 import math
 
 import numpy as np

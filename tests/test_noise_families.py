@@ -71,8 +71,10 @@ def test_a_family_section_key_the_family_never_reads_is_named(whine):
         dg.NoiseSource(film, SR)
     extra = dg.load_noise_config("film")
     extra["film"]["crackle"]["rat_hz"] = [1, 2]  # beside the right key: read by nothing
-    with pytest.raises(ValueError, match=r"noise\.film\.crackle\.rat_hz: not a parameter"):
+    with pytest.raises(ValueError, match=r"noise\.film\.crackle\.rat_hz: not a parameter") as err:
         dg.NoiseSource(extra, SR)
+    known = str(err.value).split("known here: ")[1]
+    assert "rate_hz" in known and "rat_hz" not in known.replace("rate_hz", "")  # the typo is not offered as known
 
 
 def test_a_top_level_key_must_be_a_mixing_key_or_a_family():
