@@ -80,9 +80,10 @@ import configs  # noqa: E402
 import naming  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
-from loading import BACKENDS, PRECISIONS, _noise_function, cached_model, file_noise_power, load_model  # noqa: E402
+from loading import BACKENDS, _noise_function, cached_model, file_noise_power, load_model  # noqa: E402
 from loading import print_spec, resolve_precision, with_noise_power  # noqa: E402
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
+from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
 
 log = logging.getLogger("inference")

@@ -21,9 +21,9 @@ import numpy as np
 import audio_io
 from cli import UsageError, print_warning
 from paths import DEFAULT_CHECKPOINT, DEFAULT_EXPORT
+from precision import resolve_precision as _resolve_precision
 from streaming import compute_device
 
-PRECISIONS = ("auto", "float32", "bfloat16")
 BACKENDS = ("auto", "tensorflow", "onnxruntime")
 
 
@@ -41,15 +41,15 @@ def _noise_function(model: Any, model_cfg: Mapping) -> Callable:
 
     if isinstance(model, exported_model.OnnxDenoiser):  # its STFT is inside the exported graph
         return model.noise
+    key = (int(model_cfg["n_fft"]), int(model_cfg["hop_length"]), str(model_cfg.get("conditioning") or "none"))
+    cached = _NOISE_FUNCTIONS.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     import tensorflow as tf
 
     import unet
 
     denoiser = unet.WaveformDenoiser(model, model_cfg, transform="fft")
-    key = (denoiser.n_fft, denoiser.hop, denoiser.conditioned)
-    cached = _NOISE_FUNCTIONS.get(model)
-    if cached is not None and cached[0] == key:
-        return cached[1]
 
     def noise_of(x: tf.Tensor, power: tf.Tensor | None = None) -> tf.Tensor:
         return denoiser(x, power, all_stages=False)["noise"]
@@ -65,17 +65,13 @@ def _noise_function(model: Any, model_cfg: Mapping) -> Callable:
     return estimate_noise
 
 
-def resolve_precision(precision: str) -> str:
-    """``float32`` or ``bfloat16``: ``auto`` is bfloat16 only on a CPU that computes it natively
-    (AVX-512 BF16 or AMX; a 60 s file took 0.71x the wall time of float32 on such an EPYC),
-    float32 elsewhere, where bfloat16 is emulated and slower, and on GPUs."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
-    if precision != "auto":
-        return precision
-    import unet
-
-    return "bfloat16" if compute_device() == "CPU" and unet.native_bfloat16_cpu() else "float32"
+def resolve_precision(name: str) -> str:
+    """``float32`` or ``bfloat16`` (``precision.resolve_precision``): ``auto`` is bfloat16
+    only on a CPU that computes it natively (AVX-512 BF16 or AMX; a 60 s file took 0.71x the
+    wall time of float32 on such an EPYC), float32 elsewhere and on any GPU."""
+    on_gpu = compute_device() != "CPU"
+    # the restorer keeps GPUs in float32 whatever their capability (bfloat16_gpus=False)
+    return _resolve_precision(name, "precision", [(0, 0)] if on_gpu else (), bfloat16_gpus=False)
 
 
 def resolve_backend(checkpoint: str | os.PathLike, backend: str, precision: str = "float32") -> tuple[Path, str]:

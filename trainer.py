@@ -28,9 +28,10 @@ from tqdm import tqdm
 
 import dataset_loader
 import losses
-from configs import plain as _plain
+import precision
 import stft
 import unet
+from configs import plain as _plain
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ class Trainer:
         self.best_metric = str(self.tcfg.get("best_metric") or "val_si_sdr_i")
         if self.best_metric not in BEST_METRICS:
             raise ValueError(f"train.best_metric: expected one of {', '.join(BEST_METRICS)}, got {self.best_metric!r}")
-        self.precision = unet.keras_policy(unet.resolve_precision(str(self.tcfg.precision), "train.precision", gpu_capabilities()))
+        self.precision = precision.keras_policy(precision.resolve_precision(str(self.tcfg.precision), "train.precision", gpu_capabilities()))
         log.info("precision: %s", self.precision)
         keras.mixed_precision.set_global_policy(self.precision)
         keras.utils.set_random_seed(int(cfg.seed))

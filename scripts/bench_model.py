@@ -117,9 +117,10 @@ def run_worker(args: argparse.Namespace) -> dict:
     from omegaconf import OmegaConf
 
     import configs
+    import precision
     import unet
 
-    keras.mixed_precision.set_global_policy(unet.keras_policy(unet.resolve_precision(args.precision, "--precisions")))
+    keras.mixed_precision.set_global_policy(precision.keras_policy(precision.resolve_precision(args.precision, "--precisions")))
     cfg = OmegaConf.to_container(configs.group_config("model", args.config))
     keras.utils.set_random_seed(0)
     model = unet.build_model(cfg)

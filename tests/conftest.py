@@ -25,7 +25,7 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint folder (config.json + model.weights.h5) of the untrained tiny model.
 
@@ -101,6 +101,6 @@ def _write_corpus(root: Path) -> dict[str, Path]:
     return folders
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def corpus(tmp_path_factory) -> dict[str, Path]:
     return _write_corpus(tmp_path_factory.mktemp("corpus"))

@@ -770,9 +770,9 @@ def test_restore_file_takes_a_strength_per_file(tmp_path, tiny):
 @pytest.mark.parametrize("flags, expected", [({"avx2", "fma"}, "float32"), ({"avx512f", "avx512_bf16"}, "bfloat16"),
                                               ({"amx_bf16"}, "bfloat16")])
 def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, flags, expected):
-    import unet
+    import precision
 
-    monkeypatch.setattr(unet, "cpu_flags", lambda path="/proc/cpuinfo": set(flags))
+    monkeypatch.setattr(precision, "cpu_flags", lambda path="/proc/cpuinfo": set(flags))
     monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
     assert loading.resolve_precision("auto") == expected
     assert loading.resolve_precision("float32") == "float32"

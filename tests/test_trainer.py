@@ -335,13 +335,6 @@ def test_train_cli_init_from_missing_folder_is_one_line_error(corpus, tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "nowhere" in result.stderr
 
 
-def test_cpu_flags_reads_first_flags_line(tmp_path):
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu\n")
-    assert unet.cpu_flags(str(info)) == {"fpu", "avx512f", "avx512_bf16"}
-    assert unet.cpu_flags(str(tmp_path / "missing")) == set()
-
-
 def test_every_validation_score_is_a_csv_column_and_a_best_metric():
     scores = set(trainer_module.SCORE_ITEMS)
     assert scores == {f for f in trainer_module.CSV_FIELDS if f.startswith("val_si_sdr_i")}

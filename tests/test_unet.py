@@ -404,30 +404,6 @@ def test_small_model_overfits_one_pair() -> None:
     assert ratio < 0.5
 
 
-@pytest.mark.parametrize(
-    "name, flags, gpus, bfloat16_gpus, expected",
-    [
-        ("auto", {"avx512f", "avx512_bf16"}, [], True, "bfloat16"),
-        ("auto", {"avx512f", "amx_bf16", "amx_tile"}, [], True, "bfloat16"),
-        ("auto", {"avx512f", "avx512_vnni"}, [], True, "float32"),  # bfloat16 would be emulated
-        ("auto", set(), [(8, 0)], True, "bfloat16"),
-        ("auto", set(), [(8, 0)], False, "float32"),  # the restorer keeps GPUs in float32
-        ("auto", {"avx512_bf16"}, [(7, 5)], True, "float32"),  # the GPU decides, and it lacks bfloat16
-        ("float32", {"avx512_bf16"}, [], True, "float32"),
-        ("bfloat16", set(), [], True, "bfloat16"),
-        ("mixed_bfloat16", set(), [], True, "bfloat16"),  # the word configs recorded before
-    ],
-)
-def test_resolve_precision(name, flags, gpus, bfloat16_gpus, expected) -> None:
-    assert unet.resolve_precision(name, "train.precision", gpus, flags, bfloat16_gpus) == expected
-    assert unet.keras_policy(expected) == ("mixed_bfloat16" if expected == "bfloat16" else "float32")
-
-
-def test_resolve_precision_refuses_float16_naming_the_setting() -> None:
-    with pytest.raises(ValueError, match="train.precision: expected one of auto, float32, bfloat16"):
-        unet.resolve_precision("mixed_float16", "train.precision", [], set())
-
-
 def test_segments_align_to_the_models_total_time_stride():
     """The stride arithmetic is the model's (unet.total_strides), used by the restorer's plan."""
     base = {"name": "t", "sample_rate": 44100, "n_fft": 2048, "hop_length": 512, "depth": 2, "filters": [4, 8, 8]}
