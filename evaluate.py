@@ -418,7 +418,7 @@ def run(cfg: DictConfig, command: str) -> int:
 def command(cfg: DictConfig) -> int:
     """evaluate.py as a command: the exit code, and errors as one line."""
     command_line = "python evaluate.py " + " ".join(sys.argv[1:])
-    from cli import InferenceError, native_stderr_silenced
+    from cli import InferenceError, native_stderr_silenced, print_error
 
     with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
         from unet import CheckpointError  # imports TensorFlow
@@ -426,10 +426,10 @@ def command(cfg: DictConfig) -> int:
     try:
         return run(cfg, command_line.strip())
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     except (CheckpointError, InferenceError) as exc:  # one line, not a traceback wall
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 1
 
 

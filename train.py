@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import configs  # noqa: F401  (registers the schemas that conf/ names)
+from cli import print_error
 from paths import repo_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the logs
@@ -60,7 +61,7 @@ def run(cfg: DictConfig) -> int:
         check_settings(cfg)
         chief = is_chief(str(cfg.train.strategy))
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     exp_dir = experiment_dir(cfg, overrides)
     has_state = (exp_dir / "checkpoints" / "checkpoint").exists()
@@ -92,7 +93,7 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
             trainer.initialise_from(repo_path(init_from), int(cfg.train.get("init_step") or 0))
             trainer.validate_initial()
     except (ValueError, CheckpointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     try:
         trainer.fit(quiet=bool(cfg.get("quiet", False)))
@@ -102,10 +103,10 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingD
         print(f"interrupted at step {int(trainer.step.numpy())}; {where}; continue with resume=true", file=sys.stderr)
         return 130
     except TrainingDiverged as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 3
     except ValueError as exc:  # configuration or data problems found at start
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     if not chief:  # the chief saves the models and says where
         print(f"done: the chief wrote the models to {exp_dir}")
