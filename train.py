@@ -71,19 +71,22 @@ def run(cfg: DictConfig) -> int:
         return 2
     # only the chief of a multi-worker run writes the folder, and so only it may remove it
     created = chief and not exp_dir.exists()
-    code = _train(cfg, exp_dir, chief, Trainer, TrainingDiverged, CheckpointError)
+    code = _train(cfg, exp_dir, chief, overrides, Trainer, TrainingDiverged, CheckpointError)
     if code == 2 and created:
         # a start that failed on its settings or data trained nothing: leave no folder behind
         shutil.rmtree(exp_dir, ignore_errors=True)
     return code
 
 
-def _train(cfg: DictConfig, exp_dir: Path, chief: bool, Trainer: type, TrainingDiverged: type, CheckpointError: type) -> int:
+def _train(cfg: DictConfig, exp_dir: Path, chief: bool, overrides: list[str], Trainer: type, TrainingDiverged: type,
+           CheckpointError: type) -> int:  # fmt: skip
     if chief:
         exp_dir.mkdir(parents=True, exist_ok=True)
         # rewritten on every start, so after a resume with changed overrides (e.g. a lower lr) it
-        # records the settings the run goes on with; metrics.csv and the log keep the history
+        # records the settings the run goes on with; metrics.csv and the log keep the history.
+        # The overrides are what a parked run continues with (parking.continue_command)
         (exp_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (exp_dir / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
     print(f"experiment folder: {exp_dir}", flush=True)
     try:
         trainer = Trainer(cfg, exp_dir)

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tensorflow as tf
+from omegaconf import OmegaConf
 
 import dataset_loader
 import losses
@@ -214,6 +215,8 @@ def test_train_cli_writes_experiment_folder(corpus, tmp_path, tiny_checkpoint):
     exp = folders[0]
     assert exp.name.startswith("batch_size=2,dset.cache_mb=64,")  # named from the sorted overrides
     assert "name: tiny" in (exp / "config.yaml").read_text()
+    # the overrides as given: what a parked run continues with (parking.continue_command)
+    assert OmegaConf.to_container(OmegaConf.load(exp / "overrides.yaml")) == args
     assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-4")
     assert (exp / "best" / "model.weights.h5").is_file() and (exp / "last" / "config.json").is_file()
     lines = (exp / "metrics.csv").read_text().splitlines()

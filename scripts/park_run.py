@@ -1,0 +1,61 @@
+"""Park a training run in the repository, or take a parked run up again (parking.py).
+
+    .venv/bin/python scripts/park_run.py park /work/runs/cond2            # -> parked_runs/cond2, commit it
+    .venv/bin/python scripts/park_run.py unpark parked_runs/cond2 --experiments-root /work/runs
+
+``park`` keeps the last checkpoint's weights, the settings and the metrics (under 16 MB;
+``--dest`` parks elsewhere). ``unpark`` rebuilds the experiment folder and prints the
+train.py command that continues the run. docs/TRAINING.md, "Runs that outlast a working period".
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as train.py: unpark builds the trainer
+
+from cli import print_error  # noqa: E402
+from paths import repo_path  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("park", help="park an experiment folder")
+    p.add_argument("experiment_dir")
+    p.add_argument("--dest", default="parked_runs", help="where parked runs live (default: parked_runs)")
+    p.add_argument("--limit-mb", type=float, default=None, help="size limit of the parked run (default 16)")
+    u = sub.add_parser("unpark", help="rebuild a parked run's experiment folder")
+    u.add_argument("parked_dir")
+    u.add_argument("--experiments-root", default="experiments", help="as train.py's experiments_root")
+    args = parser.parse_args(argv)
+
+    from cli import native_stderr_silenced
+
+    with native_stderr_silenced():  # TF's C++ start-up lines, as train.py keeps them out
+        import tensorflow  # noqa: F401
+    import parking
+    from unet import CheckpointError
+
+    try:
+        if args.command == "park":
+            limit = parking.LIMIT_MB if args.limit_mb is None else args.limit_mb
+            folder = parking.park(repo_path(args.experiment_dir), repo_path(args.dest), limit)
+            info = parking.read_parked(folder)
+            print(f"parked step {info['step']} of {info['experiment']} in {folder} ({parking.folder_mb(folder):.1f} MB)")
+        else:
+            exp_dir, command = parking.unpark(repo_path(args.parked_dir), args.experiments_root)
+            print(f"unparked into {exp_dir}")
+            print(f"continue with: {command}" if command else
+                  "continue with: python train.py <the run's overrides> "
+                  f"experiment={exp_dir.name} experiments_root={args.experiments_root} resume=true")  # fmt: skip
+    except (parking.ParkingError, CheckpointError, ValueError, OSError) as exc:
+        print_error(exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
