@@ -152,7 +152,6 @@ def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT,
             "experiment": name,
             "step": step,
             "parked": (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-            "from": str(exp_dir),
             "validation_at_step": _row_at(rows, step),
             "best": {"metric": best_metric, "score": best_score if math.isfinite(best_score) else None,
                      "step": int(_number(best_rows[-1]["step"])) if best_rows else None},  # fmt: skip

@@ -133,3 +133,19 @@ def test_continue_command_replaces_place_and_quotes():
                                         "train.init_from='/a b/last'"], "cond2", "/work/runs")  # fmt: skip
     assert shlex.split(command) == ["python", "train.py", "lr=5e-5", "train.init_from='/a b/last'", "experiment=cond2",
                                     "experiments_root=/work/runs", "resume=true"]  # fmt: skip
+
+
+COMMITTED = sorted(p for p in parking.PARKED_ROOT.iterdir() if p.is_dir()) if parking.PARKED_ROOT.is_dir() else []
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.name)
+def test_committed_parked_runs_are_whole_and_within_the_limit(folder):
+    from omegaconf import OmegaConf
+
+    info = parking.read_parked(folder)  # the weights are the parked ones
+    assert parking.folder_mb(folder) <= parking.LIMIT_MB
+    _, cfg = unet.load_denoiser(folder / "model")  # strict: every saved array fits the config
+    assert cfg == unet.model_config(OmegaConf.load(folder / "config.yaml").model)
+    steps = [int(line.split(",")[1]) for line in (folder / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(steps) and steps[-1] <= info["step"]  # no record past the parked step
+    assert info["continue"] and "resume=true" in info["continue"]
