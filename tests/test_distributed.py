@@ -172,7 +172,8 @@ def test_multiworker_trains_and_only_the_chief_writes(corpus, tmp_path):
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err[-3000:]
     chief = tmp_path / "root0" / "mw"
-    assert sorted(p.name for p in chief.iterdir()) == ["best", "checkpoints", "config.yaml", "last", "metrics.csv", "tensorboard"]
+    assert sorted(p.name for p in chief.iterdir()) == ["best", "checkpoints", "config.yaml", "last", "metrics.csv", "overrides.yaml",
+                                                         "tensorboard"]
     assert tf.train.latest_checkpoint(str(chief / "checkpoints")).endswith("ckpt-2")
     rows = (chief / "metrics.csv").read_text().splitlines()[1:]
     assert [r.split(",")[1] for r in rows] == ["2"] and np.isfinite(float(rows[0].split(",")[2]))
