@@ -1,9 +1,9 @@
 """Park a training run in the repository, or take a parked run up again (parking.py).
 
-    .venv/bin/python scripts/park_run.py park /work/runs/cond2            # -> parked_runs/cond2, commit it
-    .venv/bin/python scripts/park_run.py unpark parked_runs/cond2 --experiments-root /work/runs
+    .venv/bin/python scripts/park_run.py park /work/runs/mine             # -> parked_runs/mine, commit it
+    .venv/bin/python scripts/park_run.py unpark parked_runs/mine --experiments-root /work/runs
 
-``park`` keeps the last checkpoint's weights, the settings and the metrics (under 16 MB;
+``park`` keeps the last checkpoint's weights, the settings and the metrics (under 5 MB;
 ``--dest`` parks elsewhere). ``unpark`` rebuilds the experiment folder and prints the
 train.py command that continues the run. docs/TRAINING.md, "Runs that outlast a working period".
 """
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("park", help="park an experiment folder")
     p.add_argument("experiment_dir")
     p.add_argument("--dest", default="parked_runs", help="where parked runs live (default: parked_runs)")
-    p.add_argument("--limit-mb", type=float, default=None, help="size limit of the parked run (default 16)")
+    p.add_argument("--limit-mb", type=float, default=None, help="size limit of the parked run (default 5)")
     u = sub.add_parser("unpark", help="rebuild a parked run's experiment folder")
     u.add_argument("parked_dir")
     u.add_argument("--experiments-root", default="experiments", help="as train.py's experiments_root")
