@@ -22,8 +22,15 @@ bit-exact to an uninterrupted one (``resume=true`` on the same machine is), but
 otherwise the same run.
 
 The size limit is :data:`LIMIT_MB` per parked run, the repository's rule for any file but the
-shipped model. The small model's weights (12 MB) exceed it: such a run parks outside the
-repository (``--dest``), in a place the run's notes name; only a smaller model parks here.
+shipped model. The small model's float32 weights (12 MB) exceed it, so a run that started
+from a saved model (``train.init_from``, as every fine-tune of ``models/default`` does) is
+parked as its *difference* from that model instead: ``model/weights_delta.npz``, the change
+of every weight in float16 rounded to :data:`DELTA_MANTISSA_BITS` mantissa bits, its two
+bytes stored as separate planes (which compress better), about 4.1 MB for the small model.
+Unparking adds it back to the reference model, whose SHA-256 is checked. The largest error
+this leaves (recorded in ``parked.json``) is a fraction of one optimiser step: the delta of
+a fine-tune is about 1e-3 per weight, and 9 significant bits of it err by under 1e-5, where
+one Adam step at lr 5e-5 moves a weight by up to 5e-5.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import math
 import os
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -46,6 +54,10 @@ PARKED_ROOT = REPO_ROOT / "parked_runs"
 LIMIT_MB = 5.0  # the repository keeps no file over 5 MB but the shipped model
 INFO_FILE = "parked.json"
 MODEL_FOLDER = "model"
+DELTA_FILE = "weights_delta.npz"  # in MODEL_FOLDER, beside config.json, for a parked difference
+# float16 keeps 10 mantissa bits; 8 of them (9 significant bits) keep the error a fraction of
+# an optimiser step and save about 15 % (a 1,523-step fine-tune's delta: 4.9 against 4.2 MB)
+DELTA_MANTISSA_BITS = 8
 # what train.py writes into an experiment folder, kept by parking as it is
 RUN_FILES = ("config.yaml", "overrides.yaml", "metrics.csv")
 # overrides that say where and whether to resume, set anew by the continuing command
@@ -119,29 +131,136 @@ def _read_last_checkpoint(exp_dir: Path, cfg) -> tuple[object, dict, int, float]
     return model, model_cfg, int(step.numpy()), float(best.numpy())
 
 
-def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT, limit_mb: float = LIMIT_MB,
-         now: datetime.datetime | None = None) -> Path:  # fmt: skip
-    """Park the run in ``exp_dir`` as ``dest_root/<experiment>``; returns that folder.
+def _arrays_sha256(arrays: list) -> str:
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(a.astype("<f4").tobytes())
+    return digest.hexdigest()
 
-    A run parked there before is replaced whole, and only once the new folder is complete.
-    Raises :class:`ParkingError` when the folder is not a run with a checkpoint, or when the
-    parked run would exceed ``limit_mb`` (nothing is written then).
-    """
+
+def _label(path: Path) -> str:
+    """``path`` as parked.json names it: relative to the repository when inside it (the next
+    machine's clone has it there), absolute otherwise."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def reference_weights(folder: str | os.PathLike, model_cfg: dict) -> list:
+    """The weights a model of ``model_cfg`` gets from the saved model in ``folder``, as a run
+    started from it (``train.init_from``) began: :func:`unet.adopt_weights`."""
     import unet
 
+    source, source_cfg = unet.load_denoiser(folder)
+    target = unet.build_model(model_cfg)
+    try:
+        unet.adopt_weights(source, source_cfg, target, model_cfg)
+    except ValueError as exc:
+        raise ParkingError(f"{folder}: not a model this run can be a difference from ({exc})") from None
+    return target.get_weights()
+
+
+def encode_delta(weights: list, reference: list) -> tuple:
+    """``weights - reference``, all arrays in one, in float16 rounded to
+    :data:`DELTA_MANTISSA_BITS`, as a ``[2, n]`` uint8 array of its two byte planes (the high
+    bytes, sign and exponent, repeat and compress well apart from the low ones); also the
+    largest error this leaves."""
+    import numpy as np
+
+    drop = 10 - DELTA_MANTISSA_BITS
+    parts, worst = [], 0.0
+    for i, (w, r) in enumerate(zip(weights, reference, strict=True)):
+        w, r = np.asarray(w, np.float32), np.asarray(r, np.float32)
+        if w.shape != r.shape:
+            raise ParkingError(f"weight {i} has shape {w.shape}, the reference's {r.shape}")
+        with np.errstate(over="ignore"):  # a change beyond float16's range is refused just below
+            bits = (w - r).astype(np.float16).view(np.uint16).astype(np.uint32)
+        half = (bits + (1 << (drop - 1))) >> drop << drop if drop else bits  # round to nearest
+        delta = half.astype(np.uint16).view(np.float16)
+        if not np.isfinite(delta).all():
+            raise ParkingError(f"weight {i} lies too far from the reference for a float16 difference")
+        if w.size:
+            worst = max(worst, float(np.max(np.abs(r + delta.astype(np.float32) - w))))
+        parts.append(delta.reshape(-1))
+    flat = np.concatenate(parts) if parts else np.zeros(0, np.float16)
+    return flat.view(np.uint8).reshape(-1, 2).T.copy(), worst
+
+
+def apply_delta(reference: list, planes) -> list:
+    """The weights that :func:`encode_delta` stored, from the same reference (float32)."""
+    import numpy as np
+
+    flat = np.ascontiguousarray(np.asarray(planes, np.uint8).T).view(np.float16).reshape(-1)
+    sizes = [int(np.size(r)) for r in reference]
+    if flat.size != sum(sizes):
+        raise ParkingError(f"the difference holds {flat.size} weights, the reference model {sum(sizes)}")
+    out, start = [], 0
+    for r, n in zip(reference, sizes):
+        out.append(np.asarray(r, np.float32) + flat[start : start + n].astype(np.float32).reshape(np.shape(r)))
+        start += n
+    return out
+
+
+def _reference_folder(reference: str | os.PathLike | None, cfg) -> Path | None:
+    """``reference`` resolved: None or "none" (full weights), "auto" (the run's
+    ``train.init_from``, if any) or a model folder."""
+    if reference is None or str(reference) == "none":
+        return None
+    if str(reference) == "auto":
+        reference = (cfg.get("train") or {}).get("init_from")
+        if not reference:
+            return None
+    return repo_path(reference)
+
+
+def _write_weights(model, model_cfg: dict, folder: Path, reference: Path | None) -> dict:
+    """Write the parked weights into ``folder``; returns what parked.json says of them."""
+    import numpy as np
+
+    import unet
+
+    if reference is None:
+        unet.save_denoiser(model, model_cfg, folder)
+        return {"format": "float32", "sha256": _sha256(folder / unet.WEIGHTS_FILE)}
+    try:
+        base = reference_weights(reference, model_cfg)
+    except unet.CheckpointError as exc:
+        raise ParkingError(f"the reference model: {exc}") from None
+    weights = model.get_weights()
+    planes, worst = encode_delta(weights, base)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / unet.CONFIG_FILE).write_text(json.dumps(unet.model_config(model_cfg), indent=2))
+    np.savez_compressed(folder / DELTA_FILE, planes=planes)
+    return {"format": "float16_delta", "sha256": _sha256(folder / DELTA_FILE), "reference": _label(reference),
+            "reference_sha256": _sha256(reference / unet.WEIGHTS_FILE), "mantissa_bits": DELTA_MANTISSA_BITS,
+            "max_error": worst, "weights_sha256": _arrays_sha256(apply_delta(base, planes))}  # fmt: skip
+
+
+def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT, limit_mb: float = LIMIT_MB,
+         now: datetime.datetime | None = None, reference: str | os.PathLike | None = "auto") -> Path:  # fmt: skip
+    """Park the run in ``exp_dir`` as ``dest_root/<experiment>``; returns that folder.
+
+    ``reference``: a saved model the weights are parked as a difference from (see the module's
+    notes); ``"auto"`` takes the run's ``train.init_from`` where it has one, None or ``"none"``
+    parks the float32 weights whole. A run parked there before is replaced whole, and only
+    once the new folder is complete. Raises :class:`ParkingError` when the folder is not a run
+    with a checkpoint, or when the parked run would exceed ``limit_mb`` (nothing is written then).
+    """
     exp_dir = Path(exp_dir)
     config = exp_dir / "config.yaml"
     if not config.is_file():
         raise ParkingError(f"{exp_dir}: not an experiment folder of train.py (no config.yaml)")
     cfg = OmegaConf.load(config)
     model, model_cfg, step, best_score = _read_last_checkpoint(exp_dir, cfg)
+    reference = _reference_folder(reference, cfg)
     name = exp_dir.name
     dest_root = Path(dest_root)
     dest_root.mkdir(parents=True, exist_ok=True)
     work = dest_root / f".{name}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     try:
-        unet.save_denoiser(model, model_cfg, work / MODEL_FOLDER)
+        weights = _write_weights(model, model_cfg, work / MODEL_FOLDER, reference)
         for file in RUN_FILES:
             if (exp_dir / file).is_file():
                 shutil.copy2(exp_dir / file, work / file)
@@ -156,15 +275,16 @@ def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT,
             "validation_at_step": _row_at(rows, step),
             "best": {"metric": best_metric, "score": best_score if math.isfinite(best_score) else None,
                      "step": int(_number(best_rows[-1]["step"])) if best_rows else None},  # fmt: skip
-            "weights_sha256": _sha256(work / MODEL_FOLDER / unet.WEIGHTS_FILE),
+            "weights": weights,
             "optimizer_moments": "not kept; rebuilt from zero when the run continues",
             "continue": continue_command(overrides, name, "experiments") if overrides else None,
         }
         (work / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
         size = folder_mb(work)
         if size > limit_mb:
+            hint = "" if reference else " or as a difference from the model it started from (--reference)"
             raise ParkingError(f"{exp_dir}: the parked run would take {size:.1f} MB, over the limit of {limit_mb:g} MB; "
-                               "park it outside the repository (--dest) and say where in the run's notes")  # fmt: skip
+                               f"park it outside the repository (--dest){hint} and say where in the run's notes")  # fmt: skip
         target = dest_root / name
         old = dest_root / f".{name}.old-{os.getpid()}"
         if target.exists():
@@ -177,7 +297,8 @@ def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT,
 
 
 def read_parked(parked: str | os.PathLike) -> dict:
-    """The ``parked.json`` of a parked run, checked to be whole (weights match their hash)."""
+    """The ``parked.json`` of a parked run, checked to be whole (its weights file, and for a
+    difference the reference model, match their hashes)."""
     import unet
 
     parked = Path(parked)
@@ -185,10 +306,41 @@ def read_parked(parked: str | os.PathLike) -> dict:
         info = json.loads((parked / INFO_FILE).read_text())
     except (OSError, ValueError) as exc:
         raise ParkingError(f"{parked}: not a parked run ({INFO_FILE}: {exc.__class__.__name__})") from None
-    weights = parked / MODEL_FOLDER / unet.WEIGHTS_FILE
-    if not weights.is_file() or _sha256(weights) != info.get("weights_sha256"):
-        raise ParkingError(f"{weights}: missing or not the weights that were parked (SHA-256 differs)")
+    # parks written before differences existed name their float32 file's hash at the top level
+    weights = info.get("weights") or {"format": "float32", "sha256": info.get("weights_sha256")}
+    info["weights"] = weights
+    delta = weights["format"] == "float16_delta"
+    stored = parked / MODEL_FOLDER / (DELTA_FILE if delta else unet.WEIGHTS_FILE)
+    if not stored.is_file() or _sha256(stored) != weights.get("sha256"):
+        raise ParkingError(f"{stored}: missing or not the weights that were parked (SHA-256 differs)")
+    if delta:
+        reference = repo_path(weights["reference"]) / unet.WEIGHTS_FILE
+        if not reference.is_file():
+            raise ParkingError(f"{parked}: its weights are a difference from {weights['reference']}, which is not here")
+        if _sha256(reference) != weights["reference_sha256"]:
+            raise ParkingError(f"{reference}: not the reference model the run was parked against (SHA-256 differs)")
     return info
+
+
+def load_parked_model(parked: str | os.PathLike, info: dict | None = None) -> tuple[object, dict]:
+    """The parked weights as a model: ``(model, model_config)``, either format."""
+    import numpy as np
+
+    import unet
+
+    parked = Path(parked)
+    info = info or read_parked(parked)
+    weights = info["weights"]
+    if weights["format"] != "float16_delta":
+        return unet.load_denoiser(parked / MODEL_FOLDER)
+    model_cfg = unet.model_config(json.loads((parked / MODEL_FOLDER / unet.CONFIG_FILE).read_text()))
+    with np.load(parked / MODEL_FOLDER / DELTA_FILE) as stored:
+        values = apply_delta(reference_weights(repo_path(weights["reference"]), model_cfg), stored["planes"])
+    if _arrays_sha256(values) != weights["weights_sha256"]:
+        raise ParkingError(f"{parked}: the difference does not rebuild the parked weights (SHA-256 differs)")
+    model = unet.build_model(model_cfg)
+    model.set_weights(values)
+    return model, model_cfg
 
 
 def unpark(parked: str | os.PathLike, experiments_root: str | os.PathLike) -> tuple[Path, str | None]:
@@ -201,6 +353,7 @@ def unpark(parked: str | os.PathLike, experiments_root: str | os.PathLike) -> tu
     continues the run (None when the run recorded no overrides). Refuses a folder that
     already holds checkpoints; a failed unpark leaves no folder behind.
     """
+    import unet
     from trainer import Trainer
 
     parked = Path(parked)
@@ -212,7 +365,11 @@ def unpark(parked: str | os.PathLike, experiments_root: str | os.PathLike) -> tu
     created = not exp_dir.exists()
     try:
         trainer = Trainer(OmegaConf.load(parked / "config.yaml"), exp_dir)
-        trainer.initialise_from(parked / MODEL_FOLDER, int(info["step"]))
+        with tempfile.TemporaryDirectory() as tmp:
+            source = parked / MODEL_FOLDER
+            if info["weights"]["format"] == "float16_delta":  # rebuilt as a model folder to start from
+                source = unet.save_denoiser(*load_parked_model(parked, info), Path(tmp) / MODEL_FOLDER)
+            trainer.initialise_from(source, int(info["step"]))
         score = _number(((info.get("validation_at_step") or {}).get(trainer.best_metric)))
         trainer.best_score.assign(score if math.isfinite(score) else -math.inf)
         for file in RUN_FILES:

@@ -443,11 +443,9 @@ class Trainer:
                              f"(differs in {', '.join(differ)}); choose the matching model=...")  # fmt: skip
         if step < 0:
             raise ValueError(f"train.init_step: must be non-negative, got {step}")
-        if grows:
-            widened = unet.transfer_weights(source, self.model)
+        widened = unet.adopt_weights(source, source_cfg, self.model, self.model_cfg)
+        if widened:
             log.info("conditioning added to %s: new input channels of %s start at zero", folder, ", ".join(widened))
-        else:
-            self.model.set_weights(source.get_weights())
         self.step.assign(int(step))
         self.optimizer.iterations.assign(int(step))  # the schedule reads the optimiser's count
         log.info("initialised from %s at step %d", folder, int(step))

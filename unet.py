@@ -314,6 +314,17 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
     return widened
 
 
+def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model, target_cfg: Mapping) -> list[str]:
+    """Give ``target`` the weights of ``source``, as a run started from ``source`` begins: the
+    same weights, or (an unconditioned source, a conditioned target) :func:`transfer_weights`'
+    widening. Returns the names of the widened layers (none for a plain copy); raises
+    ``ValueError`` when the weights do not fit."""
+    if str(source_cfg.get("conditioning") or "none") == "none" and str(target_cfg.get("conditioning") or "none") != "none":
+        return transfer_weights(source, target)
+    target.set_weights(source.get_weights())
+    return []
+
+
 def stage_outputs(outputs: Any) -> list:
     """The model's stage estimates as a list (Keras returns a bare tensor for one stage)."""
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

@@ -4,7 +4,9 @@
     .venv/bin/python scripts/park_run.py unpark parked_runs/mine --experiments-root /work/runs
 
 ``park`` keeps the last checkpoint's weights, the settings and the metrics (under 5 MB;
-``--dest`` parks elsewhere). ``unpark`` rebuilds the experiment folder and prints the
+``--dest`` parks elsewhere). A run started from a saved model (``train.init_from``) is parked
+as its difference from that model (``--reference``, default ``auto``; ``none`` keeps the
+float32 weights whole). ``unpark`` rebuilds the experiment folder and prints the
 train.py command that continues the run. docs/TRAINING.md, "Runs that outlast a working period".
 """
 from __future__ import annotations
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment_dir")
     p.add_argument("--dest", default="parked_runs", help="where parked runs live (default: parked_runs)")
     p.add_argument("--limit-mb", type=float, default=None, help="size limit of the parked run (default 5)")
+    p.add_argument("--reference", default="auto",
+                   help="model folder to park the weights as a difference from: auto (the run's train.init_from), "
+                        "none (whole float32 weights), or a folder")  # fmt: skip
     u = sub.add_parser("unpark", help="rebuild a parked run's experiment folder")
     u.add_argument("parked_dir")
     u.add_argument("--experiments-root", default="experiments", help="as train.py's experiments_root")
@@ -42,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "park":
             limit = parking.LIMIT_MB if args.limit_mb is None else args.limit_mb
-            folder = parking.park(repo_path(args.experiment_dir), repo_path(args.dest), limit)
+            folder = parking.park(repo_path(args.experiment_dir), repo_path(args.dest), limit, reference=args.reference)
             info = parking.read_parked(folder)
-            print(f"parked step {info['step']} of {info['experiment']} in {folder} ({parking.folder_mb(folder):.1f} MB)")
+            weights = info["weights"]
+            how = (f", as a difference from {weights['reference']} (largest error {weights['max_error']:.1e})"
+                   if weights["format"] == "float16_delta" else "")  # fmt: skip
+            print(f"parked step {info['step']} of {info['experiment']} in {folder} ({parking.folder_mb(folder):.1f} MB{how})")
         else:
             exp_dir, command = parking.unpark(repo_path(args.parked_dir), args.experiments_root)
             print(f"unparked into {exp_dir}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,13 +117,121 @@ def test_park_refuses_a_folder_without_a_run_or_a_checkpoint(tmp_path):
 
 def test_unpark_refuses_weights_that_are_not_the_parked_ones(parked, tmp_path):
     copy = tmp_path / "walk"
-    import shutil
-
     shutil.copytree(parked.folder, copy)
     weights = copy / "model" / unet.WEIGHTS_FILE
     data = bytearray(weights.read_bytes())
     data[-100] ^= 0xFF
     weights.write_bytes(bytes(data))
+    with pytest.raises(parking.ParkingError, match="SHA-256 differs"):
+        parking.unpark(copy, tmp_path / "runs")
+    assert not (tmp_path / "runs" / "walk").exists()
+
+
+def test_delta_round_trip_errs_within_the_kept_precision():
+    rng = np.random.default_rng(0)
+    reference = [rng.normal(0, 0.05, (3, 3, 4, 8)).astype(np.float32), rng.normal(0, 1, (8,)).astype(np.float32),
+                 np.float32(rng.normal())]  # fmt: skip
+    weights = [r + rng.normal(0, 1e-3, np.shape(r)).astype(np.float32) for r in reference]
+    weights[1][:4] = reference[1][:4]  # untouched weights come back exactly
+    planes, worst = parking.encode_delta(weights, reference)
+    assert planes.dtype == np.uint8 and planes.shape == (2, 3 * 3 * 4 * 8 + 8 + 1)
+    back = parking.apply_delta(reference, planes)
+    assert [b.shape for b in back] == [np.shape(w) for w in weights] and all(b.dtype == np.float32 for b in back)
+    np.testing.assert_array_equal(back[1][:4], weights[1][:4])
+    errors = [np.max(np.abs(b - w)) for b, w in zip(back, weights)]
+    assert max(errors) == pytest.approx(worst) and worst > 0
+    # rounded to float16 (half an ulp, 2^-11 of the change) and then to 9 significant bits (2^-9);
+    # float16's subnormals below 6e-5 have a fixed step, 2^-22 once two bits are dropped
+    for b, w, r in zip(back, weights, reference):
+        change = np.abs(np.asarray(w) - np.asarray(r))
+        bound = change * (2.0 ** -(parking.DELTA_MANTISSA_BITS + 1) + 2.0**-11) + 2.0**-22
+        assert np.all(np.abs(b - w) <= bound)
+    with pytest.raises(parking.ParkingError, match="too far from the reference"):
+        parking.encode_delta([np.array([1e6], np.float32)], [np.array([0.0], np.float32)])
+    with pytest.raises(parking.ParkingError, match="holds 1 weights, the reference model 2"):
+        parking.apply_delta([np.zeros(2, np.float32)], planes[:, :1])
+
+
+def test_reference_weights_widen_an_unconditioned_model_as_init_from_does(tiny_checkpoint):
+    import configs
+
+    cfg = unet.model_config({**configs.group_config("model", "tiny"), "conditioning": "noise_psd"})
+    grown = parking.reference_weights(tiny_checkpoint, cfg)
+    source, _ = unet.load_denoiser(tiny_checkpoint)
+    target = unet.build_model(cfg)
+    assert [np.shape(w) for w in grown] == [tuple(w.shape) for w in target.weights]
+    widened = [(g, s) for g, s in zip(grown, source.get_weights()) if np.shape(g) != np.shape(s)]
+    assert widened  # the early convolutions' kernels take the new channels, at zero
+    for g, s in widened:
+        np.testing.assert_array_equal(g[:, :, : s.shape[2], :], s)
+        assert not g[:, :, s.shape[2] :, :].any()
+
+
+@pytest.fixture(scope="module")
+def parked_delta(parked, tiny_checkpoint, tmp_path_factory) -> SimpleNamespace:
+    """The same run parked as its difference from a reference model (the untrained tiny one)."""
+    dest = tmp_path_factory.mktemp("parked_delta")
+    reference = dest / "reference"
+    shutil.copytree(tiny_checkpoint, reference)
+    result = _run(["scripts/park_run.py", "park", str(parked.run), "--dest", str(dest), "--reference", str(reference)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return SimpleNamespace(folder=dest / "walk", reference=reference, stdout=result.stdout)
+
+
+def test_park_as_a_difference_rebuilds_the_last_weights(parked, parked_delta):
+    assert f"as a difference from {parked_delta.reference.resolve()}" in parked_delta.stdout
+    assert sorted(p.name for p in (parked_delta.folder / "model").iterdir()) == ["config.json", parking.DELTA_FILE]
+    info = parking.read_parked(parked_delta.folder)
+    weights = info["weights"]
+    assert weights["format"] == "float16_delta" and weights["mantissa_bits"] == parking.DELTA_MANTISSA_BITS
+    assert weights["reference"] == str(parked_delta.reference.resolve())  # outside the repository: absolute
+    model, cfg = parking.load_parked_model(parked_delta.folder)
+    last, last_cfg = unet.load_denoiser(parked.run / "last")
+    assert cfg == last_cfg
+    errors = [np.max(np.abs(a - b)) for a, b in zip(_weights(model), _weights(last)) if np.size(a)]
+    assert max(errors) == pytest.approx(weights["max_error"]) and weights["max_error"] > 0
+    reference, _ = unet.load_denoiser(parked_delta.reference)
+    largest_change = max(np.max(np.abs(a - b)) for a, b in zip(_weights(last), _weights(reference)) if np.size(a))
+    assert weights["max_error"] <= largest_change * (2.0**-9 + 2.0**-11) + 2.0**-22
+    # the difference compresses: smaller than the float32 park of the same run
+    assert parking.folder_mb(parked_delta.folder) < 0.6 * parking.folder_mb(parked.folder)
+
+
+def test_unpark_a_difference_restores_its_weights(parked_delta, tmp_path):
+    import trainer as trainer_module
+    from omegaconf import OmegaConf
+
+    exp, _ = parking.unpark(parked_delta.folder, tmp_path)
+    tr = trainer_module.Trainer(OmegaConf.load(exp / "config.yaml"), exp)
+    assert tr.restore() == 2
+    model, _ = parking.load_parked_model(parked_delta.folder)
+    for a, b in zip(_weights(model), _weights(tr.model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_difference_refuses_a_changed_or_missing_reference_and_changed_weights(parked_delta, tmp_path):
+    copy = tmp_path / "walk"
+    shutil.copytree(parked_delta.folder, copy)
+    info = json.loads((copy / "parked.json").read_text())
+    other = tmp_path / "other_reference"
+    shutil.copytree(parked_delta.reference, other)
+    data = bytearray((other / unet.WEIGHTS_FILE).read_bytes())
+    data[-100] ^= 0xFF
+    (other / unet.WEIGHTS_FILE).write_bytes(bytes(data))
+    info["weights"]["reference"] = str(other)
+    (copy / "parked.json").write_text(json.dumps(info))
+    with pytest.raises(parking.ParkingError, match="not the reference model the run was parked against"):
+        parking.unpark(copy, tmp_path / "runs")
+    info["weights"]["reference"] = str(tmp_path / "gone")
+    (copy / "parked.json").write_text(json.dumps(info))
+    result = _run(["scripts/park_run.py", "unpark", str(copy), "--experiments-root", str(tmp_path / "runs")])
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "weights are a difference from" in result.stderr and "which is not here" in result.stderr
+    (copy / "parked.json").write_text((parked_delta.folder / "parked.json").read_text())
+    delta = copy / "model" / parking.DELTA_FILE
+    data = bytearray(delta.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    delta.write_bytes(bytes(data))
     with pytest.raises(parking.ParkingError, match="SHA-256 differs"):
         parking.unpark(copy, tmp_path / "runs")
     assert not (tmp_path / "runs" / "walk").exists()
@@ -142,9 +251,9 @@ COMMITTED = sorted(p for p in parking.PARKED_ROOT.iterdir() if p.is_dir()) if pa
 def test_committed_parked_runs_are_whole_and_within_the_limit(folder):
     from omegaconf import OmegaConf
 
-    info = parking.read_parked(folder)  # the weights are the parked ones
+    info = parking.read_parked(folder)  # the weights (and a difference's reference) are the parked ones
     assert parking.folder_mb(folder) <= parking.LIMIT_MB
-    _, cfg = unet.load_denoiser(folder / "model")  # strict: every saved array fits the config
+    _, cfg = parking.load_parked_model(folder, info)  # strict: every saved array fits the config
     assert cfg == unet.model_config(OmegaConf.load(folder / "config.yaml").model)
     steps = [int(line.split(",")[1]) for line in (folder / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(steps) and steps[-1] <= info["step"]  # no record past the parked step
