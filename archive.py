@@ -206,7 +206,7 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
-    same input (size, sha256), model weights, strength and noise print, and outputs whose
+    same input (size, sha256), model weights, strength, noise print and classical check, and outputs whose
     sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
@@ -214,6 +214,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
     same = (prev.get("size") == size and prev.get("sha256") == digest and prev.get("weights_sha256") == job.weights_sha256
             and float(prev.get("strength", -1)) == job.inference.denoising_strength
             and prev.get("noise_print") == _noise_print_label(job)
+            and bool(prev.get("classical_check", False)) == job.inference.classical_check
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -234,7 +235,8 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
     record: dict[str, Any] = {
         "input": item.source, "size": None, "sha256": None, "duration": None, "rate": None, "channels": None,
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
-        "noise_print": _noise_print_label(job), "noise_print_used": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
+        "noise_print": _noise_print_label(job), "classical_check": s.classical_check, "noise_print_used": None,
+        "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
     try:
@@ -261,16 +263,20 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     outputs = manifest.output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, manifest.probe_extension(item.source))
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
-        for key in ("duration", "rate", "channels", "noise_print_used", "noise_print_notes", "outputs", "output_sha256", "warnings"):
+        for key in ("duration", "rate", "channels", "noise_print_used", "restored_by", "noise_print_notes", "outputs",
+                    "output_sha256", "warnings"):  # fmt: skip
             record[key] = prev.get(key)
         record["status"] = "skipped"
         return
     restorer = loaded.get()
     stale = any(manifest.exists(p) for p in outputs.values())  # written by a run that left no matching entry
     with manifest.local_copy(item.source) as local:
-        restorer.noise_power, info, warns = loading.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check)
-        record["noise_print_used"] = restorer.noise_power is not None
-        record["noise_print_notes"] = info  # what auto found, the held-out check's scores and decision
+        told, info, warns = loading.file_noise_power(restorer, loaded.spec, local, loaded.file_print, s.noise_print_check,
+                                                     s.classical_check)  # fmt: skip
+        restorer.tell(told)
+        record["noise_print_used"] = told.power is not None or told.classical is not None
+        record["restored_by"] = "classical" if told.classical is not None else "model"
+        record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):
             result = _restore_and_upload(restorer, local, outputs, s)

@@ -229,8 +229,9 @@ def oracle_systems(n_fft: int = 2048, hop: int = 512) -> dict[str, Callable[[np.
 ORACLES = oracle_systems()
 
 
-def _tone_sequence(seconds: float, sample_rate: int) -> np.ndarray:
-    """Harmonic notes (0.25 s, 8 partials, sin^2 envelope) with pauses, peak 0.3."""
+def tone_sequence(seconds: float, sample_rate: int) -> np.ndarray:
+    """Harmonic notes (0.25 s, 8 partials, sin^2 envelope) with pauses, peak 0.3: the
+    benchmark's programme, and the reference programme of ``noise_print.classical_check``."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     x = np.zeros_like(t)
     pitches = (220.0, 262.0, 330.0, 196.0, 247.0, 294.0, 392.0, 175.0)
@@ -248,7 +249,7 @@ def _tone_sequence(seconds: float, sample_rate: int) -> np.ndarray:
 def _benchmark(seconds: float = 10.0, sample_rate: int = 44100, snr_db: float = 5.0) -> None:
     from metrics import energy_ratio_db, real_time_factor, si_sdr_improvement
 
-    clean = _tone_sequence(seconds, sample_rate)
+    clean = tone_sequence(seconds, sample_rate)
     noise = np.random.default_rng(0).standard_normal(clean.size)
     noise *= np.sqrt(np.sum(clean.astype(np.float64) ** 2) / np.sum(noise**2) / 10 ** (snr_db / 10))
     noisy = (clean + noise).astype(np.float32)

@@ -264,13 +264,20 @@ class InferenceConfig:
     #   START-END   seconds of each input (e.g. 0-4.5: a run-in groove, a reel's leader)
     #   auto        the quietest 10 % of each input's first 10 minutes (the duration is printed)
     #   none        no print: the model estimates the noise from each segment itself
-    #   null        auto for a conditioned model, none for any other (a print given to an
-    #               unconditioned model is an error). docs/RESTORATION_GUIDE.md says how to choose.
+    #   null        auto for a conditioned model or with classical_check, none for any other (a
+    #               print given to an unconditioned model without classical_check is an error).
+    #               docs/RESTORATION_GUIDE.md says how to choose.
     noise_print: Optional[str] = None
     # Hold the last 30 % of the print out, mix it into the loudest 3 s of the input and restore
     # that with and without the rest of the print: the print is used only if it scores higher
     # (SI-SDR). Both scores and the decision are printed.
     noise_print_check: bool = True
+    # Any model, with a print: mix the held-out 30 % of the print into a synthetic 3 s programme at
+    # the input's estimated SNR and restore it with the model and with the classical Ephraim-Malah
+    # LSA estimator told the rest of the print; the file is restored by whichever scores higher
+    # (SI-SDR), both scores and the decision printed. For noise unlike the model's training noise
+    # (docs/RESTORATION_GUIDE.md, "The classical check")
+    classical_check: bool = False
 
 
 SCHEMAS["inference"] = InferenceConfig

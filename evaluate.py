@@ -46,6 +46,8 @@ PRINT_SYSTEMS = {
     "conditioned_auto": ("conditioned", "auto"),  # told the auto rule's estimate from the item itself
     "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
     "noisereduce_print": ("noisereduce_stationary", "print"),  # noisereduce with y_noise
+    # the model (evaluate.checkpoint) or LSA told the print, as inference.classical_check=true decides
+    "checked_print": ("checked", "print"),
 }
 
 
@@ -113,13 +115,24 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
     told the print's power) or ``'auto'`` (told the auto rule's estimate from the item
     itself, which is also what ``inference.noise_print=none`` does for inputs shorter than a
-    segment); None for an unconditioned model.
+    segment); None for an unconditioned model. ``'checked'``, for any model: given the print,
+    the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,
+    with the held-out check for a conditioned model) and restores with the model or LSA.
     """
     import inference
+    import loading
     import noise_print
 
     model, mcfg = inference.load_model(checkpoint)
     conditioned = mcfg.get("conditioning", "none") != "none"
+    if told == "checked":
+        restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
+
+        def denoise_checked(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
+            restorer.tell(loading.told_for(restorer, noisy, heard, True, True, "item")[0])
+            return restorer.denoise_array(noisy, sample_rate)
+
+        return denoise_checked
     if conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
@@ -308,8 +321,10 @@ def check_targets(rows: list[dict], systems: Sequence[str], ref: float, targets:
         return [r for r in rows if r["system"] == system and r["snr_db"] == ref]
 
     m_sisdr = cell_mean(rows, "si_sdr_i", system="model", snr_db=ref)
-    # the oracles know the clean signal: ceilings, not baselines to beat
-    classical = [s for s in systems if s not in ("model", "input") and not s.startswith(ORACLE_PREFIX)]
+    # the oracles know the clean signal: ceilings, not baselines to beat; the learned systems
+    # told a print (a conditioned model, the classical check) are no classical baselines either
+    learned = {name for name, (base, _) in PRINT_SYSTEMS.items() if base in ("conditioned", "checked")}
+    classical = [s for s in systems if s not in ("model", "input", *learned) and not s.startswith(ORACLE_PREFIX)]
     best = max(classical, key=lambda s: cell_mean(rows, "si_sdr_i", system=s, snr_db=ref)) if classical else None
     # the intervals say how far the means could move on another draw of test items
     lines = [f"SI-SDR improvement >= {sisdr_goal:g} dB: {m_sisdr:.2f} dB ({_interval(cell_values(at_ref('model'), 'si_sdr_i'))}), "
@@ -392,6 +407,9 @@ def run(cfg: DictConfig, command: str) -> int:
                 if not ecfg.get("conditioned_checkpoint"):
                     raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
                 systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how)
+            elif base == "checked":
+                checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
+                systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")
             else:
                 systems[name] = _told_baseline(getattr(baselines, base))
         elif name in known:

@@ -80,8 +80,8 @@ import configs  # noqa: E402
 import naming  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
-from loading import BACKENDS, _noise_function, cached_model, file_noise_power, load_model  # noqa: E402
-from loading import print_spec, resolve_precision, with_noise_power  # noqa: E402
+from loading import BACKENDS, Told, _noise_function, cached_model, classical_noise_function, file_noise_power  # noqa: E402
+from loading import load_model, print_spec, resolve_precision, with_noise_power  # noqa: E402
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -209,6 +209,8 @@ class Restorer:
         # the noise power a conditioned model is told (noise_print.py); None: each segment's own
         # auto estimate, what the model was trained to use without a print
         self.noise_power: np.ndarray | None = None
+        # a print (mono, model rate): the classical estimator told it restores instead of the model
+        self.classical_print: np.ndarray | None = None
 
     @classmethod
     def from_pretrained(
@@ -239,16 +241,17 @@ class Restorer:
     @contextlib.contextmanager
     def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
-        ``power`` (by default the restorer's own); afterwards both are as they were."""
-        saved = self.noise_power, self.strength
+        ``power`` (by default the restorer's own; given a power, the model restores, never the
+        classical estimator); afterwards all are as they were."""
+        saved = self.noise_power, self.strength, self.classical_print
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
             if power is not _KEEP:
-                self.noise_power = power
+                self.noise_power, self.classical_print = power, None
             yield
         finally:
-            self.noise_power, self.strength = saved
+            self.noise_power, self.strength, self.classical_print = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
@@ -265,9 +268,14 @@ class Restorer:
                 self.set_noise_print(noise_print, sample_rate)
             return self.denoise_array(audio, sample_rate)
 
+    def tell(self, told: Told) -> None:
+        """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
+        with the model, told ``told.power``, or with the classical estimator told ``told.classical``."""
+        self.noise_power, self.classical_print = told.power, told.classical
+
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
-        """Fully restore mono ``audio`` at the model rate, told ``power`` (None: no print);
-        the restorer's own strength and print are left as they were."""
+        """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
+        no print); the restorer's own strength and print are left as they were."""
         with self._told(1.0, power):
             return self.denoise_array(np.asarray(audio, dtype=np.float32), self.model_rate)
 
@@ -292,9 +300,12 @@ class Restorer:
     # ---------------------------------------------------------------- arrays
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
-        fn = _noise_function(self.model, self.model_cfg)
-        if self.conditioned:
-            fn = with_noise_power(fn, self.noise_power, self.n_fft, self.hop_length)
+        if self.classical_print is not None:
+            fn = classical_noise_function(self.classical_print, self.model_rate)
+        else:
+            fn = _noise_function(self.model, self.model_cfg)
+            if self.conditioned:
+                fn = with_noise_power(fn, self.noise_power, self.n_fft, self.hop_length)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -523,7 +534,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
     progress bar, so that its lines stand on their own); False (printed, appended to
     ``failures``) when the print cannot be used."""
     try:
-        restorer.noise_power, info, warns = file_noise_power(restorer, spec, item.source, file_print, settings.noise_print_check)
+        told, info, warns = file_noise_power(restorer, spec, item.source, file_print, settings.noise_print_check,
+                                             settings.classical_check)  # fmt: skip
+        restorer.tell(told)
     except (ValueError, audio_io.AudioError) as exc:  # noise_print.NoisePrintError is a ValueError
         print_error(exc)
         failures.append(str(exc))

@@ -1,6 +1,7 @@
 """The model a restorer runs, and what it is told: precision and backend (the Keras model of
 a model folder, or the ONNX export of export.py), loading with a bounded cache, the compiled
-noise estimate around the model, and the noise print of a conditioned model.
+noise estimate around the model, the noise print of a conditioned model, and the classical
+estimator that restores a file instead of the model where the classical check finds it better.
 
 Two tables keep loaded things, both bounded: :data:`_MODEL_CACHE` holds the last model
 :func:`cached_model` loaded (the command line, tests and notebooks load one model many
@@ -13,6 +14,7 @@ import os
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,15 +179,40 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
     return estimate
 
 
+def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Callable:
+    """The classical estimator as a restorer's noise estimate, ``[batch, samples] -> noise``:
+    each segment restored by Ephraim-Malah LSA (``baselines.ephraim_malah_lsa``) told the noise
+    spectrum of ``print_audio`` (mono, at ``sample_rate``, the rate of the segments)."""
+    import baselines
+
+    heard = np.asarray(print_audio, dtype=np.float32)
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return np.stack([row - baselines.ephraim_malah_lsa(row, sample_rate, noise_print=heard) for row in x])
+
+    return estimate
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a restorer is told about one file's noise (``Restorer.tell``)."""
+
+    power: np.ndarray | None = None  # the noise power a conditioned model is told; None: no print
+    classical: np.ndarray | None = None  # a print: the classical estimator told it restores the file
+
+
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
-                     check: bool) -> tuple[np.ndarray | None, list[str], list[str]]:  # fmt: skip
-    """The noise power to tell the model for ``source`` (None: restore without a print), with
-    info lines and warnings to print.
+                     check: bool, classical: bool = False) -> tuple[Told, list[str], list[str]]:  # fmt: skip
+    """What to tell the restorer of ``source``'s noise (:class:`Told`; nothing: restore with
+    the model without a print), with info lines and warnings to print.
 
     ``spec`` is a ``noise_print.PrintSpec``; ``file_print`` the loaded print of a ``file`` spec.
-    With ``check``, the print is used only if :func:`noise_print.held_out_check` finds that it
-    helps. Raises ``noise_print.NoisePrintError`` for a range outside the file or a print that
-    cannot be used.
+    With ``check``, a conditioned model is told the print only if
+    :func:`noise_print.held_out_check` finds that it helps. With ``classical``, the file is
+    restored by the classical estimator told the print where :func:`noise_print.classical_check`
+    finds it better than the model. Raises ``noise_print.NoisePrintError`` for a range outside
+    the file or a print that cannot be used.
     """
     import noise_print
 
@@ -193,10 +220,10 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
     info: list[str] = []
     warns: list[str] = []
     if spec.kind == "none":
-        return None, info, warns
-    # the recording itself is read only where auto or the check needs it (up to ten minutes of it)
+        return Told(), info, warns
+    # the recording itself is read only where auto or a check needs it (up to ten minutes of it)
     recording = None
-    if spec.kind == "auto" or check:
+    if spec.kind == "auto" or check or classical:
         recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
     if spec.kind == "file":
         audio = file_print
@@ -209,25 +236,49 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
         if seconds < noise_print.MIN_PRINT_SECONDS:
             warns.append(f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
                          f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print")  # fmt: skip
-            return None, info, warns
+            return Told(), info, warns
         if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
             warns.append(f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
                          f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
                          "a print (give one with noise_print=START-END or a file)")  # fmt: skip
-            return None, info, warns
+            return Told(), info, warns
         info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
                     f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
                     f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
     assert audio is not None
-    if recording is not None and check:
-        result = noise_print.held_out_check(restorer.restore_told, recording, audio, rate, n_fft, hop)
+    told, lines = told_for(restorer, recording, audio, check, classical, source.name)
+    return told, info + lines, warns
+
+
+def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,
+             name: str) -> tuple[Told, list[str]]:  # fmt: skip
+    """What to tell ``restorer`` for a recording (mono, model rate; None: no check can run) with
+    the usable print ``print_audio``, by the checks asked for; and info lines (``name``: the file)."""
+    import baselines
+    import noise_print
+
+    rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
+    info: list[str] = []
+    power = noise_print.noise_power(print_audio, n_fft, hop) if restorer.conditioned else None
+    if power is not None and recording is not None and check:
+        result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop)
         if result is None:
-            info.append(f"{source.name}: the print is too short to hold part of it out; used unchecked")
+            info.append(f"{name}: the print is too short to hold part of it out; used unchecked")
         else:
-            info.append(f"{source.name}: {result.describe()}")
+            info.append(f"{name}: {result.describe()}")
             if not result.use_print:
-                return None, info, warns
-    return noise_print.noise_power(audio, n_fft, hop), info, warns
+                power = None
+    if classical and recording is not None:
+        choice = noise_print.classical_check(
+            lambda mix: restorer.restore_told(mix, power),
+            lambda mix, fit: baselines.ephraim_malah_lsa(mix, rate, noise_print=fit), recording, print_audio, rate)  # fmt: skip
+        if choice is None:
+            info.append(f"{name}: the print is too short to hold part of it out; the model restores this file")
+        else:
+            info.append(f"{name}: {choice.describe()}")
+            if choice.use_classical:
+                return Told(classical=np.asarray(print_audio, dtype=np.float32)), info
+    return Told(power=power), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path) -> tuple[Any, np.ndarray | None]:
@@ -241,14 +292,19 @@ def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path) -> tuple[Any
     import noise_print
 
     conditioned = str(model_cfg.get("conditioning") or "none") != "none"
-    value = settings.noise_print if settings.noise_print is not None else ("auto" if conditioned else "none")
+    takes_print = conditioned or settings.classical_check
+    value = settings.noise_print if settings.noise_print is not None else ("auto" if takes_print else "none")
     try:
         spec = noise_print.parse_spec(value)
     except noise_print.NoisePrintError as exc:
         raise UsageError(str(exc)) from None
-    if spec.kind != "none" and not conditioned:
+    if spec.kind != "none" and not takes_print:
         raise UsageError(f"inference.noise_print={value}: the model {checkpoint} does not take a noise print "
-                         "(its conditioning is none); use a conditioned model or noise_print=none")  # fmt: skip
+                         "(its conditioning is none); use a conditioned model, inference.classical_check=true "
+                         "(the print then decides between the model and the classical estimator) or noise_print=none")  # fmt: skip
+    if spec.kind == "none" and settings.classical_check:
+        raise UsageError("inference.classical_check=true needs a noise print to compare with: "
+                         "inference.noise_print=FILE, START-END or auto")  # fmt: skip
     if spec.kind != "file":
         return spec, None
     rate, n_fft, hop = int(model_cfg["sample_rate"]), int(model_cfg["n_fft"]), int(model_cfg["hop_length"])

@@ -18,6 +18,13 @@ At restore time a print is checked before it is used (:func:`held_out_check`): p
 held out, mixed into the loudest passage of the recording, and restored with and without the
 rest of the print; the print is used only if it scores higher (SI-SDR).
 
+With ``inference.classical_check`` a print also decides between the model and the classical
+Ephraim-Malah LSA estimator given the print (:func:`classical_check`): the held-out part of the
+print is mixed into a synthetic reference programme at the recording's own estimated SNR, and
+the file is restored by whichever scores higher there. The reference is synthetic, not the
+recording, because at low input SNR the recording's loudest passage is mostly noise, and a
+system that removes it is then scored down (measured: docs/EXPERIMENTS.md, 2026-11-25).
+
 Pure numpy (and soundfile for reading a range): used by the data pipeline (training),
 inference and evaluation alike.
 """
@@ -309,3 +316,76 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     with_print = metrics.si_sdr(restore(mix, power), programme)
     without = metrics.si_sdr(restore(mix, None), programme)
     return CheckResult(float(with_print), float(without))
+
+
+REFERENCE_SECONDS = 3.0  # length of the classical check's synthetic programme
+SNR_RANGE_DB = (-5.0, 30.0)  # the recording's estimated SNR is kept within this range
+
+
+def reference_programme(sample_rate: int, seconds: float = REFERENCE_SECONDS) -> np.ndarray:
+    """The classical check's programme: ``baselines.tone_sequence`` (harmonic notes of 175-392 Hz
+    with 8 partials, 0.25 s each, with pauses, as a recording has; peak 0.3), float32; the same
+    on every call. Chosen over a richer one (partials up to 8 kHz) by the measurements in
+    docs/EXPERIMENTS.md (2026-11-25), on the evaluation's own items."""
+    import baselines
+
+    return baselines.tone_sequence(seconds, sample_rate)
+
+
+def estimated_snr_db(recording: np.ndarray, print_audio: np.ndarray) -> float:
+    """The recording's SNR (dB) if its noise is as loud as the print: programme power (the
+    recording's less the print's) over the print's, within :data:`SNR_RANGE_DB`."""
+    p_rec = float(np.mean(np.square(recording, dtype=np.float64)))
+    p_noise = float(np.mean(np.square(print_audio, dtype=np.float64)))
+    if p_noise <= 0:
+        return SNR_RANGE_DB[1]
+    snr = 10.0 * np.log10(max(p_rec - p_noise, 1e-30) / p_noise)
+    return float(np.clip(snr, *SNR_RANGE_DB))
+
+
+@dataclass(frozen=True)
+class ClassicalResult:
+    """Scores (SI-SDR, dB) of the classical check and its decision."""
+
+    model: float
+    classical: float
+    snr_db: float
+
+    @property
+    def use_classical(self) -> bool:
+        return self.classical > self.model
+
+    def describe(self) -> str:
+        verdict = ("the classical estimator restores this file" if self.use_classical
+                   else "the model restores this file")  # fmt: skip
+        return (f"classical check (held-out print at {self.snr_db:.1f} dB SNR in a reference programme): model "
+                f"{self.model:.2f} dB SI-SDR, classical LSA with the print {self.classical:.2f} dB; {verdict}")
+
+
+def classical_check(restore_model: Callable[[np.ndarray], np.ndarray],
+                    restore_classical: Callable[[np.ndarray, np.ndarray], np.ndarray], recording: np.ndarray,
+                    print_audio: np.ndarray, sample_rate: int) -> ClassicalResult | None:  # fmt: skip
+    """Does the model or the classical estimator given the print restore this noise better?
+
+    The last ``CHECK_HELD_OUT`` of ``print_audio`` is mixed into :func:`reference_programme` at
+    the recording's :func:`estimated_snr_db`; ``restore_model(mix)`` and
+    ``restore_classical(mix, print)`` (told the rest of the print, scaled as the held-out part
+    was) restore it, and each is scored against the programme. None when the print is too
+    short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
+    """
+    print_audio = np.asarray(print_audio, dtype=np.float32)
+    cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
+    fit, held = print_audio[:cut], print_audio[cut:]
+    if len(held) < CHECK_MIN_HELD_SECONDS * sample_rate or len(fit) < MIN_PRINT_SECONDS * sample_rate:
+        return None
+    programme = reference_programme(sample_rate).astype(np.float64)
+    noise = np.resize(held, len(programme)).astype(np.float64)
+    p_noise = float(np.mean(noise**2))
+    if p_noise <= 0:
+        return None
+    snr = estimated_snr_db(recording, print_audio)
+    scale = np.sqrt(float(np.mean(programme**2)) / (p_noise * 10.0 ** (snr / 10.0)))
+    mix = (programme + scale * noise).astype(np.float32)
+    model = metrics.si_sdr(restore_model(mix), programme)
+    classical = metrics.si_sdr(restore_classical(mix, (fit * scale).astype(np.float32)), programme)
+    return ClassicalResult(float(model), float(classical), snr)

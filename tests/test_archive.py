@@ -368,6 +368,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert record["status"] == "restored", record
     # a one-second print is too short to hold a part out for the check: told to the model unchecked
     assert record["noise_print"] == "0-1" and record["noise_print_used"] is True
+    assert record["classical_check"] is False and record["restored_by"] == "model"
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():

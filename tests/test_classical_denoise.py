@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from baselines import _tone_sequence, ephraim_malah_lsa
+from baselines import tone_sequence, ephraim_malah_lsa
 from metrics import si_sdr_improvement
 
 from conftest import load_script
@@ -22,7 +22,7 @@ def script():
 
 
 def _noisy_stereo(path: Path, subtype: str = "PCM_24") -> tuple[np.ndarray, np.ndarray]:
-    clean = _tone_sequence(3.0, SR)
+    clean = tone_sequence(3.0, SR)
     rng = np.random.default_rng(1)
     clean2 = np.stack([clean, 0.5 * clean], axis=1)
     noisy = (clean2 + 0.02 * rng.standard_normal(clean2.shape)).astype(np.float32)

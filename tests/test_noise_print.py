@@ -121,3 +121,45 @@ def test_held_out_check_uses_the_print_only_when_it_helps():
     result = noise_print.held_out_check(harmful, recording, hiss(4.0), SR)
     assert result is not None and not result.use_print and "restoring without it" in result.describe()
     assert noise_print.held_out_check(_spectral_subtraction, recording, hiss(1.2), SR) is None  # too short to split
+
+
+def test_reference_programme_is_fixed_harmonic_and_has_pauses():
+    a, b = noise_print.reference_programme(SR), noise_print.reference_programme(SR)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and len(a) == int(noise_print.REFERENCE_SECONDS * SR)
+    assert np.max(np.abs(a)) == pytest.approx(0.3)
+    levels = noise_print.frame_energies(a)
+    assert (levels < 1e-6 * levels.max()).mean() > 0.05  # pauses between notes, as a recording has
+    power = noise_print.noise_power(a)
+    freqs = np.arange(len(power)) * SR / 2048
+    assert power[(freqs > 1000) & (freqs < 4000)].sum() > 1e-3 * power.sum()  # partials above the fundamentals
+
+
+def test_estimated_snr_compares_the_recording_with_the_print():
+    noise = hiss(4.0)
+    t = np.arange(4 * SR) / SR
+    tone = np.sin(2 * np.pi * 330 * t)
+    tone *= np.sqrt(np.mean(noise.astype(np.float64) ** 2) * 10.0) / np.sqrt(np.mean(tone**2))  # 10 dB above the noise
+    assert noise_print.estimated_snr_db((tone + noise).astype(np.float32), noise) == pytest.approx(10.0, abs=0.3)
+    assert noise_print.estimated_snr_db(noise, noise) == noise_print.SNR_RANGE_DB[0]  # all noise: the floor
+    assert noise_print.estimated_snr_db(tone, np.zeros(SR, np.float32)) == noise_print.SNR_RANGE_DB[1]
+
+
+def test_classical_check_picks_whichever_restores_the_held_out_noise_better():
+    programme = noise_print.reference_programme(SR)
+    t = np.arange(6 * SR) / SR
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, seed=3)).astype(np.float32)
+    told = []
+
+    def classical(mix, fit):  # told the rest of the print, scaled as the held-out part
+        told.append(fit)
+        return programme + 0.001 * (mix - programme)
+
+    result = noise_print.classical_check(lambda mix: mix, classical, recording, hiss(4.0), SR)
+    assert result is not None and result.use_classical and result.classical > result.model + 20
+    assert "the classical estimator restores this file" in result.describe()
+    assert len(told[0]) == int(4.0 * SR * (1 - noise_print.CHECK_HELD_OUT))
+    assert result.snr_db == pytest.approx(noise_print.estimated_snr_db(recording, hiss(4.0)))
+    result = noise_print.classical_check(lambda mix: programme, lambda mix, fit: mix, recording, hiss(4.0), SR)
+    assert result is not None and not result.use_classical and "the model restores this file" in result.describe()
+    assert noise_print.classical_check(lambda m: m, classical, recording, hiss(1.2), SR) is None  # too short to split
