@@ -129,10 +129,12 @@ def test_notebook_restores_the_example_with_the_given_checkpoint(executed, tiny_
     printed = "\n".join(stream_text(c) for c in executed.cells)
     assert f"restored: {frames} samples" in printed
 
-    # the same restoration outside the notebook: same model, strength and default segmentation
+    # the same restoration outside the notebook: same model, strength, default segmentation and
+    # the config's precision (auto: bfloat16 on a CPU with AVX-512 BF16 or AMX, as the notebook's)
+    import configs
     import inference
 
-    model, model_cfg = inference.load_model(tiny_checkpoint)
+    model, model_cfg = inference.load_model(tiny_checkpoint, configs.InferenceConfig().precision)
     audio, sr = sf.read(str(EXAMPLE), dtype="float32")
     restored = inference.denoise_array(model, model_cfg, audio, sr, strength=state["strength"])
     expected_rms = float(np.sqrt(np.mean(np.square(audio - restored, dtype=np.float64))))
