@@ -99,13 +99,21 @@ def _noise_psd_from_quietest_frames(power: np.ndarray, n_fft: int, hop: int, num
     return np.maximum(noise_psd, 1e-12 * float(power.mean()) + np.finfo(np.float64).tiny)
 
 
-def _noise_psd_from_print(noise_print: np.ndarray, n_fft: int, stft_args: dict, signal_power: float) -> np.ndarray:
-    """Per-bin mean power of a noise print over its frames that hold no padding."""
+def _stft_args(sample_rate: int) -> tuple[int, dict]:
+    n_fft = _frame_length(sample_rate)
+    return n_fft, dict(fs=sample_rate, window="hann", nperseg=n_fft, noverlap=n_fft // 2)
+
+
+def print_psd(noise_print: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The noise power spectrum :func:`ephraim_malah_lsa` takes from a noise print: the per-bin
+    mean power of its frames that hold no padding, in the estimator's STFT at ``sample_rate``.
+    Computed once, it can be given to many calls (``noise_psd``)."""
+    noise_print = _as_mono_float(noise_print)
+    n_fft, stft_args = _stft_args(sample_rate)
     if noise_print.size < n_fft:
         raise ValueError(f"the noise print is {noise_print.size} samples; at least one frame ({n_fft}) is needed")
     _, _, spec = scipy.signal.stft(noise_print.astype(np.float64), boundary=None, padded=False, **stft_args)
-    psd = (spec.real**2 + spec.imag**2).mean(axis=1)
-    return np.maximum(psd, 1e-12 * signal_power + np.finfo(np.float64).tiny)
+    return (spec.real**2 + spec.imag**2).mean(axis=1)
 
 
 def ephraim_malah_lsa(
@@ -116,6 +124,7 @@ def ephraim_malah_lsa(
     xi_min_db: float = -25.0,
     noise_percentile: float = 10.0,
     noise_print: np.ndarray | None = None,
+    noise_psd: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ephraim-Malah log-spectral-amplitude estimator (IEEE TASSP 1985) with decision-directed SNR.
 
@@ -126,7 +135,9 @@ def ephraim_malah_lsa(
     whose total energy lies in the lowest ``noise_percentile`` % (at least 5) are taken
     as noise only, and their power is averaged per bin. For stationary noise this is
     nearly unbiased; a programme without pauses (dense music) makes it overestimate the
-    noise where the music sits, so the estimator then over-suppresses.
+    noise where the music sits, so the estimator then over-suppresses. With ``noise_print``
+    (noise alone, at the input's rate) the PSD is the print's (:func:`print_psd`); with
+    ``noise_psd``, that spectrum computed beforehand (it takes precedence over the print).
 
     Per frame t and bin k, with ``gamma = |Y|^2 / noise_psd`` (a-posteriori SNR):
     ``xi_t = alpha * G_{t-1}^2 gamma_{t-1} + (1 - alpha) * max(gamma_t - 1, 0)`` floored at
@@ -137,20 +148,24 @@ def ephraim_malah_lsa(
     noisy = _as_mono_float(noisy)
     if noisy.size == 0:
         return np.zeros(0, dtype=np.float32)
-    n_fft = _frame_length(sample_rate)
+    n_fft, stft_args = _stft_args(sample_rate)
     hop = n_fft // 2
     # a clip shorter than one frame is padded so that scipy keeps the frame length
     x = np.pad(noisy.astype(np.float64), (0, max(0, n_fft - noisy.size)))
-    stft_args = dict(fs=sample_rate, window="hann", nperseg=n_fft, noverlap=n_fft - hop)
     _, _, spec = scipy.signal.stft(x, boundary="zeros", padded=True, **stft_args)
     power = spec.real**2 + spec.imag**2  # [bins, frames]
     if not power.any():
         return np.zeros(noisy.size, dtype=np.float32)
 
-    if noise_print is None:
+    if noise_psd is None and noise_print is not None:
+        noise_psd = print_psd(noise_print, sample_rate)
+    if noise_psd is None:
         noise_psd = _noise_psd_from_quietest_frames(power, n_fft, hop, x.size, noise_percentile)
     else:
-        noise_psd = _noise_psd_from_print(_as_mono_float(noise_print), n_fft, stft_args, float(power.mean()))
+        noise_psd = np.asarray(noise_psd, dtype=np.float64)
+        if noise_psd.shape != (n_fft // 2 + 1,):
+            raise ValueError(f"noise_psd: expected {n_fft // 2 + 1} bins, got shape {noise_psd.shape}")
+        noise_psd = np.maximum(noise_psd, 1e-12 * float(power.mean()) + np.finfo(np.float64).tiny)
     gamma = power / noise_psd[:, None]
     xi_min = 10.0 ** (xi_min_db / 10.0)
     gain_min = 10.0 ** (gain_floor_db / 20.0)

@@ -185,11 +185,11 @@ def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Calla
     spectrum of ``print_audio`` (mono, at ``sample_rate``, the rate of the segments)."""
     import baselines
 
-    heard = np.asarray(print_audio, dtype=np.float32)
+    psd = baselines.print_psd(np.asarray(print_audio, dtype=np.float32), sample_rate)  # once, not per segment
 
     def estimate(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        return np.stack([row - baselines.ephraim_malah_lsa(row, sample_rate, noise_print=heard) for row in x])
+        return np.stack([row - baselines.ephraim_malah_lsa(row, sample_rate, noise_psd=psd) for row in x])
 
     return estimate
 

@@ -187,3 +187,20 @@ def test_oracle_systems_use_the_evaluated_models_stft(clean, noisy):
     assert sorted(shorter) == sorted(baselines.ORACLES)
     np.testing.assert_allclose(shorter["oracle_wiener"](clean, clean, SR), clean, atol=1e-6)
     assert not np.allclose(shorter["oracle_psm"](noisy, clean, SR), baselines.ORACLES["oracle_psm"](noisy, clean, SR), atol=1e-4)
+
+
+def test_lsa_takes_the_print_or_its_spectrum_computed_once():
+    sr = 16000
+    rng = np.random.default_rng(4)
+    t = np.arange(2 * sr) / sr
+    noisy = (0.3 * np.sin(2 * np.pi * 440 * t) * (t > 0.5) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+    heard = (0.05 * rng.standard_normal(sr)).astype(np.float32)
+    psd = baselines.print_psd(heard, sr)
+    assert psd.shape == (baselines._frame_length(sr) // 2 + 1,)
+    by_print = baselines.ephraim_malah_lsa(noisy, sr, noise_print=heard)
+    np.testing.assert_array_equal(baselines.ephraim_malah_lsa(noisy, sr, noise_psd=psd), by_print)
+    assert np.abs(by_print - baselines.ephraim_malah_lsa(noisy, sr)).max() > 1e-4  # the print changes the estimate
+    with pytest.raises(ValueError, match="expected 257 bins"):
+        baselines.ephraim_malah_lsa(noisy, sr, noise_psd=psd[:10])
+    with pytest.raises(ValueError, match="at least one frame"):
+        baselines.print_psd(heard[:100], sr)
