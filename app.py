@@ -9,8 +9,13 @@ restored and residual files for download, named as the command line names them
 
 The model is loaded once, at start (``inference.checkpoint``, ``inference.precision``,
 ``inference.backend``; the other ``inference.*`` options set the segmentation, the slider's
-starting strength and ``allow_truncated``; noise prints are not offered: a conditioned
-model estimates the noise from each segment itself). Each upload is restored by
+starting strength, ``allow_truncated``, ``noise_print_check`` and the starting noise print
+and classical check). Under "Noise print" the page offers what ``inference.noise_print`` and
+``inference.classical_check`` offer on the command line: auto (the quietest passages), a
+range of the recording, an uploaded noise-only recording, or none; and the classical check,
+which lets the print decide between the model and the classical estimator. What the print
+did (the duration auto found, each check's scores and decision) is shown beside the result,
+as the command line prints it (docs/RESTORATION_GUIDE.md). Each upload is restored by
 :meth:`inference.Restorer.restore_file`, block by block into a private temporary folder,
 so memory stays bounded as on the command line and a failed restoration leaves no output;
 a progress bar follows the blocks read. A file that cannot be restored (not audio,
@@ -28,6 +33,7 @@ import os
 import shutil
 import tempfile
 import time
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +45,9 @@ import soundfile as sf
 import audio_io
 import configs
 import inference
+import loading
 import naming
+import noise_print
 import plots
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced, print_error
 from paths import DEFAULT_CHECKPOINT
@@ -76,6 +84,46 @@ def restoring_settings(cfg: Mapping) -> inference.InferenceSettings:
     return inference.settings_from_config(group)
 
 
+# The page's noise-print sources (inference.noise_print's kinds) and their labels
+PRINT_SOURCES = {
+    "auto": "auto: the quietest passages of the recording",
+    "range": "a range of the recording",
+    "file": "a noise-only recording",
+    "none": "none",
+}
+
+
+@dataclass
+class PrintChoice:
+    """The noise print asked for on the page: ``source`` (a key of :data:`PRINT_SOURCES`), the
+    range ``seconds`` (``START-END``) or the uploaded ``file``, and the classical check."""
+
+    source: str = "none"
+    seconds: str = ""
+    file: str | None = None
+    classical_check: bool = False
+
+    @classmethod
+    def from_settings(cls, options: inference.InferenceSettings, conditioned: bool) -> "PrintChoice":
+        """The page's starting choice from the ``inference`` group, as the command line resolves
+        it (null: auto for a conditioned model or with the classical check, else none). Raises
+        :class:`UsageError` for a print file (upload it on the page) or a bad value."""
+        classical = bool(options.classical_check)
+        value = options.noise_print
+        if value is None:
+            return cls("auto" if conditioned or classical else "none", classical_check=classical)
+        text = str(value).strip()
+        if text.lower() == "none" and classical:
+            raise UsageError("inference.classical_check=true needs a noise print to compare with: "
+                             "inference.noise_print=auto or START-END")  # fmt: skip
+        if text.lower() in ("auto", "none"):
+            return cls(text.lower(), classical_check=classical)
+        if noise_print.parse_range(text) is None:
+            raise UsageError(f"inference.noise_print={text}: the page takes auto, none or START-END (seconds); "
+                             "upload a print file on the page itself")  # fmt: skip
+        return cls("range", seconds=text, classical_check=classical)
+
+
 @dataclass
 class PageResult:
     """What one restoration on the page produced (files in the page's temporary folder)."""
@@ -86,6 +134,7 @@ class PageResult:
     spectrograms: Path
     summary: str
     warnings: list[str] = field(default_factory=list)
+    noise_lines: list[str] = field(default_factory=list)  # what the print did: auto's finding, the checks
 
 
 class PageRestorer:
@@ -97,19 +146,26 @@ class PageRestorer:
     """
 
     def __init__(self, restorer: inference.Restorer, plot_seconds: float = inference.DEFAULTS.plot_seconds,
-                 allow_truncated: bool = inference.DEFAULTS.allow_truncated) -> None:
+                 allow_truncated: bool = inference.DEFAULTS.allow_truncated,
+                 noise_print_check: bool = inference.DEFAULTS.noise_print_check,
+                 start_print: PrintChoice | None = None) -> None:  # fmt: skip
         self.restorer = restorer
         self.plot_seconds = float(plot_seconds)
         self.allow_truncated = bool(allow_truncated)
+        self.noise_print_check = bool(noise_print_check)
+        # what the page's noise-print controls show at first
+        self.start_print = start_print or PrintChoice("auto" if restorer.conditioned else "none")
         self.work_dir = Path(tempfile.mkdtemp(prefix="restorer-page-"))
 
     def close(self) -> None:
         """Remove the temporary folder and everything in it."""
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
-    def restore_upload(self, upload: str | os.PathLike | None, strength: float, progress: Callable[[float, str], Any] | None = None) -> PageResult:
+    def restore_upload(self, upload: str | os.PathLike | None, strength: float, progress: Callable[[float, str], Any] | None = None,
+                       noise: PrintChoice | None = None) -> PageResult:  # fmt: skip
         """Restore the uploaded file at ``strength`` (0..1, kept to three decimals as output
-        names need); ``progress(fraction, description)`` follows the blocks read.
+        names need), told the noise print ``noise`` (None: none) as the command line tells it;
+        ``progress(fraction, description)`` follows the blocks read.
 
         Raises :class:`InferenceError` with the command line's one-line message,
         naming the file by its name rather than the server's upload path; nothing of a
@@ -126,25 +182,73 @@ class PageRestorer:
             raise InferenceError(f"strength: must be between 0 and 1, got {strength:g}")
         for old in self.work_dir.iterdir():
             shutil.rmtree(old, ignore_errors=True)
+        noise = noise or PrintChoice()
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
+        uploads = [source] + ([Path(noise.file)] if noise.file else [])
         try:
-            return self._restore(source, strength, folder, progress)
+            return self._restore(source, strength, folder, progress, noise)
         except InferenceError as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise InferenceError(self._named(str(exc), source, folder)) from None
+            raise InferenceError(self._named(str(exc), uploads, folder)) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        finally:
+            self.restorer.tell(loading.Told())  # the next upload starts untold
 
     @staticmethod
-    def _named(message: str, source: Path, folder: Path) -> str:
+    def _named(message: str, uploads: Path | list[Path], folder: Path) -> str:
         """``message`` with the server's paths replaced by the names the user knows."""
-        message = message.replace(str(folder) + os.sep, "").replace(str(source), source.name)
+        message = message.replace(str(folder) + os.sep, "")
+        for path in [uploads] if isinstance(uploads, Path) else uploads:
+            message = message.replace(str(path), path.name)
         return " ".join(message.split())
 
-    def _restore(self, source: Path, strength: float, folder: Path, progress: Callable[[float, str], Any] | None) -> PageResult:
+    def _tell(self, source: Path, noise: PrintChoice, warnings: list[str]) -> list[str]:
+        """Tell the restorer ``source``'s noise as ``noise`` asks (``loading.print_spec`` and
+        ``loading.file_noise_power``, the command line's code); returns the lines saying what
+        the print did. Raises :class:`InferenceError` with a one-line message for a choice that
+        cannot be used."""
+        if noise.source not in PRINT_SOURCES:
+            raise InferenceError(f"noise print: expected one of {', '.join(PRINT_SOURCES)}, got {noise.source!r}")
+        if noise.source == "none":
+            if noise.classical_check:
+                raise InferenceError("the classical check needs a noise print to compare with: choose auto, "
+                                     "a range of the recording or a noise-only recording")  # fmt: skip
+            return []
+        if not self.restorer.conditioned and not noise.classical_check:
+            raise InferenceError("this model does not take a noise print (its conditioning is none): tick the "
+                                 "classical check, which lets the print choose between the model and the classical "
+                                 "estimator, or choose none")  # fmt: skip
+        if noise.source == "range":
+            value = (noise.seconds or "").strip()
+            if noise_print.parse_range(value) is None:
+                raise InferenceError(f"noise print range: expected START-END in seconds of the recording, e.g. 0-4.5, got {value!r}")
+        elif noise.source == "file":
+            if not noise.file:
+                raise InferenceError("upload a noise-only recording for the print, or choose another noise print")
+            value = str(noise.file)
+        else:
+            value = "auto"
+        asked = types.SimpleNamespace(noise_print=value, classical_check=noise.classical_check)
+        try:
+            spec, file_print = loading.print_spec(asked, self.restorer.model_cfg, Path("the model"), warn=warnings.append)
+            told, info, warns = loading.file_noise_power(self.restorer, spec, source, file_print, self.noise_print_check,
+                                                         noise.classical_check)  # fmt: skip
+        except ValueError as exc:  # noise_print.NoisePrintError: a range outside the file, a silent print
+            raise InferenceError(str(exc)) from None
+        warnings.extend(warns)
+        self.restorer.tell(told)
+        return info
+
+    def _restore(self, source: Path, strength: float, folder: Path, progress: Callable[[float, str], Any] | None,
+                 noise: PrintChoice) -> PageResult:  # fmt: skip
         with audio_io.open_audio(source) as probe:  # a non-audio file fails here, before any work
             total, rate, channels = max(probe.frames, 0), probe.samplerate, probe.channels
+        warnings: list[str] = []
+        if noise.source != "none" and progress is not None:
+            progress(0.0, "reading the noise print")
+        noise_lines = self._tell(source, noise, warnings)
         done = 0
 
         def advance(frames: float) -> None:
@@ -172,8 +276,13 @@ class PageRestorer:
         summary = (f"**{source.name}**: {duration:.1f} s, {rate} Hz, {channels} channel{'s' if channels > 1 else ''}, "
                    f"strength {strength:g}; restored in {seconds:.1f} s "
                    f"(real-time factor {seconds / max(duration, 1e-9):.2f})")  # fmt: skip
+        uploads = [source] + ([Path(noise.file)] if noise.file else [])
+        if noise.source != "none":
+            summary += f"; noise print: {PRINT_SOURCES[noise.source].split(':')[0]}"
+            summary += "\n" + "".join(f"\n- {self._named(line, uploads, folder)}" for line in noise_lines)
         return PageResult(source, result.denoised, result.residual, plot_path, summary,
-                          [self._named(w, source, folder) for w in result.warnings])  # fmt: skip
+                          [self._named(w, uploads, folder) for w in warnings + result.warnings],
+                          [self._named(line, uploads, folder) for line in noise_lines])  # fmt: skip
 
 
 def _mono_opening(path: Path, frames: int) -> np.ndarray:
@@ -208,6 +317,23 @@ def build_page(page: PageRestorer, strength: float = 1.0) -> Any:
                 slider = gr.Slider(0.0, 1.0, value=strength, step=0.01, label="Denoising strength",
                                    info="the fraction of the estimated noise removed: 0 the input, 1 the model's full restoration",
                                    elem_id="strength")  # fmt: skip
+                start = page.start_print
+                # open where the print matters from the start: a conditioned model or the check asked for
+                with gr.Accordion("Noise print", open=start.source != "none", elem_id="noise_print"):
+                    print_source = gr.Radio([(label, key) for key, label in PRINT_SOURCES.items()], value=start.source,
+                                            label="Where the noise can be heard alone",
+                                            info="a conditioned model is told it; the classical check uses it to choose "
+                                                 "between the model and the classical estimator",
+                                            elem_id="print_source")  # fmt: skip
+                    print_seconds = gr.Textbox(start.seconds, label="Range of the recording (seconds)", placeholder="0-4.5",
+                                               info="noise alone: a run-in groove, a reel's leader, a pause",
+                                               elem_id="print_range")  # fmt: skip
+                    print_file = gr.File(label="Noise-only recording", type="filepath", file_count="single",
+                                         elem_id="print_file")  # fmt: skip
+                    classical = gr.Checkbox(start.classical_check, label="Classical check",
+                                            info="restore with the classical estimator told the print where it scores "
+                                                 "higher than the model on a held-out part of the print",
+                                            elem_id="classical_check")  # fmt: skip
                 button = gr.Button("Restore", variant="primary", elem_id="restore")
             with gr.Column(scale=3):
                 summary = gr.Markdown(elem_id="summary")
@@ -229,9 +355,11 @@ def build_page(page: PageRestorer, strength: float = 1.0) -> Any:
             # an error must not stand beside the previous file's results
             return [None, None, None, None, gr.DownloadButton(visible=False), gr.DownloadButton(visible=False), ""]
 
-        def restore(upload_path: str | None, value: float, progress: gr.Progress = gr.Progress()) -> list[Any]:
+        def restore(upload_path: str | None, value: float, source: str, seconds: str, print_path: str | None,
+                    check: bool, progress: gr.Progress = gr.Progress()) -> list[Any]:  # fmt: skip
+            noise = PrintChoice(source, seconds or "", print_path, bool(check))
             try:
-                result = page.restore_upload(upload_path, value, lambda f, desc: progress(f, desc=desc))
+                result = page.restore_upload(upload_path, value, lambda f, desc: progress(f, desc=desc), noise)
             except InferenceError as exc:
                 # gr.Error renders HTML: a file name must show as typed, not be markup
                 raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
@@ -253,7 +381,7 @@ def build_page(page: PageRestorer, strength: float = 1.0) -> Any:
         # strength) and one already uses every core
         # one progress bar, where the spectrograms will be, rather than one in every output
         button.click(cleared, outputs=outputs, queue=False).then(
-            restore, inputs=[upload, slider], outputs=outputs, concurrency_limit=1, show_progress_on=[image]
+            restore, inputs=[upload, slider, print_source, print_seconds, print_file, classical], outputs=outputs, concurrency_limit=1, show_progress_on=[image]
         )
         upload.change(cleared, outputs=outputs, queue=False)
     return demo
@@ -279,7 +407,8 @@ def load_page(options: inference.InferenceSettings) -> PageRestorer:
         segment_seconds=options.segment_seconds, overlap_seconds=options.overlap_seconds,
         block_seconds=options.block_seconds, batch_segments=options.batch_segments,
     )  # fmt: skip
-    return PageRestorer(restorer, options.plot_seconds, options.allow_truncated)
+    start = PrintChoice.from_settings(options, restorer.conditioned)
+    return PageRestorer(restorer, options.plot_seconds, options.allow_truncated, options.noise_print_check, start)
 
 
 def launch(page: PageRestorer, settings: AppSettings, strength: float = 1.0, block: bool = True) -> Any:
@@ -309,6 +438,7 @@ def serve(cfg: Mapping, block: bool = True) -> tuple[Any, PageRestorer]:
     cannot be served and ``unet.CheckpointError`` for a model that cannot be loaded."""
     settings = app_settings(cfg)
     options = restoring_settings(cfg)
+    PrintChoice.from_settings(options, conditioned=False)  # a bad print option fails before the model loads
     page = load_page(options)
     try:
         return launch(page, settings, options.denoising_strength, block), page
@@ -327,6 +457,7 @@ def run(cfg: Mapping) -> int:
     try:
         settings = app_settings(cfg)
         options = restoring_settings(cfg)
+        PrintChoice.from_settings(options, conditioned=False)  # a bad print option fails before the model loads
     except UsageError as exc:
         print_error(exc)
         return 2

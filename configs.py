@@ -289,8 +289,9 @@ class AppConfig:
     """The web page: ``python app.py [app.KEY=VALUE ...] [inference.checkpoint=FOLDER ...]`` (docs: app.py).
 
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
-    overlap_seconds, batch_segments, block_seconds, allow_truncated, plot_seconds (the spectrograms
-    show the first this many seconds) and denoising_strength (the slider's starting value).
+    overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check, plot_seconds
+    (the spectrograms show the first this many seconds), denoising_strength (the slider's starting
+    value), noise_print (auto, none or START-END) and classical_check (the noise-print section's start).
     """
 
     # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)

@@ -281,8 +281,10 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     return Told(power=power), info
 
 
-def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path) -> tuple[Any, np.ndarray | None]:
-    """The validated ``inference.noise_print`` for this model, and a print file's audio.
+def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,
+               warn: Callable[[str], Any] = print_warning) -> tuple[Any, np.ndarray | None]:  # fmt: skip
+    """The validated ``inference.noise_print`` for this model, and a print file's audio; what
+    was done to a print file (mixed down, resampled) and doubts about it go to ``warn``.
 
     The default (null) is ``auto`` for a conditioned model: a restorer rarely has a clean
     print at hand, the held-out check keeps a bad estimate out, and the model was trained
@@ -314,7 +316,7 @@ def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path) -> tuple[Any
     except (noise_print.NoisePrintError, audio_io.AudioError) as exc:
         raise UsageError(str(exc)) from None
     if notes:
-        print_warning(f"{spec.path}: noise print {' and '.join(notes)}")
+        warn(f"{spec.path}: noise print {' and '.join(notes)}")
     for w in warns:
-        print_warning(w)
+        warn(w)
     return spec, audio

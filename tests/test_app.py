@@ -1,6 +1,7 @@
 """app.py, the web page, in a real headless browser (Debian's chromium driven by Playwright):
-upload, strength, restore, players, spectrograms, download, and bad files; plus the page's
-spectrogram figure (plots.py) and the command's argument checks."""
+upload, strength, restore, players, spectrograms, download, a noise print with the classical
+check, and bad files; plus the page's noise-print choices without a browser, its spectrogram
+figure (plots.py) and the command's argument checks."""
 from __future__ import annotations
 
 import socket
@@ -15,6 +16,7 @@ import pytest
 import soundfile as sf
 
 import app
+import configs
 import inference
 import plots
 
@@ -193,6 +195,119 @@ def test_a_bad_file_shows_the_command_lines_one_line_message(page, served, refer
     assert [p for p in served[1].work_dir.rglob("*") if p.is_file()] == []  # nothing half-written left
 
 
+SR = 44100
+
+
+def _hissy_reel(folder: Path) -> tuple[Path, Path, np.ndarray]:
+    """A 7-s reel (2 s of hiss alone, then a tone in bursts under it) and a 4-s print of the
+    same hiss: the untrained tiny model leaves the hiss in, so the classical check hands the
+    file to LSA."""
+    t = np.arange(7 * SR) / SR
+    clean = (0.2 * np.sin(2 * np.pi * 220 * t) * (t >= 2.0) * ((t % 2.0) < 1.4)).astype(np.float32)
+    noisy = clean + (0.03 * np.random.default_rng(5).standard_normal(len(t))).astype(np.float32)
+    reel, heard = folder / "reel.wav", folder / "hiss_print.wav"
+    sf.write(reel, noisy, SR, subtype="FLOAT")
+    sf.write(heard, (0.03 * np.random.default_rng(6).standard_normal(4 * SR)).astype(np.float32), SR, subtype="FLOAT")
+    return reel, heard, clean
+
+
+def _cli_restored(tiny_checkpoint: Path, folder: Path, **overrides) -> np.ndarray:
+    """What ``inference.py`` writes for these options, as float samples."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(vars(configs.InferenceConfig()))
+    cfg.update(quiet=True, checkpoint=str(tiny_checkpoint), **overrides)
+    assert inference.run(cfg) == 0
+    source = Path(overrides["audio"])
+    out = Path(overrides["output_dir"]) / f"{source.stem}_denoised_s10.wav"
+    return sf.read(str(out), dtype="float32")[0]
+
+
+def test_a_noise_print_file_with_the_classical_check_restores_as_the_command_line(page, served, tiny_checkpoint, tmp_path):
+    from playwright.sync_api import expect
+
+    import metrics
+
+    reel, heard, clean = _hissy_reel(tmp_path)
+    upload(page, reel)
+    page.locator("#noise_print").get_by_text("Noise print").first.click()  # the section starts closed (shipped-like model)
+    page.locator("#print_source").get_by_text(app.PRINT_SOURCES["file"]).click()
+    page.locator("#print_file input[type=file]").set_input_files(str(heard))
+    expect(page.locator("#print_file")).to_contain_text(heard.stem)
+    page.locator("#classical_check input[type=checkbox]").check()
+    page.locator("#restore").click()
+    expect(page.locator("#download_restored")).to_be_visible(timeout=TIMEOUT_MS)
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("the classical estimator restores this file")  # the check's decision, shown
+    expect(summary).to_contain_text("noise print: a noise-only recording")
+    assert "/tmp" not in summary.inner_text()  # the server's upload paths are not shown
+
+    with page.expect_download() as caught:
+        page.locator("#download_restored").click()
+    got_path = tmp_path / caught.value.suggested_filename
+    caught.value.save_as(got_path)
+    got = sf.read(str(got_path), dtype="float32")[0]
+    want = _cli_restored(tiny_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print=str(heard),
+                         classical_check=True)  # fmt: skip
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    noisy = sf.read(str(reel), dtype="float32")[0]
+    assert metrics.si_sdr(got, clean) - metrics.si_sdr(noisy, clean) > 5.0  # LSA took the hiss out
+    # the next upload is restored untold, by the model
+    assert served[1].restorer.classical_print is None and served[1].restorer.noise_power is None
+
+
+@pytest.mark.parametrize("choice,problem", [
+    (app.PrintChoice("auto"), "does not take a noise print"),
+    (app.PrintChoice("none", classical_check=True), "needs a noise print"),
+    (app.PrintChoice("range", "two to four", classical_check=True), "expected START-END"),
+    (app.PrintChoice("range", "4-9", classical_check=True), "reel.wav: the print range 4-9 s lies outside the file"),
+    (app.PrintChoice("range", "0-0.5", classical_check=True), "at least 1 s"),
+    (app.PrintChoice("file", classical_check=True), "upload a noise-only recording"),
+    (app.PrintChoice("file", file="notes.txt", classical_check=True), "notes.txt: "),
+    (app.PrintChoice("cupboard"), "noise print: expected one of"),
+])  # fmt: skip
+def test_a_print_that_cannot_be_used_gets_one_line_and_leaves_nothing(served, tmp_path, choice, problem):
+    reel, _, _ = _hissy_reel(tmp_path)
+    if choice.file:
+        (tmp_path / choice.file).write_text("Reel 3: hum from the projector.\n")
+        choice.file = str(tmp_path / choice.file)
+    page = served[1]
+    with pytest.raises(inference.InferenceError) as raised:
+        page.restore_upload(reel, 1.0, noise=choice)
+    message = str(raised.value)
+    assert problem in message and "\n" not in message and str(tmp_path) not in message, message
+    assert [p for p in page.work_dir.rglob("*") if p.is_file()] == []
+    assert page.restorer.classical_print is None and page.restorer.noise_power is None
+
+
+def test_a_range_with_the_check_is_told_and_reported(served, tiny_checkpoint, tmp_path):
+    reel, _, _ = _hissy_reel(tmp_path)
+    result = served[1].restore_upload(reel, 1.0, noise=app.PrintChoice("range", "0-2", classical_check=True))
+    assert len(result.noise_lines) == 1 and result.noise_lines[0].startswith("reel.wav: classical check (held-out print")
+    assert result.noise_lines[0].endswith("the classical estimator restores this file")
+    assert "noise print: a range of the recording" in result.summary and result.noise_lines[0] in result.summary
+    got = sf.read(str(result.restored), dtype="float32")[0]
+    want = _cli_restored(tiny_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print="0-2",
+                         classical_check=True)  # fmt: skip
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # too short a range to hold part of it out: said, and the model restores
+    result = served[1].restore_upload(reel, 1.0, noise=app.PrintChoice("range", "0-1.2", classical_check=True))
+    assert result.noise_lines == ["reel.wav: the print is too short to hold part of it out; the model restores this file"]
+
+
+@pytest.mark.parametrize("noise_print,classical,expected", [
+    (None, False, app.PrintChoice("none")),
+    (None, True, app.PrintChoice("auto", classical_check=True)),
+    ("0-4.5", True, app.PrintChoice("range", "0-4.5", classical_check=True)),
+    ("none", False, app.PrintChoice("none")),
+])  # fmt: skip
+def test_the_pages_starting_print_follows_the_inference_options(noise_print, classical, expected):
+    options = app.restoring_settings({"inference": {"noise_print": noise_print, "classical_check": classical}})
+    assert app.PrintChoice.from_settings(options, conditioned=False) == expected
+    if noise_print is None and not classical:
+        assert app.PrintChoice.from_settings(options, conditioned=True) == app.PrintChoice("auto")
+
+
 def test_spectrogram_panels_share_one_decibel_scale():
     rate = 16000
     t = np.arange(rate) / rate
@@ -214,9 +329,12 @@ def test_spectrogram_panels_share_one_decibel_scale():
 
 
 @pytest.mark.parametrize("argument,problem", [("app.port=70000", "app.port: must be between 1 and 65535"),
-                                              ("+app.prot=8000", "app.prot: unknown option")])  # fmt: skip
+                                              ("+app.prot=8000", "app.prot: unknown option"),
+                                              ("inference.noise_print=README.md", "upload a print file on the page"),
+                                              ("inference.classical_check=true inference.noise_print=none",
+                                               "needs a noise print")])  # fmt: skip
 def test_bad_arguments_exit_2_with_one_line(argument, problem):
-    proc = subprocess.run([sys.executable, "app.py", argument], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "app.py", *argument.split()], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], proc.stderr
