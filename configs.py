@@ -174,8 +174,10 @@ class EvaluateConfig:
     quiet: bool = False
     # Noise prints (docs/RESTORATION_GUIDE.md): with print_seconds > 0 every item comes with that
     # much more of its own noise (never the stretch mixed in), and these systems may be listed:
-    # conditioned_print, conditioned_auto (evaluate.conditioned_checkpoint, a model trained with
-    # model.conditioning=noise_psd), lsa_print, noisereduce_print. 0 keeps the items without prints.
+    # conditioned_print, conditioned_auto, conditioned_checked (the print used where the held-out
+    # check finds it helps; all three need evaluate.conditioned_checkpoint, a model trained with
+    # model.conditioning=noise_psd), lsa_print, noisereduce_print, checked_print (the model or LSA,
+    # as inference.classical_check decides). 0 keeps the items without prints.
     print_seconds: float = 0.0
     conditioned_checkpoint: Optional[str] = None
     targets: TargetsConfig = field(default_factory=TargetsConfig)

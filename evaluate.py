@@ -44,6 +44,8 @@ ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
 PRINT_SYSTEMS = {
     "conditioned_print": ("conditioned", "print"),  # evaluate.conditioned_checkpoint, told the print
     "conditioned_auto": ("conditioned", "auto"),  # told the auto rule's estimate from the item itself
+    # given the print, told it only where the held-out check finds it helps (inference's default)
+    "conditioned_checked": ("conditioned", "held_out"),
     "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
     "noisereduce_print": ("noisereduce_stationary", "print"),  # noisereduce with y_noise
     # the model (evaluate.checkpoint) or LSA told the print, as inference.classical_check=true decides
@@ -115,7 +117,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
     told the print's power) or ``'auto'`` (told the auto rule's estimate from the item
     itself, which is also what ``inference.noise_print=none`` does for inputs shorter than a
-    segment); None for an unconditioned model. ``'checked'``, for any model: given the print,
+    segment) or ``'held_out'`` (given the print, told it only where
+    :func:`noise_print.held_out_check` finds that it helps, as ``inference.noise_print_check``
+    decides); None for an unconditioned model. ``'checked'``, for any model: given the print,
     the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,
     with the held-out check for a conditioned model) and restores with the model or LSA.
     """
@@ -138,6 +142,13 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
         raise ValueError(f"{checkpoint}: this system needs {need}")
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
     n_fft, hop = int(mcfg["n_fft"]), int(mcfg["hop_length"])
+    if told == "held_out":
+
+        def denoise_held_out(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
+            restorer.tell(loading.told_for(restorer, noisy, heard, True, False, "item")[0])
+            return restorer.denoise_array(noisy, sample_rate)
+
+        return denoise_held_out
 
     def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
         if told == "auto":
@@ -393,7 +404,7 @@ def run(cfg: DictConfig, command: str) -> int:
     systems: dict[str, Callable] = {}
     # the ideal masks of the evaluated model's own STFT
     known = {**baselines.BASELINES, **baselines.oracle_systems(int(cfg.model.n_fft), int(cfg.model.hop_length))}
-    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] == "print"}
+    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] != "auto"}
     if told and not float(ecfg.get("print_seconds") or 0.0) > 0:
         raise ValueError(f"evaluate.systems: {', '.join(sorted(told))} need a print; set evaluate.print_seconds (e.g. 3.0)")
     segment, overlap = float(cfg.inference.segment_seconds), float(cfg.inference.overlap_seconds)

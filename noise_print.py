@@ -54,6 +54,10 @@ CHECK_HELD_OUT = 0.3  # share of the print held out for the check
 CHECK_MIN_HELD_SECONDS = 0.5
 CHECK_PROGRAMME_SECONDS = 3.0  # the loudest passage of this length is the check's programme
 CHECK_SNR_DB = 5.0  # the held-out noise is mixed into it at this SNR
+# What the held-out check mixes the held-out print into: the recording's loudest passage
+# ("recording") or the classical check's fixed programme at the recording's estimated SNR
+CHECK_REFERENCES = ("recording", "programme")
+CHECK_REFERENCE = "recording"
 SPEC_KINDS = ("none", "auto", "range", "file")
 # auto's quiet passages must lie at least this far below the recording's median level to be
 # taken for noise; a recording without pauses is restored without a print
@@ -290,32 +294,56 @@ class CheckResult:
 
 
 def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray], recording: np.ndarray,
-                   print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048,
-                   hop: int = 512) -> CheckResult | None:  # fmt: skip
+                   print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
+                   reference: str | None = None) -> CheckResult | None:  # fmt: skip
     """Does the print help this model on this recording?
 
-    The last ``CHECK_HELD_OUT`` of ``print_audio`` is held out and mixed, at ``CHECK_SNR_DB``,
-    into the loudest ``CHECK_PROGRAMME_SECONDS`` of ``recording`` (where the recording's own
-    noise matters least); ``restore(mix, noise_power)`` restores it with the power of the rest
-    of the print (scaled as the held-out part was) and with None (no print). Returns None when
-    the print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
+    The last ``CHECK_HELD_OUT`` of ``print_audio`` is held out and mixed into a programme:
+    with ``reference="recording"`` the loudest ``CHECK_PROGRAMME_SECONDS`` of ``recording``
+    (where the recording's own noise matters least) at ``CHECK_SNR_DB``; with ``"programme"``
+    :func:`reference_programme` at the recording's :func:`estimated_snr_db`, as
+    :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power)``
+    restores the mix with the power of the rest of the print (scaled as the held-out part was)
+    and with None (no print). Returns None when the print is too short to hold out
+    ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
     """
+    reference = reference or CHECK_REFERENCE
+    if reference not in CHECK_REFERENCES:
+        raise ValueError(f"held_out_check: reference must be one of {CHECK_REFERENCES}, got {reference!r}")
+    if reference == "recording":
+        programme = loudest_passage(recording, int(CHECK_PROGRAMME_SECONDS * sample_rate))
+        snr = CHECK_SNR_DB
+    else:
+        programme, snr = reference_programme(sample_rate), estimated_snr_db(recording, print_audio)
+    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
+    if mixed is None:
+        return None
+    mix, fit = mixed
+    power = noise_power(fit, n_fft, hop)
+    with_print = metrics.si_sdr(restore(mix, power), programme)
+    without = metrics.si_sdr(restore(mix, None), programme)
+    return CheckResult(float(with_print), float(without))
+
+
+def held_out_mix(print_audio: np.ndarray, programme: np.ndarray, snr_db: float,
+                 sample_rate: int) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """The checks' test: the last ``CHECK_HELD_OUT`` of ``print_audio`` (looped to the
+    programme's length) mixed into ``programme`` at ``snr_db``, and the rest of the print scaled
+    as the held-out part was (what the system under test is told), both float32. None when the
+    print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``,
+    or the programme or the held-out noise is silent."""
     print_audio = np.asarray(print_audio, dtype=np.float32)
     cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
     fit, held = print_audio[:cut], print_audio[cut:]
     if len(held) < CHECK_MIN_HELD_SECONDS * sample_rate or len(fit) < MIN_PRINT_SECONDS * sample_rate:
         return None
-    programme = loudest_passage(recording, int(CHECK_PROGRAMME_SECONDS * sample_rate))
+    programme = np.asarray(programme, dtype=np.float64)
     noise = np.resize(held, len(programme)).astype(np.float64)
-    p_prog, p_noise = float(np.mean(np.square(programme, dtype=np.float64))), float(np.mean(noise**2))
+    p_prog, p_noise = float(np.mean(programme**2)), float(np.mean(noise**2))
     if p_prog <= 0 or p_noise <= 0:
         return None
-    scale = np.sqrt(p_prog / (p_noise * 10.0 ** (CHECK_SNR_DB / 10.0)))
-    mix = (programme + scale * noise).astype(np.float32)
-    power = noise_power(fit.astype(np.float64) * scale, n_fft, hop)
-    with_print = metrics.si_sdr(restore(mix, power), programme)
-    without = metrics.si_sdr(restore(mix, None), programme)
-    return CheckResult(float(with_print), float(without))
+    scale = np.sqrt(p_prog / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return (programme + scale * noise).astype(np.float32), (fit.astype(np.float64) * scale).astype(np.float32)
 
 
 REFERENCE_SECONDS = 3.0  # length of the classical check's synthetic programme
@@ -373,19 +401,12 @@ def classical_check(restore_model: Callable[[np.ndarray], np.ndarray],
     was) restore it, and each is scored against the programme. None when the print is too
     short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
     """
-    print_audio = np.asarray(print_audio, dtype=np.float32)
-    cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
-    fit, held = print_audio[:cut], print_audio[cut:]
-    if len(held) < CHECK_MIN_HELD_SECONDS * sample_rate or len(fit) < MIN_PRINT_SECONDS * sample_rate:
-        return None
-    programme = reference_programme(sample_rate).astype(np.float64)
-    noise = np.resize(held, len(programme)).astype(np.float64)
-    p_noise = float(np.mean(noise**2))
-    if p_noise <= 0:
-        return None
+    programme = reference_programme(sample_rate)
     snr = estimated_snr_db(recording, print_audio)
-    scale = np.sqrt(float(np.mean(programme**2)) / (p_noise * 10.0 ** (snr / 10.0)))
-    mix = (programme + scale * noise).astype(np.float32)
+    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
+    if mixed is None:
+        return None
+    mix, fit = mixed
     model = metrics.si_sdr(restore_model(mix), programme)
-    classical = metrics.si_sdr(restore_classical(mix, (fit * scale).astype(np.float32)), programme)
+    classical = metrics.si_sdr(restore_classical(mix, fit), programme)
     return ClassicalResult(float(model), float(classical), snr)

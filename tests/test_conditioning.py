@@ -364,3 +364,24 @@ def test_model_code_calls_no_tensorflow_so_it_builds_under_jax():
         if name == "unet.py":
             names = {n.value.id for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
             assert "tf" not in names
+
+
+def test_evaluate_conditioned_checked_restores_as_the_held_out_check_decides(conditioned_checkpoint):
+    import evaluate
+    import noise_print
+
+    noisy = _programme(4.0) + (0.02 * np.random.default_rng(3).standard_normal(4 * SR)).astype(np.float32)
+    heard = (0.02 * np.random.default_rng(4).standard_normal(3 * SR)).astype(np.float32)
+    checked = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="held_out")
+    told = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="print")
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    restorer = inference.Restorer(model, cfg, 1.0, 5.0, 0.5, batch_segments=1)
+    decision = noise_print.held_out_check(restorer.restore_told, noisy, heard, SR, restorer.n_fft, restorer.hop_length)
+    assert decision is not None
+    untold = restorer.denoise_array(noisy, SR)
+    with_print = told(noisy, heard, SR)
+    assert np.abs(with_print - untold).max() > 1e-4  # the print changes the restoration, so the test can tell
+    np.testing.assert_allclose(checked(noisy, heard, SR), with_print if decision.use_print else untold, atol=1e-6)
+    # too short a print to hold part out: used unchecked
+    short = heard[: int(1.2 * SR)]
+    np.testing.assert_allclose(checked(noisy, short, SR), told(noisy, short, SR), atol=1e-6)

@@ -108,19 +108,39 @@ def _spectral_subtraction(mix: np.ndarray, power: np.ndarray | None) -> np.ndarr
     return stft.istft(tf.constant(spec * gain), len(mix)).numpy()
 
 
-def test_held_out_check_uses_the_print_only_when_it_helps():
+@pytest.mark.parametrize("reference", noise_print.CHECK_REFERENCES)
+def test_held_out_check_uses_the_print_only_when_it_helps(reference):
     t = np.arange(6 * SR) / SR
-    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2)).astype(np.float32)
-    result = noise_print.held_out_check(_spectral_subtraction, recording, hiss(4.0), SR)
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
+    mixes = []
+
+    def subtraction(mix, power):
+        mixes.append(mix)
+        return _spectral_subtraction(mix, power)
+
+    result = noise_print.held_out_check(subtraction, recording, hiss(4.0, 0.02), SR, reference=reference)
     assert result is not None and result.use_print and result.with_print > result.without_print + 1
     assert "the print is used" in result.describe()
+    if reference == "recording":  # the loudest 3 s of the recording, the held-out hiss 5 dB under it
+        programme = noise_print.loudest_passage(recording, int(noise_print.CHECK_PROGRAMME_SECONDS * SR))
+        snr = noise_print.CHECK_SNR_DB
+    else:  # the fixed programme at the recording's own SNR
+        programme = noise_print.reference_programme(SR)
+        snr = noise_print.estimated_snr_db(recording, hiss(4.0, 0.02))
+    added = mixes[0].astype(np.float64) - programme
+    assert 10 * np.log10(np.mean(programme.astype(np.float64) ** 2) / np.mean(added**2)) == pytest.approx(snr, abs=0.01)
 
     def harmful(mix, power):  # told a print, it mutes the programme
         return mix if power is None else 0.01 * mix + hiss(len(mix) / SR, 0.1, 5)[: len(mix)]
 
-    result = noise_print.held_out_check(harmful, recording, hiss(4.0), SR)
+    result = noise_print.held_out_check(harmful, recording, hiss(4.0), SR, reference=reference)
     assert result is not None and not result.use_print and "restoring without it" in result.describe()
-    assert noise_print.held_out_check(_spectral_subtraction, recording, hiss(1.2), SR) is None  # too short to split
+    assert noise_print.held_out_check(subtraction, recording, hiss(1.2), SR, reference=reference) is None  # too short to split
+
+
+def test_held_out_check_refuses_an_unknown_reference():
+    with pytest.raises(ValueError, match="reference must be one of"):
+        noise_print.held_out_check(_spectral_subtraction, hiss(4.0), hiss(4.0), SR, reference="loudest")
 
 
 def test_reference_programme_is_fixed_harmonic_and_has_pauses():
