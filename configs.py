@@ -55,7 +55,9 @@ class ModelConfig:
     # (stage 2 adds a correction to its noisy input)
     output: str = "residual"
     # none: the spectrogram alone; noise_psd: also told the noise power spectrum of a noise
-    # print (noise_print.py; inference.noise_print), as two more input channels
+    # print (noise_print.py; inference.noise_print), as two more input channels;
+    # noise_psd_gain: noise_psd and a classical path in stage 2 (the spectral-subtraction
+    # estimate told the same noise, blended in by a learned mask; unet.ClassicalGain)
     conditioning: str = "none"
 
 
@@ -118,7 +120,8 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     # Start from a saved model (a folder with config.json and model.weights.h5, e.g.
-    # models/default to fine-tune the shipped model on your material) instead of random weights.
+    # models/default to fine-tune the shipped model on your material, or a parked run of
+    # parked_runs/, its weights rebuilt) instead of random weights.
     # init_step is the step to count from: the schedule and the data order go on from there.
     # Ignored when resume=true finds checkpoints. Relative paths are taken from the repository.
     init_from: Optional[str] = None

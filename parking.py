@@ -35,6 +35,7 @@ lr 5e-5 moves a weight by up to about 5e-5).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import hashlib
@@ -44,6 +45,7 @@ import os
 import shlex
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -204,14 +206,40 @@ def apply_delta(reference: list, planes) -> list:
 
 def _reference_folder(reference: str | os.PathLike | None, cfg) -> Path | None:
     """``reference`` resolved: None or "none" (full weights), "auto" (the run's
-    ``train.init_from``, if any) or a model folder."""
+    ``train.init_from``, if any) or a model folder. A parked run (a run started from one)
+    stands for the model it is parked against, or for its own folder of whole weights: a
+    difference from a difference would need both to continue."""
     if reference is None or str(reference) == "none":
         return None
     if str(reference) == "auto":
         reference = (cfg.get("train") or {}).get("init_from")
         if not reference:
             return None
-    return repo_path(reference)
+    folder = repo_path(reference)
+    if (folder / INFO_FILE).is_file():
+        weights = read_parked(folder)["weights"]
+        return repo_path(weights["reference"]) if weights.get("format") == "float16_delta" else folder / MODEL_FOLDER
+    return folder
+
+
+@contextlib.contextmanager
+def starting_folder(folder: str | os.PathLike) -> Iterator[Path]:
+    """The model folder a run starts from (``train.init_from``): ``folder`` itself, or for a
+    parked run its weights rebuilt into a temporary folder (removed afterwards), so that a
+    new run can grow from a parked one (another conditioning, another recipe). Raises
+    :class:`ParkingError` for a parked run that cannot be rebuilt."""
+    import unet
+
+    folder = Path(folder)
+    if not (folder / INFO_FILE).is_file():
+        yield folder
+        return
+    info = read_parked(folder)
+    if info["weights"].get("format") != "float16_delta":
+        yield folder / MODEL_FOLDER
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield unet.save_denoiser(*load_parked_model(folder, info), Path(tmp) / MODEL_FOLDER)
 
 
 def _write_weights(model, model_cfg: dict, folder: Path, reference: Path | None) -> dict:

@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 import configs  # noqa: F401  (registers the schemas that conf/ names)
+import parking
 from cli import print_error
 from paths import repo_path
 
@@ -93,9 +94,12 @@ def _train(cfg: DictConfig, exp_dir: Path, chief: bool, overrides: list[str], Tr
         resumed = bool(cfg.resume) and trainer.restore() > 0
         init_from = cfg.train.get("init_from")
         if init_from and not resumed:
-            trainer.initialise_from(repo_path(init_from), int(cfg.train.get("init_step") or 0))
+            with parking.starting_folder(repo_path(init_from)) as source:  # a model folder or a parked run
+                if source != repo_path(init_from):
+                    log.info("train.init_from=%s is a parked run: starting from its weights, rebuilt", init_from)
+                trainer.initialise_from(source, int(cfg.train.get("init_step") or 0))
             trainer.validate_initial()
-    except (ValueError, CheckpointError) as exc:
+    except (ValueError, CheckpointError, parking.ParkingError) as exc:
         print_error(exc)
         return 2
     try:

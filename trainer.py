@@ -434,8 +434,9 @@ class Trainer:
         """
         source, source_cfg = unet.load_denoiser(folder)
         # the config's name is only a label: the same architecture under another name fits
-        # an unconditioned model may start a conditioned one: unet.transfer_weights
-        grows = source_cfg["conditioning"] == "none" and self.model_cfg["conditioning"] != "none"
+        # a model may start one with more conditioning (unet.adopt_weights says which; it
+        # refuses the rest): unet.transfer_weights
+        grows = source_cfg["conditioning"] != self.model_cfg["conditioning"]
         ignored = {"name", "conditioning"} if grows else {"name"}
         differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if k not in ignored and source_cfg.get(k) != self.model_cfg.get(k))
         if differ:
@@ -446,6 +447,8 @@ class Trainer:
         widened = unet.adopt_weights(source, source_cfg, self.model, self.model_cfg)
         if widened:
             log.info("conditioning added to %s: new input channels of %s start at zero", folder, ", ".join(widened))
+        if grows:
+            log.info("conditioning grown from %s to %s", source_cfg["conditioning"], self.model_cfg["conditioning"])
         self.step.assign(int(step))
         self.optimizer.iterations.assign(int(step))  # the schedule reads the optimiser's count
         log.info("initialised from %s at step %d", folder, int(step))

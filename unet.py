@@ -8,6 +8,12 @@ With ``conditioning: noise_psd`` the model takes a second input, the noise power
 ``[batch, bins]`` (|STFT|^2 of noise alone, in the units of ``stft.stft``; see
 ``noise_print.py``), and sees two more input channels made from it: the noise level per bin
 in dB and the a posteriori SNR per bin and frame, ``|X|^2 / noise``, in dB (each / 20).
+``conditioning: noise_psd_gain`` adds a classical path to stage 2: the spectral-subtraction
+estimate ``G X`` told the same noise power (:class:`ClassicalGain`), blended into the output by
+a mask the network predicts per bin and frame, ``Y2 = X + out2 + M (G X - X)``. A product of
+the input with a gain is what the classical estimators compute and what a stack of
+convolutions finds hard to learn from concatenated channels; the mask only has to learn where
+to trust it.
 
 Stage 1 predicts the residual noise ``N`` and outputs ``Y1 = X + N``. The supervised
 attention module (SAM) turns ``Y1`` into attention masks that gate stage 1's features
@@ -43,7 +49,24 @@ ARCHITECTURE = "two_stage_unet_sam"
 # TensorFlow restorer run) or dft (products with DFT matrices in keras.ops: one graph on any
 # Keras backend, and what converts to ONNX); the two agree within 2e-5
 TRANSFORMS = ("fft", "dft")
-CONDITIONINGS = ("none", "noise_psd")
+# noise_psd_gain: noise_psd's channels, and stage 2 may also apply a classical gain computed
+# from the noise power (ClassicalGain), by as much as a learned mask lets it (starts closed)
+CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain")
+# The classical path's floor (amplitude): it removes at most 20 dB from any bin
+CLASSICAL_GAIN_FLOOR = 0.1
+# Its over-subtraction (Berouti et al. 1979): twice the noise power is taken off, so that noise
+# alone falls about 17 dB, not 6 (power fluctuates above its mean in half the bins)
+CLASSICAL_OVERSUBTRACTION = 2.0
+# The blend mask's starting logit: sigmoid(-4) = 0.018, so a model grown from one without the
+# path restores as that model did (within a 2 % step towards the classical estimate)
+BLEND_START_LOGIT = -4.0
+# The mask's logits are its convolution's output times this: Adam moves every weight by about
+# lr a step whatever its gradient, so a fine-tune at lr 5e-5 would need some 80,000 steps to
+# open a mask whose bias starts at -4; scaled by 20, a few hundred
+BLEND_LOGIT_SCALE = 20.0
+# Layers that a model with the classical path has and one without lacks (they keep their
+# initialisation when weights are adopted from such a model)
+CLASSICAL_PATH_LAYERS = ("s2_blend",)
 # Floor of the noise power (|STFT|^2 units) in the conditioning channels: about -160 dBFS per bin
 NOISE_POWER_FLOOR = 1e-12
 CONFIG_FILE = "config.json"
@@ -131,6 +154,37 @@ class NoiseConditioning(layers.Layer):
 
     def compute_output_shape(self, x_shape, noise_power_shape):
         return (*x_shape[:-1], 2)
+
+
+@keras.saving.register_keras_serializable(package="unet")
+class ClassicalGain(layers.Layer):
+    """The spectral-subtraction estimate of the spectrogram ``[B, T, F, 2]`` told the noise
+    power per bin ``[B, F]``: ``G X`` with ``G = sqrt(max(1 - a noise / P, floor^2))``, ``a``
+    the over-subtraction, ``P`` the power of ``X`` averaged over three frames (fewer isolated
+    tones left behind than frame by frame), float32."""
+
+    def __init__(self, floor: float = CLASSICAL_GAIN_FLOOR, oversubtraction: float = CLASSICAL_OVERSUBTRACTION,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        self.floor = float(floor)
+        self.oversubtraction = float(oversubtraction)
+
+    def call(self, x, noise_power):
+        x = ops.cast(x, "float32")
+        noise = ops.maximum(ops.cast(noise_power, "float32"), NOISE_POWER_FLOOR)[:, None, :]
+        power = ops.sum(ops.square(x), axis=-1)
+        # the edge frames repeated, by concatenation (which every backend and ONNX take)
+        padded = ops.concatenate([power[:, :1], power, power[:, -1:]], axis=1)
+        frames = ops.shape(power)[1]
+        smoothed = (padded[:, :frames] + padded[:, 1 : frames + 1] + padded[:, 2 : frames + 2]) / 3.0
+        gain = ops.sqrt(ops.maximum(1.0 - self.oversubtraction * noise / ops.maximum(smoothed, NOISE_POWER_FLOOR), self.floor**2))
+        return x * gain[..., None]
+
+    def compute_output_shape(self, x_shape, noise_power_shape):
+        return x_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "floor": self.floor, "oversubtraction": self.oversubtraction}
 
 
 def _pairs(value: Any, depth: int) -> list[tuple[int, int]]:
@@ -239,7 +293,7 @@ def build_model(cfg: Mapping) -> keras.Model:
     x_pad = PadToMultiple(time_mult, freq_mult, name="pad", dtype="float32")(spec)
     embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(spec)
     inputs: Any = spec
-    if cfg["conditioning"] == "noise_psd":
+    if cfg["conditioning"] != "none":
         noise_power = keras.Input(shape=(num_bins,), name="noise_power", dtype="float32")
         described = NoiseConditioning(name="noise_conditioning", dtype="float32")(spec, noise_power)
         embedded = layers.Concatenate(name="conditioned_input", dtype="float32")([embedded, described])
@@ -272,6 +326,17 @@ def build_model(cfg: Mapping) -> keras.Model:
             y2 = layers.Add(name="s2_estimate", dtype="float32")([x_pad, out2])
         else:
             y2 = out2
+        if cfg["conditioning"] == "noise_psd_gain":
+            # the classical path: how far towards G X each bin and frame goes is the mask's to say
+            classical = ClassicalGain(name="s2_classical", dtype="float32")(spec, noise_power)
+            classical = PadToMultiple(time_mult, freq_mult, name="s2_classical_pad", dtype="float32")(classical)
+            towards = layers.Subtract(name="s2_classical_step", dtype="float32")([classical, x_pad])
+            logits = _conv(1, (1, 1), "s2_blend", dtype="float32", kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(BLEND_START_LOGIT / BLEND_LOGIT_SCALE))(feats2)  # fmt: skip
+            logits = layers.Rescaling(BLEND_LOGIT_SCALE, name="s2_blend_scale", dtype="float32")(logits)
+            mask = layers.Activation("sigmoid", name="s2_blend_mask", dtype="float32")(logits)
+            gated = layers.Multiply(name="s2_classical_gated", dtype="float32")([towards, mask])
+            y2 = layers.Add(name="s2_blended", dtype="float32")([y2, gated])
         outputs.append(CropToReference(name="stage2", dtype="float32")(y2, spec))
 
     return keras.Model(inputs, outputs, name=f"two_stage_unet_{cfg.get('name', 'custom')}")
@@ -281,14 +346,16 @@ def input_channels(cfg: Mapping) -> int:
     """Channels the early convolutions see: real, imaginary, the frequency embedding and,
     when conditioned, the two noise channels."""
     cfg = model_config(cfg)
-    return 2 + int(cfg["pos_channels"]) + (2 if cfg["conditioning"] == "noise_psd" else 0)
+    return 2 + int(cfg["pos_channels"]) + (2 if cfg["conditioning"] != "none" else 0)
 
 
-def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+def transfer_weights(source: keras.Model, target: keras.Model, new_layers: Sequence[str] = ()) -> list[str]:
     """Copy ``source``'s weights into ``target``, layer by layer by name, where the two differ
     only in the input channels of some convolutions (an unconditioned model into a conditioned
     one): those kernels get the source's weights for the channels they share and zeros for the
     new ones, so the target starts as the source, blind to the new channels until trained.
+    The layers named in ``new_layers`` may be missing from the source: they keep their
+    initialisation (the classical path's mask, which starts nearly closed).
 
     Returns the names of the layers widened so. Raises ``ValueError`` for any other mismatch.
     """
@@ -296,6 +363,8 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
     source_layers = {layer.name: layer for layer in source.layers}
     for layer in target.layers:
         if not layer.weights:
+            continue
+        if layer.name in new_layers and layer.name not in source_layers:
             continue
         if layer.name not in source_layers:
             raise ValueError(f"transfer_weights: layer {layer.name!r} is not in the source model")
@@ -316,13 +385,20 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
 
 def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model, target_cfg: Mapping) -> list[str]:
     """Give ``target`` the weights of ``source``, as a run started from ``source`` begins: the
-    same weights, or (an unconditioned source, a conditioned target) :func:`transfer_weights`'
-    widening. Returns the names of the widened layers (none for a plain copy); raises
-    ``ValueError`` when the weights do not fit."""
-    if str(source_cfg.get("conditioning") or "none") == "none" and str(target_cfg.get("conditioning") or "none") != "none":
-        return transfer_weights(source, target)
-    target.set_weights(source.get_weights())
-    return []
+    same weights, or :func:`transfer_weights`' growth into more conditioning (an unconditioned
+    source: the input convolutions widened; a source without the classical path: its mask
+    added, nearly closed). Returns the names of the widened layers (none for a plain copy);
+    raises ``ValueError`` when the weights do not fit (a target with less conditioning)."""
+    before = str(source_cfg.get("conditioning") or "none")
+    after = str(target_cfg.get("conditioning") or "none")
+    if before == after:
+        target.set_weights(source.get_weights())
+        return []
+    order = CONDITIONINGS  # each adds to the one before it
+    if after not in order or before not in order or order.index(after) < order.index(before):
+        raise ValueError(f"adopt_weights: a model with conditioning {before!r} cannot start one with {after!r}")
+    new = CLASSICAL_PATH_LAYERS if after == "noise_psd_gain" else ()
+    return transfer_weights(source, target, new)
 
 
 def stage_outputs(outputs: Any) -> list:

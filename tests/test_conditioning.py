@@ -57,6 +57,49 @@ def test_conditioned_model_takes_the_noise_power_and_uses_it():
     assert np.abs(a - b).max() > 1e-4  # the description reaches the output
 
 
+def test_classical_gain_removes_what_the_noise_power_says_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((1, 30, 1025, 2)).astype("float32")  # power 2 per bin
+    power = np.full((1, 1025), 2.0, "float32")
+    layer = unet.ClassicalGain()
+    hushed = layer(noise, power).numpy()
+    assert hushed.shape == noise.shape
+    # noise alone falls towards the floor (-20 dB): its smoothed power rarely exceeds twice its mean
+    assert 10 * np.log10(np.mean(hushed**2) / np.mean(noise**2)) < -12.0
+    assert np.mean(np.abs(hushed) <= unet.CLASSICAL_GAIN_FLOOR * np.abs(noise) + 1e-6) > 0.8
+    loud = noise * 100.0  # 40 dB above the noise: kept within 0.1 dB
+    kept = layer(loud, power).numpy()
+    assert abs(10 * np.log10(np.mean(kept**2) / np.mean(loud**2))) < 0.1
+    assert np.all(np.abs(hushed) >= unet.CLASSICAL_GAIN_FLOOR * np.abs(noise) - 1e-6)  # never below the floor
+
+
+def test_the_classical_path_grows_from_a_conditioned_model_and_starts_nearly_closed(conditioned_checkpoint, tmp_path):
+    source, source_cfg = unet.load_denoiser(conditioned_checkpoint)
+    cfg = tiny_cfg("noise_psd_gain")
+    keras.utils.set_random_seed(1)
+    grown = unet.build_model(cfg)
+    assert len(grown.weights) == len(source.weights) + 2  # the mask's kernel and bias
+    assert unet.adopt_weights(source, source_cfg, grown, cfg) == []
+    x = np.random.default_rng(0).standard_normal((1, 24, 1025, 2)).astype("float32")
+    power = np.full((1, 1025), 2.0, "float32")
+    before = unet.stage_outputs(source([x, power]))[-1].numpy()
+    after = unet.stage_outputs(grown([x, power]))[-1].numpy()
+    classical = unet.ClassicalGain()(x, power).numpy()
+    # Y2 = before + sigmoid(logit) (G X - X): the mask starts at sigmoid(-4) everywhere
+    start = 1.0 / (1.0 + np.exp(-unet.BLEND_START_LOGIT))
+    np.testing.assert_allclose(after, before + start * (classical - x), atol=1e-4)
+    # saved and loaded, it restores the same; less conditioning cannot start from it
+    folder = unet.save_denoiser(grown, cfg, tmp_path / "gain")
+    loaded, loaded_cfg = unet.load_denoiser(folder)
+    assert loaded_cfg["conditioning"] == "noise_psd_gain"
+    np.testing.assert_allclose(unet.stage_outputs(loaded([x, power]))[-1].numpy(), after, atol=1e-6)
+    with pytest.raises(ValueError, match="cannot start one with 'noise_psd'"):
+        unet.adopt_weights(loaded, loaded_cfg, unet.build_model(tiny_cfg()), tiny_cfg())
+    # from an unconditioned model: the input convolutions widen and the mask is added
+    plain = unet.build_model(tiny_cfg("none"))
+    assert sorted(unet.adopt_weights(plain, tiny_cfg("none"), grown, cfg)) == ["s1_early", "s2_early"]
+
+
 def test_noise_conditioning_channels_are_level_and_a_posteriori_snr():
     x = np.zeros((1, 3, 4, 2), "float32")
     x[..., 0] = 1.0  # |X|^2 = 1 everywhere
@@ -161,6 +204,17 @@ def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus
     assert saved["conditioning"] == "noise_psd"
     model, _ = unet.load_denoiser(tmp_path / "cond" / "last")
     assert len(model.inputs) == 2
+    # the classical path grows from that run, and trains: the mask moves from its start
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        gain_cfg = compose("conf", overrides=[*base, "model.conditioning=noise_psd_gain", "epochs=3",
+                                                   "train.precision=mixed_bfloat16"])
+    tr = trainer_module.Trainer(gain_cfg, tmp_path / "gain")
+    assert tr.initialise_from(tmp_path / "cond" / "last", step=4) == 4
+    row = tr.fit(quiet=True)
+    assert row["step"] == 6 and np.isfinite(row["val_si_sdr_i"])
+    blend = tr.model.get_layer("s2_blend").get_weights()[1]
+    assert blend[0] * unet.BLEND_LOGIT_SCALE != pytest.approx(unet.BLEND_START_LOGIT, abs=1e-6)
+    assert json.loads((tmp_path / "gain" / "last" / "config.json").read_text())["conditioning"] == "noise_psd_gain"
 
 
 # --------------------------------------------------------------------------- restoring

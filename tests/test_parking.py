@@ -258,3 +258,42 @@ def test_committed_parked_runs_are_whole_and_within_the_limit(folder):
     steps = [int(line.split(",")[1]) for line in (folder / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == sorted(steps) and steps[-1] <= info["step"]  # no record past the parked step
     assert info["continue"] and "resume=true" in info["continue"]
+
+
+def test_a_run_can_start_from_a_parked_run_and_parks_against_its_reference(corpus, parked, parked_delta, tmp_path):
+    """train.init_from may name a parked run: its weights rebuilt are where the new run starts
+    (here with the classical path added), and parking it with --reference auto makes it a
+    difference from the parked run's own reference, not from a difference."""
+    started, started_cfg = parking.load_parked_model(parked_delta.folder)
+    overrides = tiny_train_overrides(corpus, tmp_path / "runs", [
+        "experiment=grown", "epochs=1", "steps_per_epoch=2", "quiet=true", "lr=1e-3", "model.conditioning=noise_psd_gain",
+        f"train.init_from={parked_delta.folder}", "train.init_step=2", "epochs=2", "train.noise_print.seconds=[1.0,1.5]",
+    ])  # fmt: skip
+    trained = _run(["train.py", *overrides])
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    import csv
+
+    with open(tmp_path / "runs" / "grown" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["2", "4"]  # the starting weights were validated at the parked step
+    result = _run(["scripts/park_run.py", "park", str(tmp_path / "runs" / "grown"), "--dest", str(tmp_path / "parked")])
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = parking.read_parked(tmp_path / "parked" / "grown")
+    assert info["weights"]["reference"] == str(parked_delta.reference.resolve())
+    model, cfg = parking.load_parked_model(tmp_path / "parked" / "grown")
+    last, _ = unet.load_denoiser(tmp_path / "runs" / "grown" / "last")
+    assert cfg["conditioning"] == "noise_psd_gain"
+    errors = [np.max(np.abs(a - b)) for a, b in zip(_weights(model), _weights(last)) if np.size(a)]
+    assert max(errors) <= info["weights"]["max_error"] + 1e-12
+    # it started from the parked run's rebuilt weights (grown): two steps moved them a little only
+    start = unet.build_model(cfg)
+    unet.adopt_weights(started, started_cfg, start, cfg)
+    moved = [np.max(np.abs(a - b)) for a, b in zip(_weights(last), _weights(start)) if np.size(a)]
+    assert 0 < max(moved) < 0.05
+    # a parked run that cannot be rebuilt stops the start with one line
+    broken = tmp_path / "broken"
+    shutil.copytree(parked_delta.folder, broken)
+    (broken / "model" / parking.DELTA_FILE).write_bytes(b"not a difference")
+    bad = _run(["train.py", *[o.replace(str(parked_delta.folder), str(broken)) for o in overrides], "experiment=broken"])
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: "), bad.stderr[-2000:]
+    assert not (tmp_path / "runs" / "broken").exists()
