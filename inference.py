@@ -211,6 +211,8 @@ class Restorer:
         self.noise_power: np.ndarray | None = None
         # a print (mono, model rate): the classical estimator told it restores instead of the model
         self.classical_print: np.ndarray | None = None
+        # what the checks of the last restore() found and decided (the command line's lines)
+        self.decisions: list[str] = []
 
     @classmethod
     def from_pretrained(
@@ -254,19 +256,48 @@ class Restorer:
             self.noise_power, self.strength, self.classical_print = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
-                noise_print: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+                noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
+                classical_check: bool = False) -> np.ndarray:  # fmt: skip
         """Restore an in-memory signal: float ``[samples]`` or ``[samples, channels]`` at
         ``sample_rate`` -> the same shape and dtype.
 
-        ``strength`` (0..1) overrides the restorer's own for this call; ``noise_print`` (a
-        conditioned model only) is a noise-only recording at ``sample_rate`` told for this call.
-        The restorer's own strength and print are left as they were. Raises ``ValueError`` for
-        arguments out of range or non-finite samples.
+        ``strength`` (0..1) overrides the restorer's own for this call; ``noise_print`` is a
+        noise-only recording (``[samples]`` or ``[samples, channels]``) at ``sample_rate`` for
+        this call: a conditioned model is told it, and the checks of the command line may
+        decide what to do with it. ``noise_print_check`` (a conditioned model): the print is
+        used only if the held-out check finds that it helps. ``classical_check`` (any model,
+        the shipped one included): the classical estimator told the print restores instead of
+        the model where the classical check finds it better. What the checks found and
+        decided is left in :attr:`decisions`, as the command line prints it. The restorer's
+        own strength and print are left as they were. Raises ``ValueError`` for arguments out
+        of range, non-finite samples, a print an unconditioned model cannot use without the
+        classical check, and ``noise_print.NoisePrintError`` for a print too short or silent.
         """
+        self.decisions = []
         with self._told(strength):
-            if noise_print is not None:
+            if noise_print is None:
+                if classical_check:
+                    raise ValueError("classical_check: needs a noise print to compare with")
+            elif noise_print_check or classical_check:
+                import loading
+                import noise_print as prints
+
+                heard = self._model_rate_mono(noise_print, sample_rate)
+                prints.check_print(heard, self.model_rate, "noise_print", self.n_fft, self.hop_length)
+                recording = self._model_rate_mono(audio, sample_rate)
+                told, self.decisions = loading.told_for(self, recording, heard, noise_print_check, classical_check, "audio")
+                self.tell(told)
+            else:
                 self.set_noise_print(noise_print, sample_rate)
             return self.denoise_array(audio, sample_rate)
+
+    def _model_rate_mono(self, audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
+        """``audio`` (``[samples]`` or ``[samples, channels]``) mixed down and resampled to the model's rate, float32."""
+        mono = np.asarray(audio, dtype=np.float32).reshape(len(audio), -1).mean(axis=1)
+        rate = int(sample_rate or self.model_rate)
+        if rate != self.model_rate:
+            mono = audio_io.resample(mono, rate, self.model_rate)
+        return np.asarray(mono, dtype=np.float32)
 
     def tell(self, told: Told) -> None:
         """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
@@ -289,11 +320,9 @@ class Restorer:
             self.noise_power = None
             return
         if not self.conditioned:
-            raise ValueError("noise_print: this model does not take a noise print (conditioning: none)")
-        audio = np.asarray(print_audio, dtype=np.float32).reshape(len(print_audio), -1).mean(axis=1)
-        rate = int(sample_rate or self.model_rate)
-        if rate != self.model_rate:
-            audio = audio_io.resample(audio, rate, self.model_rate).astype(np.float32)
+            raise ValueError("noise_print: this model does not take a noise print (conditioning: none); "
+                             "the classical check can use one (restore(..., classical_check=True))")  # fmt: skip
+        audio = self._model_rate_mono(print_audio, sample_rate)
         noise_print.check_print(audio, self.model_rate, "noise_print", self.n_fft, self.hop_length)
         self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length)
 

@@ -254,6 +254,37 @@ def test_array_api_takes_a_print_and_refuses_it_for_an_unconditioned_model(condi
         inference.denoise_array(plain_model, plain_cfg, audio, SR, noise_print=hiss)
 
 
+def test_the_python_api_runs_the_checks_of_the_command_line(tiny_checkpoint, conditioned_checkpoint):
+    import loading
+
+    clean = _programme(6.0)
+    noise = (0.03 * np.random.default_rng(5).standard_normal(len(clean))).astype(np.float32)
+    stereo = np.stack([clean + noise, clean + noise], axis=1)
+    heard = (0.03 * np.random.default_rng(6).standard_normal(4 * SR)).astype(np.float32)
+    restorer = inference.Restorer.from_pretrained(tiny_checkpoint, batch_segments=1)
+    # the untrained model leaves the hiss in: the classical check hands the audio to LSA, as the command line does
+    restored = restorer.restore(stereo, SR, noise_print=heard, classical_check=True)
+    assert restored.shape == stereo.shape
+    assert len(restorer.decisions) == 1 and restorer.decisions[0].endswith("the classical estimator restores this file")
+    restorer.tell(loading.Told(classical=heard))
+    np.testing.assert_allclose(restored, restorer.denoise_array(stereo, SR), atol=1e-6)
+    restorer.tell(loading.Told())
+    assert restorer.classical_print is None  # restore() left the restorer as it was
+    with pytest.raises(ValueError, match="does not take a noise print.*classical_check=True"):
+        restorer.restore(stereo, SR, noise_print=heard)
+    with pytest.raises(ValueError, match="needs a noise print"):
+        restorer.restore(stereo, SR, classical_check=True)
+    # a conditioned model's held-out check: the print used or not, as noise_print.held_out_check decides
+    conditioned = inference.Restorer.from_pretrained(conditioned_checkpoint, batch_segments=1)
+    checked = conditioned.restore(clean + noise, SR, noise_print=heard, noise_print_check=True)
+    (line,) = conditioned.decisions
+    assert line.startswith("audio: held-out check: ")
+    told = conditioned.restore(clean + noise, SR, noise_print=heard)
+    untold = conditioned.restore(clean + noise, SR)
+    assert conditioned.decisions == [] and np.abs(told - untold).max() > 1e-5
+    np.testing.assert_allclose(checked, told if "the print is used" in line else untold, atol=1e-6)
+
+
 def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, conditioned_checkpoint, capsys, caplog):
     src = tmp_path / "reel.wav"
     sf.write(src, _programme(6.0), SR, subtype="PCM_16")
