@@ -184,9 +184,9 @@ class PageRestorer:
             shutil.rmtree(old, ignore_errors=True)
         noise = noise or PrintChoice()
         folder = Path(tempfile.mkdtemp(dir=self.work_dir))
-        uploads = [source] + ([Path(noise.file)] if noise.file else [])
+        uploads = [source] + ([Path(noise.file)] if noise.file else [])  # paths a message names by their names
         try:
-            return self._restore(source, strength, folder, progress, noise)
+            return self._restore(source, strength, folder, progress, noise, uploads)
         except InferenceError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise InferenceError(self._named(str(exc), uploads, folder)) from None
@@ -197,10 +197,10 @@ class PageRestorer:
             self.restorer.tell(loading.Told())  # the next upload starts untold
 
     @staticmethod
-    def _named(message: str, uploads: Path | list[Path], folder: Path) -> str:
+    def _named(message: str, uploads: list[Path], folder: Path) -> str:
         """``message`` with the server's paths replaced by the names the user knows."""
         message = message.replace(str(folder) + os.sep, "")
-        for path in [uploads] if isinstance(uploads, Path) else uploads:
+        for path in uploads:
             message = message.replace(str(path), path.name)
         return " ".join(message.split())
 
@@ -242,7 +242,7 @@ class PageRestorer:
         return info
 
     def _restore(self, source: Path, strength: float, folder: Path, progress: Callable[[float, str], Any] | None,
-                 noise: PrintChoice) -> PageResult:  # fmt: skip
+                 noise: PrintChoice, uploads: list[Path]) -> PageResult:  # fmt: skip
         with audio_io.open_audio(source) as probe:  # a non-audio file fails here, before any work
             total, rate, channels = max(probe.frames, 0), probe.samplerate, probe.channels
         warnings: list[str] = []
@@ -276,13 +276,12 @@ class PageRestorer:
         summary = (f"**{source.name}**: {duration:.1f} s, {rate} Hz, {channels} channel{'s' if channels > 1 else ''}, "
                    f"strength {strength:g}; restored in {seconds:.1f} s "
                    f"(real-time factor {seconds / max(duration, 1e-9):.2f})")  # fmt: skip
-        uploads = [source] + ([Path(noise.file)] if noise.file else [])
+        noise_lines = [self._named(line, uploads, folder) for line in noise_lines]
         if noise.source != "none":
             summary += f"; noise print: {PRINT_SOURCES[noise.source].split(':')[0]}"
-            summary += "\n" + "".join(f"\n- {self._named(line, uploads, folder)}" for line in noise_lines)
+            summary += "\n" + "".join(f"\n- {line}" for line in noise_lines)
         return PageResult(source, result.denoised, result.residual, plot_path, summary,
-                          [self._named(w, uploads, folder) for w in warnings + result.warnings],
-                          [self._named(line, uploads, folder) for line in noise_lines])  # fmt: skip
+                          [self._named(w, uploads, folder) for w in warnings + result.warnings], noise_lines)  # fmt: skip
 
 
 def _mono_opening(path: Path, frames: int) -> np.ndarray:

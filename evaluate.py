@@ -129,26 +129,20 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
 
     model, mcfg = inference.load_model(checkpoint)
     conditioned = mcfg.get("conditioning", "none") != "none"
-    if told == "checked":
-        restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
-
-        def denoise_checked(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
-            restorer.tell(loading.told_for(restorer, noisy, heard, True, True, "item")[0])
-            return restorer.denoise_array(noisy, sample_rate)
-
-        return denoise_checked
-    if conditioned != (told is not None):
+    if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
     n_fft, hop = int(mcfg["n_fft"]), int(mcfg["hop_length"])
-    if told == "held_out":
+    if told in ("checked", "held_out"):
+        classical = told == "checked"
 
-        def denoise_held_out(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
-            restorer.tell(loading.told_for(restorer, noisy, heard, True, False, "item")[0])
+        def denoise_decided(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:
+            # the restorer's own decision for this item and its print (loading.told_for)
+            restorer.tell(loading.told_for(restorer, noisy, heard, True, classical, "item")[0])
             return restorer.denoise_array(noisy, sample_rate)
 
-        return denoise_held_out
+        return denoise_decided
 
     def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
         if told == "auto":

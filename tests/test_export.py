@@ -275,7 +275,6 @@ def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tin
 def test_the_classical_path_exports_to_onnx_and_matches_the_keras_model(tmp_path):
     """conditioning noise_psd_gain (unet.ClassicalGain and the blend mask) converts too; the
     mask is opened half way so that the classical path shows in the output."""
-    import keras
     import onnxruntime
 
     checkpoint = _conditioned_tiny(tmp_path / "gain", "noise_psd_gain")
@@ -285,10 +284,9 @@ def test_the_classical_path_exports_to_onnx_and_matches_the_keras_model(tmp_path
     unet.save_denoiser(model, cfg, checkpoint)
     record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0)
     assert record["inputs"] == ["waveform", "noise_power"] and max(record["check"]["max_abs_difference"].values()) < TOLERANCE
-    session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
+    ort_model = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
     quiet, loud = (np.full((1, 1025), p, np.float32) for p in (1e-6, 1e2))
-    a = session.run(["restored"], {"waveform": x, "noise_power": quiet})[0]
-    b = session.run(["restored"], {"waveform": x, "noise_power": loud})[0]
+    a = ort_model.run(["restored"], {"waveform": x, "noise_power": quiet})[0]
+    b = ort_model.run(["restored"], {"waveform": x, "noise_power": loud})[0]
     assert np.abs(a - b).max() > 1e-3  # told loud noise, the classical path takes the input down
-    keras.backend.clear_session()
