@@ -357,6 +357,22 @@ SCHEMAS["export"] = ExportConfig
 
 # --------------------------------------------------------------------------------- noise
 @dataclass
+class RecordedVariationConfig:
+    """Recorded noise replayed at another speed and recoloured, so that a few minutes of real
+    recordings give textures at spectra the model has not heard (noise_families.RecordingVariation;
+    docs/DATA.md, "Recorded noise, varied"). Training examples only: validation and evaluation
+    hear the recordings as they are. The noise and its print get the same variation."""
+
+    prob: float = 0.0  # chance an example's recorded noise is varied; 0 keeps the recordings as they are
+    speed: List[float] = field(default_factory=lambda: [0.5, 2.0])  # playback speed, log-uniform: 50 Hz hum lands at 25-100 Hz
+    slope_db_per_octave: List[float] = field(default_factory=lambda: [-4.0, 4.0])  # added tilt around 1 kHz
+    peaks: List[float] = field(default_factory=lambda: [0.0, 3.0])  # resonances and notches added
+    peak_hz: List[float] = field(default_factory=lambda: [50.0, 12000.0])  # log-uniform
+    peak_gain_db: List[float] = field(default_factory=lambda: [-15.0, 15.0])
+    peak_width_oct: List[float] = field(default_factory=lambda: [0.2, 1.5])
+
+
+@dataclass
 class NoiseConfig:
     """How the training noise is mixed (degradations.NoiseSource; docs/DATA.md, "Noise").
 
@@ -384,6 +400,7 @@ class NoiseConfig:
     family_weights: Dict[str, float] = field(default_factory=dict)
     second_family_prob: float = 0.0  # chance of adding a second, different family (e.g. a film transferred via tape)
     second_family_level_db: List[float] = field(default_factory=lambda: [-12.0, 0.0])  # the second family against the first, uniform in dB
+    recorded_variation: RecordedVariationConfig = field(default_factory=RecordedVariationConfig)
 
 
 def _open_node(schema: type) -> DictConfig:

@@ -33,6 +33,7 @@ from noise_components import unit_rms
 from noise_families import (  # noqa: F401  (re-exported)
     FAMILY_FUNCTIONS,
     Params,
+    RecordingVariation,
     families,
     film_noise,
     generic_noise,
@@ -235,6 +236,15 @@ class NoiseSource:
         if crossfade_s < 0:
             raise ValueError(f"noise.recorded_crossfade_s: must not be negative, got {crossfade_s:g}")
         self.crossfade = int(round(crossfade_s * self.sample_rate))
+        # validation and evaluation hear the held-out recordings as they are
+        variation = Params(self.cfg["recorded_variation"], "recorded_variation")
+        prob = variation.number("prob")
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"noise.recorded_variation.prob: expected a value in [0, 1], got {prob:g}")
+        if prob > 0:  # one draw with every part on finds bad ranges now, not in a loader thread
+            RecordingVariation.draw({**self.cfg["recorded_variation"], "prob": 1.0}, np.random.default_rng(0))
+        # validation and evaluation hear the held-out recordings as they are
+        self.vary_recorded = split != "validation" and prob > 0
         if self.recorded_share > 0:
             self.recorded_files, self._clips = load_recorded_noise(
                 self.cfg["recorded_dirs"], self.sample_rate, split,
@@ -264,14 +274,12 @@ class NoiseSource:
         if n <= 0 or m <= 0:
             raise ValueError(f"noise: num_samples and print_samples must be positive, got {n} and {m}")
         if self._clips and rng.random() < self.recorded_share:
-            long_enough = [c for c in self._clips if c.size >= n + m] or self._clips
+            variation = self._variation(rng)  # one draw for both: the print describes the noise
+            need = n + m if variation is None else variation.source_samples(n + m)
+            long_enough = [c for c in self._clips if c.size >= need] or self._clips
             clip = long_enough[int(rng.integers(len(long_enough)))]
-            if clip.size >= n + m:
-                start = int(rng.integers(clip.size - (n + m) + 1))
-                both, label = clip[start : start + n + m].astype(np.float32), RECORDED_LABEL
-            else:  # every file is shorter: looped (the print then repeats part of the noise)
-                cf = min(self.crossfade, clip.size // 2)
-                both, label = loop_with_crossfade(clip, n + m, cf).astype(np.float32), RECORDED_LABEL
+            # a file too short for both is looped (the print then repeats part of the noise)
+            both, label = self._stretch(clip, n + m, rng, variation).astype(np.float32, copy=False), RECORDED_LABEL
         else:
             both, label = self._synthetic(n + m, rng)
         rms = float(np.sqrt(np.mean(np.square(both[:n], dtype=np.float64))))
@@ -293,21 +301,33 @@ class NoiseSource:
 
     def _recorded(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
         """A random stretch of a random file (each file equally likely: each is a different
-        kind of noise), looped when the file is shorter, at unit RMS; and False if eight
-        tries found only near-silence (then synthetic noise is used where configured)."""
+        kind of noise), looped when the file is shorter, maybe varied
+        (``recorded_variation``), at unit RMS; and False if eight tries found only
+        near-silence (then synthetic noise is used where configured)."""
         seg = np.zeros(n, dtype=np.float32)
+        variation = self._variation(rng)
         for _ in range(8):
             clip = self._clips[int(rng.integers(len(self._clips)))]
-            if clip.size >= n:
-                start = int(rng.integers(clip.size - n + 1))
-                seg = clip[start : start + n]
-            else:
-                cf = min(self.crossfade, clip.size // 2)
-                period = clip.size - cf
-                # a random rotation, so the seams fall at different times in each example
-                start = int(rng.integers(period))
-                seg = loop_with_crossfade(clip, n + start, cf)[start:]
+            seg = self._stretch(clip, n, rng, variation)
             if float(np.max(np.abs(seg))) > 1e-4 * float(np.max(np.abs(clip))):
                 return unit_rms(seg).astype(np.float32), True
         return unit_rms(seg).astype(np.float32), False
 
+    def _variation(self, rng: np.random.Generator) -> RecordingVariation | None:
+        if not self.vary_recorded:
+            return None
+        return RecordingVariation.draw(self.cfg["recorded_variation"], rng)
+
+    def _stretch(self, clip: np.ndarray, n: int, rng: np.random.Generator, variation: RecordingVariation | None) -> np.ndarray:
+        """``n`` samples of ``clip`` from a random start, looped when it is shorter, then varied."""
+        need = n if variation is None else variation.source_samples(n)
+        if clip.size >= need:
+            start = int(rng.integers(clip.size - need + 1))
+            seg = clip[start : start + need]
+        else:
+            cf = min(self.crossfade, clip.size // 2)
+            period = clip.size - cf
+            # a random rotation, so the seams fall at different times in each example
+            start = int(rng.integers(period))
+            seg = loop_with_crossfade(clip, need + start, cf)[start:]
+        return seg if variation is None else variation.apply(seg, n, self.sample_rate)

@@ -11,6 +11,7 @@ reads the registry, so adding a family is one function here and one YAML file
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -415,3 +416,65 @@ def generic_noise(num_samples: int, sample_rate: float, rng: np.random.Generator
             out = soft_clip(unit_rms(out), d.uniform("drive_db", rng))
     return out.astype(np.float32, copy=False)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded noise, varied: the same texture at another speed and colour
+
+
+_VARIATION_MARGIN = 2048  # samples dropped at each end of a varied stretch
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingVariation:
+    """One draw of ``noise.recorded_variation``: a recording replayed ``speed`` times faster
+    (its spectrum and its events' rates scaled by ``speed``) and filtered by a smooth envelope
+    (:func:`envelope_response` without band limits). Apply one draw to a noise and its print
+    so that the print still describes the noise."""
+
+    speed: float
+    slope_db_per_octave: float
+    peaks_hz: tuple[float, ...] = ()
+    peak_gains_db: tuple[float, ...] = ()
+    peak_widths_oct: tuple[float, ...] = ()
+
+    @classmethod
+    def draw(cls, params: Mapping, rng: np.random.Generator) -> RecordingVariation | None:
+        """A variation, or None when this example keeps the recording as it is (``prob``)."""
+        p = Params(params, "recorded_variation")
+        if not p.present(rng):
+            return None
+        count = p.integer("peaks", rng)
+        lo, hi = p.range("peak_hz", positive=True)
+        return cls(
+            speed=p.log_uniform("speed", rng),
+            slope_db_per_octave=p.uniform("slope_db_per_octave", rng),
+            peaks_hz=tuple(float(v) for v in log_uniform_array(rng, lo, hi, count)),
+            peak_gains_db=tuple(float(v) for v in rng.uniform(*p.range("peak_gain_db"), size=count)),
+            peak_widths_oct=tuple(float(v) for v in rng.uniform(*p.range("peak_width_oct", positive=True), size=count)),
+        )
+
+    def source_samples(self, num_samples: int) -> int:
+        """How many samples of the recording make ``num_samples`` after the speed change."""
+        return int(math.ceil((num_samples + 2 * _VARIATION_MARGIN) * self.speed)) + 1
+
+    def apply(self, x: np.ndarray, num_samples: int, sample_rate: float) -> np.ndarray:
+        """``x`` (at least :meth:`source_samples` long) replayed and recoloured: float32 [num_samples]."""
+        n = int(num_samples)
+        if x.size < self.source_samples(n):
+            raise ValueError(f"recorded_variation: needs {self.source_samples(n)} samples for {n}, got {x.size}")
+        # one FFT does both: the band-limited resampling (scipy.signal.resample truncates or
+        # zero-pads the spectrum, so a faster replay cannot alias) and the envelope
+        length = int(round(x.size / self.speed))
+        spec = scipy.fft.rfft(x.astype(np.float32, copy=False))
+        bins = length // 2 + 1
+        if spec.size >= bins:
+            spec = spec[:bins]
+        else:
+            spec = np.concatenate([spec, np.zeros(bins - spec.size, dtype=spec.dtype)])
+        f = np.arange(bins, dtype=np.float32) * np.float32(sample_rate / length)
+        spec = spec * envelope_response(f, self.slope_db_per_octave, self.peaks_hz, self.peak_gains_db, self.peak_widths_oct)
+        # the margins absorb the FFT's wrap-around (the stretch's two ends meet there)
+        y = scipy.fft.irfft(spec, length)[_VARIATION_MARGIN : _VARIATION_MARGIN + n]
+        y *= np.float32(length / x.size)  # irfft divides by the new length: keep the level
+        return y.astype(np.float32, copy=False)

@@ -390,6 +390,33 @@ def test_recorded_file_is_resampled_and_downmixed(configs, tmp_path):
     assert abs(f[np.argmax(p)] - 1000) < 2
 
 
+def test_varied_recorded_noise_moves_in_training_and_stays_put_in_validation(configs, tmp_path):
+    t = np.arange(6 * SR) / SR
+    sf.write(tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), SR)
+    varied = {**configs["mixed"]["recorded_variation"], "prob": 1.0}
+    cfg = recorded_cfg(configs, tmp_path, recorded_validation_fraction=0.0, recorded_variation=varied)
+    train = dg.NoiseSource(cfg, SR, "train")
+    peaks = []
+    for seed in range(6):
+        x, label = train.sample(SR, rng(seed))
+        assert label == "recorded" and x.shape == (SR,) and np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-3)
+        f, p = spectrum(x)
+        peaks.append(f[np.argmax(p)])
+        # the noise and its print are varied alike: the print still describes the noise
+        noise, heard, _ = train.sample_with_print(SR, 2 * SR, rng(seed))
+        assert spectrum(noise)[0][np.argmax(spectrum(noise)[1])] == pytest.approx(
+            spectrum(heard)[0][np.argmax(spectrum(heard)[1])], abs=3)
+    assert min(peaks) >= 500 - 3 and max(peaks) <= 2000 + 3 and np.ptp(peaks) > 100
+    # validation hears the recording as it is
+    x, _ = dg.NoiseSource(cfg, SR, "validation").sample(SR, rng(0))
+    f, p = spectrum(x)
+    assert f[np.argmax(p)] == pytest.approx(1000, abs=2)
+    for bad, message in (({"prob": 1.5}, "recorded_variation.prob"), ({"speed": [2.0, 0.5]}, "recorded_variation.speed"),
+                         ({"peak_width_oct": [0.0, 1.0]}, "recorded_variation.peak_width_oct")):
+        with pytest.raises(ValueError, match=message):
+            dg.NoiseSource({**cfg, "recorded_variation": {**varied, **bad}}, SR, "train")
+
+
 def test_recorded_corrupt_file_is_skipped_with_one_warning(configs, tmp_path):
     write_wav(tmp_path / "good.wav", 1.0)
     (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00not a wave file at all")

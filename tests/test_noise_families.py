@@ -104,3 +104,56 @@ def test_every_family_has_its_yaml_and_every_family_yaml_its_function():
     for family in dg.FAMILIES:
         cfg = dg.load_noise_config(family)
         assert set(cfg) == set(dg.MIXING_KEYS) | {family}
+
+
+# --------------------------------------------------------------------------- recorded noise, varied
+
+
+def peak_hz(x: np.ndarray, sr: int = SR) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return float(np.argmax(spec) * sr / x.size)
+
+
+@pytest.mark.parametrize("speed", [0.5, 0.8, 1.6])
+def test_a_varied_recording_is_replayed_at_its_speed(speed):
+    variation = noise_families.RecordingVariation(speed=speed, slope_db_per_octave=0.0)
+    n = SR
+    tone = np.sin(2 * np.pi * 1000 * np.arange(variation.source_samples(n)) / SR).astype(np.float32)
+    y = variation.apply(tone, n, SR)
+    assert y.shape == (n,) and y.dtype == np.float32
+    assert peak_hz(y) == pytest.approx(1000 * speed, abs=3)
+    # a plain replay keeps the tone's level (no gain from the resampling)
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(0.5), rel=0.02)
+
+
+def test_a_varied_recording_is_recoloured_by_its_envelope():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(SR + 10000).astype(np.float32)
+    notch = noise_families.RecordingVariation(1.0, 0.0, (2000.0,), (-30.0,), (0.3,))
+    tilt = noise_families.RecordingVariation(1.0, -6.0)
+    f, plain = scipy_welch(noise[:SR])
+    _, notched = scipy_welch(notch.apply(noise, SR, SR))
+    _, tilted = scipy_welch(tilt.apply(noise, SR, SR))
+    at = lambda p, hz: 10 * np.log10(p[np.argmin(np.abs(f - hz))] / plain[np.argmin(np.abs(f - hz))])  # noqa: E731
+    assert at(notched, 2000) < -25 and abs(at(notched, 300)) < 2
+    # -6 dB an octave: 250 Hz up by 12 dB, 4 kHz down by 12, against 1 kHz
+    assert at(tilted, 250) - at(tilted, 1000) == pytest.approx(12, abs=2)
+    assert at(tilted, 4000) - at(tilted, 1000) == pytest.approx(-12, abs=2)
+
+
+def scipy_welch(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import scipy.signal
+
+    return scipy.signal.welch(x, SR, nperseg=1024)
+
+
+def test_a_variation_draw_follows_its_ranges_and_prob():
+    params = {**dg.load_noise_config("mixed")["recorded_variation"], "prob": 1.0}
+    draws = [noise_families.RecordingVariation.draw(params, np.random.default_rng(s)) for s in range(200)]
+    speeds = np.array([d.speed for d in draws])
+    assert speeds.min() >= 0.5 and speeds.max() <= 2.0 and (speeds < 1).mean() == pytest.approx(0.5, abs=0.12)
+    assert all(len(d.peaks_hz) == len(d.peak_gains_db) <= 3 for d in draws)
+    assert {len(d.peaks_hz) for d in draws} == {0, 1, 2, 3}
+    assert noise_families.RecordingVariation.draw({**params, "prob": 0.0}, np.random.default_rng(0)) is None
+    with pytest.raises(ValueError, match="recorded_variation: needs"):
+        draws[0].apply(np.zeros(100, np.float32), SR, SR)
