@@ -401,6 +401,18 @@ def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model,
     return transfer_weights(source, target, new)
 
 
+def classical_mask_model(model: keras.Model) -> keras.Model:
+    """A model with ``model``'s inputs whose output is its classical path's blend mask
+    ``[batch, frames, bins, 1]`` (padded as the network pads): how far each bin and frame goes
+    towards the spectral-subtraction estimate. Raises ``ValueError`` for a model without the
+    path (``conditioning`` other than ``noise_psd_gain``)."""
+    try:
+        mask = model.get_layer("s2_blend_mask")
+    except ValueError:
+        raise ValueError("this model has no classical path (only model.conditioning=noise_psd_gain has one)") from None
+    return keras.Model(model.inputs, mask.output, name="classical_mask")
+
+
 def stage_outputs(outputs: Any) -> list:
     """The model's stage estimates as a list (Keras returns a bare tensor for one stage)."""
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]

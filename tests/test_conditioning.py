@@ -100,6 +100,36 @@ def test_the_classical_path_grows_from_a_conditioned_model_and_starts_nearly_clo
     assert sorted(unet.adopt_weights(plain, tiny_cfg("none"), grown, cfg)) == ["s1_early", "s2_early"]
 
 
+def test_classical_mask_script_reports_how_far_the_path_is_open(conditioned_checkpoint, tmp_path, capsys):
+    from conftest import load_script
+
+    script = load_script("classical_mask")
+    keras.utils.set_random_seed(3)
+    cfg = tiny_cfg("noise_psd_gain")
+    model = unet.build_model(cfg)
+    gain = unet.save_denoiser(model, cfg, tmp_path / "gain")
+    audio = tmp_path / "noisy.wav"
+    sf.write(audio, (0.1 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32), SR)
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, (0.05 * np.random.default_rng(1).standard_normal(2 * SR)).astype(np.float32), SR)
+    start = 1.0 / (1.0 + np.exp(-unet.BLEND_START_LOGIT))
+    # untrained, the mask is its starting value everywhere, with or without a print
+    for extra in ([], ["--print", str(noise)]):
+        assert script.main([str(gain), str(audio), *extra]) == 0
+        line = capsys.readouterr().out.strip()
+        assert f"mask mean {start:.4f}" in line and f"largest {start:.4f}" in line and "bias logit -4.00" in line
+    # opened at the bias, every figure follows
+    layer = model.get_layer("s2_blend")
+    kernel, _ = layer.get_weights()
+    layer.set_weights([kernel, np.zeros(1, np.float32)])
+    opened = unet.save_denoiser(model, cfg, tmp_path / "opened")
+    assert script.mask_figures(str(opened), str(audio))["mean"] == pytest.approx(0.5, abs=1e-4)
+    # a model without the path: one line, exit 1
+    assert script.main([str(conditioned_checkpoint), str(audio)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "classical_mask: this model has no classical path (only model.conditioning=noise_psd_gain has one)"
+
+
 def test_noise_conditioning_channels_are_level_and_a_posteriori_snr():
     x = np.zeros((1, 3, 4, 2), "float32")
     x[..., 0] = 1.0  # |X|^2 = 1 everywhere
