@@ -156,8 +156,24 @@ def test_notebook_restores_with_a_noise_print(executed):
     text = stream_text(cell)
     # the bundled example's pauses give an auto print; both restorations are played
     assert "noise print (auto):" in text and "restored with the print" in text, text
-    assert "no conditioned model" not in text and "no print" not in text, text
+    assert "no print" not in text, text
+    # the held-out check's finding, as the command line prints it (the example's pauses are short)
+    assert "audio: the print is too short to hold part of it out; used unchecked" in text, text
     assert sum("<audio" in str(o.get("data", {}).get("text/html", "")) for o in cell.outputs) == 4
+
+
+def test_the_noise_print_cell_defaults_to_a_committed_parked_run():
+    import re
+
+    import parking
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "NOISE_PRINT =" in c.source)
+    default = re.search(r'str\(REPO / "parked_runs" / "(\w+)"\)', cell.source)
+    assert default, cell.source
+    folder = REPO_ROOT / "parked_runs" / default.group(1)
+    info = parking.read_parked(folder)  # there, whole, and its weights the parked ones
+    assert "conditioning=noise_psd" in info["continue"]
 
 
 def test_setup_cell_finds_the_repository_from_its_root(jupyter_dir, tmp_path):
