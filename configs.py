@@ -268,7 +268,8 @@ class InferenceConfig:
     #   FILE        a noise-only recording (any rate and channels: resampled and mixed down)
     #   START-END   seconds of each input (e.g. 0-4.5: a run-in groove, a reel's leader)
     #   auto        the quietest 10 % of each input's first 10 minutes (the duration is printed)
-    #   none        no print: the model estimates the noise from each segment itself
+    #   none        no print: the model estimates the noise from each segment itself (two passes:
+    #               the auto rule, then the power of what the first restoration removed)
     #   null        auto for a conditioned model or with classical_check, none for any other (a
     #               print given to an unconditioned model without classical_check is an error).
     #               docs/RESTORATION_GUIDE.md says how to choose.

@@ -43,7 +43,7 @@ ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
 # Systems given a noise print (evaluate.print_seconds > 0): name -> (what runs, how it is told)
 PRINT_SYSTEMS = {
     "conditioned_print": ("conditioned", "print"),  # evaluate.conditioned_checkpoint, told the print
-    "conditioned_auto": ("conditioned", "auto"),  # told the auto rule's estimate from the item itself
+    "conditioned_auto": ("conditioned", "auto"),  # no print: the restorer's own estimate (auto rule, second pass)
     # given the print, told it only where the held-out check finds it helps (inference's default)
     "conditioned_checked": ("conditioned", "held_out"),
     "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
@@ -115,9 +115,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
-    told the print's power) or ``'auto'`` (told the auto rule's estimate from the item
-    itself, which is also what ``inference.noise_print=none`` does for inputs shorter than a
-    segment) or ``'held_out'`` (given the print, told it only where
+    told the print's power) or ``'auto'`` (no print: restored as ``inference.noise_print=none``
+    restores, told the auto rule's estimate from each segment refined by a second pass,
+    ``loading.NO_PRINT_PASSES``) or ``'held_out'`` (given the print, told it only where
     :func:`noise_print.held_out_check` finds that it helps, as ``inference.noise_print_check``
     decides); None for an unconditioned model. ``'checked'``, for any model: given the print,
     the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,
@@ -125,7 +125,6 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     """
     import inference
     import loading
-    import noise_print
 
     model, mcfg = inference.load_model(checkpoint)
     conditioned = mcfg.get("conditioning", "none") != "none"
@@ -133,7 +132,6 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
-    n_fft, hop = int(mcfg["n_fft"]), int(mcfg["hop_length"])
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -145,8 +143,7 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
         return denoise_decided
 
     def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
-        if told == "auto":
-            restorer.noise_power = noise_print.auto_noise_power(noisy, n_fft, hop)[0]
+        # told == "auto": no print, the restorer's own rule (loading.with_noise_power)
         return restorer.denoise_array(noisy, sample_rate)
 
     def denoise_told(noisy: np.ndarray, heard: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -162,18 +162,35 @@ def cached_model(checkpoint: Path, precision: str, backend: str = "tensorflow") 
     return _MODEL_CACHE[key]
 
 
-def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: int) -> Callable:
+# Without a print a conditioned model is told the auto rule's estimate from each segment, then
+# (second pass) the power of what that first restoration removed: at 20 dB input, where a
+# recording's quietest frames are still programme, the auto rule alone overstates the noise by
+# about 7 dB where the programme lies (docs/EXPERIMENTS.md, "gain2")
+NO_PRINT_PASSES = 2
+
+
+def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: int,
+                     passes: int | None = None) -> Callable:  # fmt: skip
     """The noise estimate ``fn`` of a conditioned model as a function of the segments alone:
-    told ``power``, or each segment's own auto estimate (None), what the model was trained
-    to use without a print."""
+    told ``power``, or (None) without a print: each segment's own auto estimate, what the model
+    was trained to use without a print, refined ``passes - 1`` times (None:
+    ``NO_PRINT_PASSES``) by the power of what the model removed when told the previous
+    estimate (``noise_print.residual_noise_power``)."""
     import noise_print
+
+    passes = NO_PRINT_PASSES if passes is None else int(passes)
+    if passes < 1:
+        raise ValueError(f"passes: expected at least 1, got {passes}")
 
     def estimate(x: np.ndarray) -> Any:
         x = np.asarray(x, dtype=np.float32)
-        if power is None:
-            p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
-        else:
+        if power is not None:
             p = np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))
+            return fn(x, np.ascontiguousarray(p, dtype=np.float32))
+        p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
+        for _ in range(passes - 1):
+            removed = np.asarray(fn(x, np.ascontiguousarray(p, dtype=np.float32)))
+            p = np.stack([noise_print.residual_noise_power(row, r, n_fft, hop) for row, r in zip(x, removed)])
         return fn(x, np.ascontiguousarray(p, dtype=np.float32))
 
     return estimate

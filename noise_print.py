@@ -128,6 +128,17 @@ def auto_noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, fract
     return (spec.real**2 + spec.imag**2).mean(axis=0).astype(np.float32), len(chosen)
 
 
+def residual_noise_power(audio: np.ndarray, removed: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """The power spectrum of what a first restoring pass ``removed`` from mono ``audio`` (the
+    input minus its restoration), over the frames of ``audio`` that are not digital silence:
+    the second estimate of the no-print rule (``loading.with_noise_power``), ``[bins]`` float32.
+    Where a pass removes only noise, it is the noise's own spectrum, programme and all frames
+    included, which the quietest frames of a recording without pauses are not."""
+    sound = frame_energies(audio, n_fft, hop) > SILENCE_PEAK**2
+    powers = frame_powers(removed, n_fft, hop)
+    return (powers[sound] if sound.any() else powers).mean(axis=0).astype(np.float32)
+
+
 def auto_print(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
                min_seconds: float = MIN_PRINT_SECONDS) -> tuple[np.ndarray, float]:  # fmt: skip
     """The auto rule's quiet passages of a whole recording (mono ``audio``) as one signal: the

@@ -63,6 +63,48 @@ def test_auto_ignores_digital_silence():
     assert len(noise_print.auto_print(np.zeros(2 * SR, np.float32), SR)[0]) == 0
 
 
+def test_residual_power_is_the_removed_noise_over_the_frames_that_sound():
+    noise = hiss(4.0, 0.01, seed=3)
+    t = np.arange(len(noise)) / SR
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + noise).astype(np.float32)
+    # a first pass that removed the noise exactly: its power, programme or not
+    np.testing.assert_allclose(noise_print.residual_noise_power(audio, noise), noise_print.noise_power(noise), rtol=1e-5)
+    # a muted second of input (where a pass removes nothing) does not dilute the estimate
+    muted = np.concatenate([np.zeros(SR, np.float32), audio])
+    removed = np.concatenate([np.zeros(SR, np.float32), noise])
+    ratio = noise_print.residual_noise_power(muted, removed)[50:900] / noise_print.noise_power(noise)[50:900]
+    assert np.mean(ratio) == pytest.approx(1.0, abs=0.05)
+    assert np.mean(noise_print.noise_power(removed)[50:900] / noise_print.noise_power(noise)[50:900]) < 0.85
+
+
+def test_without_a_print_the_auto_estimate_is_refined_by_a_second_pass():
+    import loading
+
+    noise = hiss(3.0, 0.01, seed=4)
+    t = np.arange(len(noise)) / SR
+    x = np.stack([(0.3 * np.sin(2 * np.pi * 440 * t) + noise).astype(np.float32), noise])
+    told = []
+
+    def fn(segments, power):  # a model that removes half of its input, whatever it is told
+        told.append(np.array(power))
+        return 0.5 * segments
+
+    out = loading.with_noise_power(fn, None, 2048, 512)(x)
+    assert loading.NO_PRINT_PASSES == 2 and len(told) == 2
+    np.testing.assert_allclose(told[0], np.stack([noise_print.auto_noise_power(row)[0] for row in x]), rtol=1e-6)
+    np.testing.assert_allclose(told[1], np.stack([noise_print.residual_noise_power(row, 0.5 * row) for row in x]), rtol=1e-6)
+    np.testing.assert_array_equal(out, 0.5 * x)
+    told.clear()
+    loading.with_noise_power(fn, None, 2048, 512, passes=1)(x)
+    assert len(told) == 1
+    told.clear()
+    power = noise_print.noise_power(noise)
+    loading.with_noise_power(fn, power, 2048, 512)(x)  # a print: told it, one pass
+    assert len(told) == 1 and np.array_equal(told[0], np.stack([power, power]))
+    with pytest.raises(ValueError, match="passes: expected at least 1"):
+        loading.with_noise_power(fn, None, 2048, 512, passes=0)
+
+
 def test_check_print_refuses_short_and_silent_prints_and_warns_on_programme():
     assert noise_print.check_print(hiss(3.0), SR, "p") == []
     with pytest.raises(noise_print.NoisePrintError, match="0.50 s long; at least 1 s"):
