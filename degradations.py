@@ -236,7 +236,6 @@ class NoiseSource:
         if crossfade_s < 0:
             raise ValueError(f"noise.recorded_crossfade_s: must not be negative, got {crossfade_s:g}")
         self.crossfade = int(round(crossfade_s * self.sample_rate))
-        # validation and evaluation hear the held-out recordings as they are
         variation = Params(self.cfg["recorded_variation"], "recorded_variation")
         prob = variation.number("prob")
         if not 0.0 <= prob <= 1.0:

@@ -323,12 +323,19 @@ def tape_noise(num_samples: int, sample_rate: float, rng: np.random.Generator, p
 # the generic family: wide distributions instead of one medium's recipe
 
 
-def _generic_stationary(p: Params, n: int, sr: float, rng: np.random.Generator, slope: float) -> np.ndarray:
+def _envelope_peaks(p: Params, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resonances and notches of a smooth envelope: ``(hz, gains_db, widths_oct)`` drawn from
+    ``peaks``, ``peak_hz`` (log-uniform), ``peak_gain_db`` and ``peak_width_oct``."""
     count = p.integer("peaks", rng)
     lo, hi = p.range("peak_hz", positive=True)
     hz = log_uniform_array(rng, lo, hi, count)
     gains = rng.uniform(*p.range("peak_gain_db"), size=count)
     widths = rng.uniform(*p.range("peak_width_oct", positive=True), size=count)
+    return hz, gains, widths
+
+
+def _generic_stationary(p: Params, n: int, sr: float, rng: np.random.Generator, slope: float) -> np.ndarray:
+    hz, gains, widths = _envelope_peaks(p, rng)
     highpass = p.log_uniform("highpass_hz", rng)
     lowpass = p.log_uniform("lowpass_hz", rng)
     return spectral_noise(n, sr, rng, lambda f: envelope_response(f, slope, hz, gains, widths, highpass, lowpass, sr))
@@ -417,7 +424,6 @@ def generic_noise(num_samples: int, sample_rate: float, rng: np.random.Generator
     return out.astype(np.float32, copy=False)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # recorded noise, varied: the same texture at another speed and colour
 
@@ -444,15 +450,9 @@ class RecordingVariation:
         p = Params(params, "recorded_variation")
         if not p.present(rng):
             return None
-        count = p.integer("peaks", rng)
-        lo, hi = p.range("peak_hz", positive=True)
-        return cls(
-            speed=p.log_uniform("speed", rng),
-            slope_db_per_octave=p.uniform("slope_db_per_octave", rng),
-            peaks_hz=tuple(float(v) for v in log_uniform_array(rng, lo, hi, count)),
-            peak_gains_db=tuple(float(v) for v in rng.uniform(*p.range("peak_gain_db"), size=count)),
-            peak_widths_oct=tuple(float(v) for v in rng.uniform(*p.range("peak_width_oct", positive=True), size=count)),
-        )
+        speed, slope = p.log_uniform("speed", rng), p.uniform("slope_db_per_octave", rng)
+        hz, gains, widths = (tuple(float(v) for v in a) for a in _envelope_peaks(p, rng))
+        return cls(speed, slope, hz, gains, widths)
 
     def source_samples(self, num_samples: int) -> int:
         """How many samples of the recording make ``num_samples`` after the speed change."""
