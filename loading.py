@@ -185,13 +185,12 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
     def estimate(x: np.ndarray) -> Any:
         x = np.asarray(x, dtype=np.float32)
         if power is not None:
-            p = np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))
-            return fn(x, np.ascontiguousarray(p, dtype=np.float32))
+            return fn(x, np.ascontiguousarray(np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))))
         p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
         for _ in range(passes - 1):
-            removed = np.asarray(fn(x, np.ascontiguousarray(p, dtype=np.float32)))
+            removed = np.asarray(fn(x, p))
             p = np.stack([noise_print.residual_noise_power(row, r, n_fft, hop) for row, r in zip(x, removed)])
-        return fn(x, np.ascontiguousarray(p, dtype=np.float32))
+        return fn(x, p)
 
     return estimate
 
