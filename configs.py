@@ -57,7 +57,8 @@ class ModelConfig:
     # none: the spectrogram alone; noise_psd: also told the noise power spectrum of a noise
     # print (noise_print.py; inference.noise_print), as two more input channels;
     # noise_psd_gain: noise_psd and a classical path in stage 2 (the spectral-subtraction
-    # estimate told the same noise, blended in by a learned mask; unet.ClassicalGain)
+    # estimate told the same noise, blended in by a learned mask; unet.ClassicalGain);
+    # noise_psd_refine: the same estimate with the mask open, stage 2 correcting it
     conditioning: str = "none"
 
 

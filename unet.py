@@ -13,7 +13,10 @@ estimate ``G X`` told the same noise power (:class:`ClassicalGain`), blended int
 a mask the network predicts per bin and frame, ``Y2 = X + out2 + M (G X - X)``. A product of
 the input with a gain is what the classical estimators compute and what a stack of
 convolutions finds hard to learn from concatenated channels; the mask only has to learn where
-to trust it.
+to trust it. ``conditioning: noise_psd_refine`` has the same path with the mask open
+everywhere, ``Y2 = G X + out2``: stage 2 corrects the classical estimate instead of choosing
+where to use it, so that on noise training never met the output starts from what the
+classical estimator told the print would give.
 
 Stage 1 predicts the residual noise ``N`` and outputs ``Y1 = X + N``. The supervised
 attention module (SAM) turns ``Y1`` into attention masks that gate stage 1's features
@@ -51,7 +54,11 @@ ARCHITECTURE = "two_stage_unet_sam"
 TRANSFORMS = ("fft", "dft")
 # noise_psd_gain: noise_psd's channels, and stage 2 may also apply a classical gain computed
 # from the noise power (ClassicalGain), by as much as a learned mask lets it (starts closed)
-CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain")
+# noise_psd_refine: the classical path with the mask open everywhere (no s2_blend): stage 2
+# corrects G X. Each conditioning's weights start the ones after it (adopt_weights).
+CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain", "noise_psd_refine")
+# The conditionings whose stage 2 has the classical path
+CLASSICAL_PATHS = ("noise_psd_gain", "noise_psd_refine")
 # The classical path's floor (amplitude): it removes at most 20 dB from any bin
 CLASSICAL_GAIN_FLOOR = 0.1
 # Its over-subtraction (Berouti et al. 1979): twice the noise power is taken off, so that noise
@@ -326,11 +333,15 @@ def build_model(cfg: Mapping) -> keras.Model:
             y2 = layers.Add(name="s2_estimate", dtype="float32")([x_pad, out2])
         else:
             y2 = out2
-        if cfg["conditioning"] == "noise_psd_gain":
-            # the classical path: how far towards G X each bin and frame goes is the mask's to say
+        if cfg["conditioning"] in CLASSICAL_PATHS:
             classical = ClassicalGain(name="s2_classical", dtype="float32")(spec, noise_power)
             classical = PadToMultiple(time_mult, freq_mult, name="s2_classical_pad", dtype="float32")(classical)
             towards = layers.Subtract(name="s2_classical_step", dtype="float32")([classical, x_pad])
+        if cfg["conditioning"] == "noise_psd_refine":
+            # X + out2 + (G X - X): the network's output is a correction of G X
+            y2 = layers.Add(name="s2_refined", dtype="float32")([y2, towards])
+        elif cfg["conditioning"] == "noise_psd_gain":
+            # how far towards G X each bin and frame goes is the mask's to say
             logits = _conv(1, (1, 1), "s2_blend", dtype="float32", kernel_initializer="zeros",
                            bias_initializer=keras.initializers.Constant(BLEND_START_LOGIT / BLEND_LOGIT_SCALE))(feats2)  # fmt: skip
             logits = layers.Rescaling(BLEND_LOGIT_SCALE, name="s2_blend_scale", dtype="float32")(logits)
@@ -397,6 +408,8 @@ def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model,
     order = CONDITIONINGS  # each adds to the one before it
     if after not in order or before not in order or order.index(after) < order.index(before):
         raise ValueError(f"adopt_weights: a model with conditioning {before!r} cannot start one with {after!r}")
+    # the mask is new to a model grown into the gain path; one grown into refine has none
+    # (transfer_weights fills the target's layers and leaves a source's s2_blend behind)
     new = CLASSICAL_PATH_LAYERS if after == "noise_psd_gain" else ()
     return transfer_weights(source, target, new)
 
@@ -405,11 +418,11 @@ def classical_mask_model(model: keras.Model) -> keras.Model:
     """A model with ``model``'s inputs whose output is its classical path's blend mask
     ``[batch, frames, bins, 1]`` (padded as the network pads): how far each bin and frame goes
     towards the spectral-subtraction estimate. Raises ``ValueError`` for a model without the
-    path (``conditioning`` other than ``noise_psd_gain``)."""
+    path or with its mask open (``conditioning`` other than ``noise_psd_gain``)."""
     try:
         mask = model.get_layer("s2_blend_mask")
     except ValueError:
-        raise ValueError("this model has no classical path (only model.conditioning=noise_psd_gain has one)") from None
+        raise ValueError("this model has no classical blend mask (only model.conditioning=noise_psd_gain learns one)") from None
     return keras.Model(model.inputs, mask.output, name="classical_mask")
 
 

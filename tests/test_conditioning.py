@@ -127,7 +127,36 @@ def test_classical_mask_script_reports_how_far_the_path_is_open(conditioned_chec
     # a model without the path: one line, exit 1
     assert script.main([str(conditioned_checkpoint), str(audio)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "classical_mask: this model has no classical path (only model.conditioning=noise_psd_gain has one)"
+    assert err == "classical_mask: this model has no classical blend mask (only model.conditioning=noise_psd_gain learns one)"
+
+
+def test_the_refine_path_corrects_the_classical_estimate_and_grows_from_the_gain_path(tmp_path):
+    keras.utils.set_random_seed(4)
+    gain_cfg, cfg = tiny_cfg("noise_psd_gain"), tiny_cfg("noise_psd_refine")
+    gain = unet.build_model(gain_cfg)
+    refine = unet.build_model(cfg)
+    assert len(refine.weights) == len(gain.weights) - 2  # no mask
+    assert unet.adopt_weights(gain, gain_cfg, refine, cfg) == []
+    x = np.random.default_rng(0).standard_normal((1, 24, 1025, 2)).astype("float32")
+    power = np.full((1, 1025), 2.0, "float32")
+    classical = unet.ClassicalGain()(x, power).numpy()
+    # the gain path's mask (sigmoid(-4)) opened all the way: Y2 = X + out2 + (G X - X)
+    start = 1.0 / (1.0 + np.exp(-unet.BLEND_START_LOGIT))
+    blended = unet.stage_outputs(gain([x, power]))[-1].numpy()
+    refined = unet.stage_outputs(refine([x, power]))[-1].numpy()
+    np.testing.assert_allclose(refined, blended + (1.0 - start) * (classical - x), atol=1e-4)
+    # with no correction, stage 2 is the classical estimate itself
+    out = refine.get_layer("s2_out")
+    out.set_weights([np.zeros_like(w) for w in out.get_weights()])
+    np.testing.assert_allclose(unet.stage_outputs(refine([x, power]))[-1].numpy(), classical, atol=1e-5)
+    folder = unet.save_denoiser(refine, cfg, tmp_path / "refine")
+    loaded, loaded_cfg = unet.load_denoiser(folder)
+    assert loaded_cfg["conditioning"] == "noise_psd_refine"
+    np.testing.assert_allclose(unet.stage_outputs(loaded([x, power]))[-1].numpy(), classical, atol=1e-5)
+    with pytest.raises(ValueError, match="cannot start one with 'noise_psd_gain'"):
+        unet.adopt_weights(loaded, loaded_cfg, unet.build_model(gain_cfg), gain_cfg)
+    with pytest.raises(ValueError, match="no classical blend mask"):
+        unet.classical_mask_model(loaded)
 
 
 def test_noise_conditioning_channels_are_level_and_a_posteriori_snr():

@@ -272,16 +272,19 @@ def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tin
     assert loading.resolve_backend(other, "auto") == (other, "tensorflow")
 
 
-def test_the_classical_path_exports_to_onnx_and_matches_the_keras_model(tmp_path):
-    """conditioning noise_psd_gain (unet.ClassicalGain and the blend mask) converts too; the
-    mask is opened half way so that the classical path shows in the output."""
+@pytest.mark.parametrize("conditioning", ["noise_psd_gain", "noise_psd_refine"])
+def test_the_classical_path_exports_to_onnx_and_matches_the_keras_model(tmp_path, conditioning):
+    """conditioning noise_psd_gain (unet.ClassicalGain and the blend mask) and noise_psd_refine
+    (the path open) convert too; the gain path's mask is opened half way so that the classical
+    path shows in the output."""
     import onnxruntime
 
-    checkpoint = _conditioned_tiny(tmp_path / "gain", "noise_psd_gain")
-    model, cfg = unet.load_denoiser(checkpoint)
-    kernel, bias = model.get_layer("s2_blend").get_weights()
-    model.get_layer("s2_blend").set_weights([kernel, np.zeros_like(bias)])
-    unet.save_denoiser(model, cfg, checkpoint)
+    checkpoint = _conditioned_tiny(tmp_path / "gain", conditioning)
+    if conditioning == "noise_psd_gain":
+        model, cfg = unet.load_denoiser(checkpoint)
+        kernel, bias = model.get_layer("s2_blend").get_weights()
+        model.get_layer("s2_blend").set_weights([kernel, np.zeros_like(bias)])
+        unet.save_denoiser(model, cfg, checkpoint)
     record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0)
     assert record["inputs"] == ["waveform", "noise_power"] and max(record["check"]["max_abs_difference"].values()) < TOLERANCE
     ort_model = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
