@@ -405,11 +405,11 @@ def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model,
     if before == after:
         target.set_weights(source.get_weights())
         return []
-    order = CONDITIONINGS  # each adds to the one before it
+    order = CONDITIONINGS  # each may start from the ones before it, never from a later one
     if after not in order or before not in order or order.index(after) < order.index(before):
         raise ValueError(f"adopt_weights: a model with conditioning {before!r} cannot start one with {after!r}")
-    # the mask is new to a model grown into the gain path; one grown into refine has none
-    # (transfer_weights fills the target's layers and leaves a source's s2_blend behind)
+    # the mask is new to a model grown into the gain path; refine has none, and
+    # transfer_weights fills the target's layers only, so a gain source's mask is left behind
     new = CLASSICAL_PATH_LAYERS if after == "noise_psd_gain" else ()
     return transfer_weights(source, target, new)
 
