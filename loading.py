@@ -175,7 +175,8 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
     told ``power``, or (None) without a print: each segment's own auto estimate, what the model
     was trained to use without a print, refined ``passes - 1`` times (None:
     ``NO_PRINT_PASSES``) by the power of what the model removed when told the previous
-    estimate (``noise_print.residual_noise_power``)."""
+    estimate (``noise_print.residual_noise_power``); each estimate smoothed over frequency
+    (``noise_print.smooth_over_frequency``)."""
     import noise_print
 
     passes = NO_PRINT_PASSES if passes is None else int(passes)
@@ -187,9 +188,11 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
         if power is not None:
             return fn(x, np.ascontiguousarray(np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))))
         p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
+        p = noise_print.smooth_over_frequency(p)
         for _ in range(passes - 1):
             removed = np.asarray(fn(x, p))
             p = np.stack([noise_print.residual_noise_power(row, r, n_fft, hop) for row, r in zip(x, removed)])
+            p = noise_print.smooth_over_frequency(p)
         return fn(x, p)
 
     return estimate

@@ -44,6 +44,11 @@ MIN_PRINT_SECONDS = 1.0  # shorter prints give too few frames for a usable spect
 AUTO_FRACTION = 0.1
 AUTO_MIN_FRAMES = 8
 AUTO_SMOOTH_FRAMES = 5
+# Without a print, each estimate is smoothed over frequency by a running median of its log over
+# this many bins (15 = 320 Hz at 2048 / 44.1 kHz): where the quietest frames still hold programme,
+# its partials stand out of the estimate as narrow peaks, and a restorer told them takes the
+# programme out (docs/EXPERIMENTS.md, "2026-11-26: the no-print estimate smoothed")
+NO_PRINT_SMOOTH_BINS = 15
 # A print whose frame levels spread more than this (interquartile range, dB) is loud and
 # non-stationary: more likely programme than noise. Stationary hiss spreads about 1 dB,
 # film crackle and 78 rpm surface noise 2-6 dB, speech and music 15 dB or more.
@@ -126,6 +131,19 @@ def auto_noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, fract
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][chosen]
     spec = np.fft.rfft(frames * _window(n_fft), axis=-1)
     return (spec.real**2 + spec.imag**2).mean(axis=0).astype(np.float32), len(chosen)
+
+
+def smooth_over_frequency(power: np.ndarray, bins: int = NO_PRINT_SMOOTH_BINS) -> np.ndarray:
+    """``power`` ``[..., bins]`` with each bin replaced by the median of its log over ``bins``
+    neighbouring bins (an odd number; edges repeat the end bins): narrow peaks (a programme's
+    partials) are taken out, the broad shape of a noise spectrum and its level kept. float32."""
+    import scipy.ndimage
+
+    if bins < 1 or bins % 2 == 0:
+        raise ValueError(f"smooth_over_frequency: bins must be odd and positive, got {bins}")
+    log_power = np.log(np.maximum(np.asarray(power, dtype=np.float64), 1e-30))
+    size = (1,) * (log_power.ndim - 1) + (int(bins),)
+    return np.exp(scipy.ndimage.median_filter(log_power, size=size, mode="nearest")).astype(np.float32)
 
 
 def residual_noise_power(audio: np.ndarray, removed: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
