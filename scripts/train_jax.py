@@ -81,8 +81,8 @@ def recipe(config: dict, corpus: Path, auto_share: float | None = None) -> dict:
 
 def pack(config: dict, out: Path, mib: float, seed: int = 7) -> dict[str, tuple[int, float]]:
     """Write the pack; returns ``{folder: (files, MiB)}``. The recorded noise's training-side
-    files go first (whole, in name order, while they fit in half the budget); the rest is
-    shared equally by the clean categories."""
+    files go first (whole, in name order, those that fit in half the budget); the rest is
+    shared equally by the clean categories, each of which gets at least one file."""
     import shutil
     import warnings
 
