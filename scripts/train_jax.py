@@ -37,6 +37,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import stft  # noqa: E402  (numpy only at import; TensorFlow inside its tf functions)
+
 CLIP_SECONDS = 60.0  # a clean file longer than this is packed as a random minute of it
 
 _MAKER = None
@@ -208,7 +210,7 @@ def train(args: argparse.Namespace) -> int:
     rec = recipe(yaml.safe_load(args.config.read_text()), args.corpus.resolve(), args.auto_share)
     tc, m = rec["train"], rec["model"]
     n_fft, hop = int(m["n_fft"]), int(m["hop_length"])
-    segment = (args.segment_frames - 1) * hop + n_fft - 2 * (n_fft - hop)  # stft.samples_for_frames
+    segment = stft.samples_for_frames(args.segment_frames, n_fft, hop)
     log(f"args {vars(args)}; segment {segment} samples; noise_print {rec['print']}")
     t_pool = time.time()
     # one example in this process first: a bad folder or setting fails here, at once, rather
@@ -223,6 +225,7 @@ def train(args: argparse.Namespace) -> int:
     import keras
     from keras import ops
 
+    import losses
     import unet
 
     if keras.backend.backend() != "jax":
@@ -237,33 +240,18 @@ def train(args: argparse.Namespace) -> int:
     den = unet.WaveformDenoiser(model, model_cfg, transform="dft")
     log(f"{model.name}: {model.count_params():,} parameters from {args.init}")
     lc, o = tc["loss"], tc["optimizer"]
-    if float(lc.get("compression", 1.0)) != 1.0 or float(lc.get("mrstft_weight", 0.0) or 0.0):
-        raise SystemExit("train.loss.compression and train.loss.mrstft_weight are not carried over here")
     opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=o["beta_1"], beta_2=o["beta_2"], global_clipnorm=o["clipnorm"])
     opt.build(model.trainable_variables)
-
-    def mae(a, b):
-        return ops.mean(ops.abs(ops.cast(a, "float32") - ops.cast(b, "float32")))
-
-    def si_sdr(est, ref):  # losses.si_sdr in keras.ops
-        est, ref = ops.cast(est, "float32"), ops.cast(ref, "float32")
-        dot = ops.sum(est * ref, axis=-1, keepdims=True)
-        proj = dot / (ops.sum(ref**2, axis=-1, keepdims=True) + 1e-8) * ref
-        ratio = (ops.sum(proj**2, axis=-1) + 1e-8) / (ops.sum((est - proj) ** 2, axis=-1) + 1e-8)
-        return 10.0 * ops.log(ratio) / math.log(10.0)
 
     def loss_fn(tv, ntv, noisy, clean, *power, training=True):  # Trainer.compute_loss
         spec, y = den.analyse(noisy), den.analyse(clean)
         outputs, ntv = model.stateless_call(tv, ntv, [spec, *power] if conditioned else spec, training=training)
         est = unet.stage_outputs(outputs)
-        total = mae(y, est[-1])
-        for e in est[:-1]:
-            total = total + float(lc["stage1_weight"]) * mae(y, e)
-        total = float(lc["mae_weight"]) * total
-        sdr = si_sdr(den.synthesise(est[-1], noisy.shape[-1]), clean)
+        total = float(lc["mae_weight"]) * losses.two_stage_mae(y, est, float(lc["stage1_weight"]))
+        restored = den.synthesise(est[-1], noisy.shape[-1])
         if float(lc.get("sisdr_weight", 0.0)):
-            total = total + float(lc["sisdr_weight"]) * (-ops.mean(sdr) / 10.0)
-        return total, (ntv, sdr)
+            total = total + float(lc["sisdr_weight"]) * losses.negative_si_sdr(restored, clean)
+        return total, (ntv, restored)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -280,8 +268,8 @@ def train(args: argparse.Namespace) -> int:
 
     @jax.jit
     def eval_fn(tv, ntv, noisy, clean, *power):
-        loss, (_, sdr) = loss_fn(tv, ntv, noisy, clean, *power, training=False)
-        return loss, ops.mean(sdr - si_sdr(noisy, clean))
+        loss, (_, restored) = loss_fn(tv, ntv, noisy, clean, *power, training=False)
+        return loss, ops.mean(losses.si_sdr(restored, clean) - losses.si_sdr(noisy, clean))
 
     state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
              [v.value for v in opt.variables])  # fmt: skip
