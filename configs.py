@@ -104,6 +104,9 @@ class NoisePrintConfig:
     level_error_db: float = 3.0  # the print's power is off by up to this much (uniform in dB)
     leak_db: List[float] = field(default_factory=lambda: [-40.0, -20.0])  # programme leaking in, re the print's level
     auto_share: float = 0.33  # share told the auto estimate (noise_print.auto_noise_power) instead
+    # the auto estimate smoothed over this many bins (noise_print.smooth_over_frequency), as the
+    # restorer smooths it (noise_print.NO_PRINT_SMOOTH_BINS); 0: unsmoothed, as runs before 2026-11-26
+    auto_smooth_bins: int = 15
 
 
 @dataclass

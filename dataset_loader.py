@@ -371,6 +371,9 @@ class ExampleMaker:
             self.print_leak_db = _range(self.print_cfg["leak_db"], "train.noise_print.leak_db")
             if not 0.0 <= float(self.print_cfg["auto_share"]) <= 1.0:
                 raise ValueError(f"train.noise_print.auto_share: expected a value in [0, 1], got {self.print_cfg['auto_share']}")
+            smooth = int(self.print_cfg["auto_smooth_bins"])
+            if smooth < 0 or (smooth > 0 and smooth % 2 == 0):
+                raise ValueError(f"train.noise_print.auto_smooth_bins: expected 0 or an odd number of bins, got {smooth}")
         self.noise_source = noise_source
         self.segment_samples = int(segment_samples)
         self.seed = int(seed)
@@ -400,6 +403,8 @@ class ExampleMaker:
         n_fft, hop = int(pc["n_fft"]), int(pc["hop"])
         if r_print.random() < float(pc["auto_share"]):
             power, _ = noise_print.auto_noise_power(noisy, n_fft, hop)
+            if int(pc["auto_smooth_bins"]) > 0:  # what the restorer tells the model without a print
+                power = noise_print.smooth_over_frequency(power, int(pc["auto_smooth_bins"]))
         else:
             heard = heard.astype(np.float64) * alpha * beta
             p_print = float(np.mean(heard**2))

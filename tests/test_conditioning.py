@@ -217,8 +217,13 @@ def test_level_error_and_auto_share(corpus):
     off = _maker(corpus, level_error_db=6.0, leak_db=[-200.0, -200.0], auto_share=0.0)
     errors = [10 * np.log10(np.mean(off.train_example(i)[2]) / np.mean(exact.train_example(i)[2])) for i in range(6)]
     assert max(abs(e) for e in errors) <= 6.0 + 1e-3 and max(abs(e) for e in errors) > 0.5
-    auto = _maker(corpus, auto_share=1.0)
+    auto = _maker(corpus, auto_share=1.0)  # smoothed as the restorer smooths it
     noisy, _, power = auto.train_example(2)
+    raw = noise_print.auto_noise_power(noisy)[0]
+    np.testing.assert_allclose(power, noise_print.smooth_over_frequency(raw, noise_print.NO_PRINT_SMOOTH_BINS), rtol=1e-5)
+    assert not np.allclose(power, raw, rtol=0.05)
+    unsmoothed = _maker(corpus, auto_share=1.0, auto_smooth_bins=0)
+    noisy, _, power = unsmoothed.train_example(2)
     np.testing.assert_allclose(power, noise_print.auto_noise_power(noisy)[0], rtol=1e-5)
 
 
@@ -227,6 +232,8 @@ def test_print_settings_are_checked(corpus):
         _maker(corpus, seconds=[0.2, 1.0])
     with pytest.raises(ValueError, match="auto_share"):
         _maker(corpus, auto_share=1.5)
+    with pytest.raises(ValueError, match="auto_smooth_bins"):
+        _maker(corpus, auto_smooth_bins=4)
 
 
 def test_validation_set_of_a_conditioned_run_has_a_power_per_item(corpus):
