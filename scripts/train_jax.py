@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import importlib.util
 import json
 import math
@@ -37,6 +38,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import configs  # noqa: E402  (dataclasses and Hydra schemas, no TensorFlow)
 import stft  # noqa: E402  (numpy only at import; TensorFlow inside its tf functions)
 
 CLIP_SECONDS = 60.0  # a clean file longer than this is packed as a random minute of it
@@ -74,7 +76,9 @@ def recipe(config: dict, corpus: Path, auto_share: float | None = None) -> dict:
     m = config["model"]
     pc = None
     if str(m.get("conditioning") or "none") != "none":
-        pc = dict(config["train"].get("noise_print") or {})
+        # the defaults filled in (an older run's config lacks the newer keys), so that the log and
+        # args.json record the settings the examples are really made with
+        pc = {**dataclasses.asdict(configs.NoisePrintConfig()), **(config["train"].get("noise_print") or {})}
         if auto_share is not None:
             pc["auto_share"] = float(auto_share)
         pc.update(sample_rate=int(m["sample_rate"]), n_fft=int(m["n_fft"]), hop=int(m["hop_length"]))

@@ -55,6 +55,8 @@ def test_recipe_reads_every_folder_from_the_pack(train_jax, corpus, noise_dir):
     assert rec["dset"]["validation_fraction"] == 0.0 and rec["noise"]["recorded_validation_fraction"] == 0.0
     assert rec["print"]["auto_share"] == 0.5 and rec["print"]["n_fft"] == 2048 and rec["print"]["sample_rate"] == SR
     assert train_jax.recipe(_config(corpus, noise_dir), Path("/pack"))["print"]["auto_share"] == 0.33
+    # a config from before a setting existed gets its default, recorded as used
+    assert rec["print"]["auto_smooth_bins"] == 15 and rec["print"]["seconds"] == [1.0, 2.0]
     assert train_jax.recipe(_config(corpus, None, "none"), Path("/pack"))["print"] is None
 
 
