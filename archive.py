@@ -125,7 +125,11 @@ def restoring_settings(cfg: Mapping, archive: ArchiveSettings) -> inference.Infe
     group = OmegaConf.to_container(group, resolve=True) if OmegaConf.is_config(group) else dict(group or {})
     group["audio"] = archive.input
     group["output_dir"] = None
-    return inference.settings_from_config(group)
+    settings = inference.settings_from_config(group)
+    if settings.no_print_models:  # the manifest names one model's weights; others it cannot name
+        raise UsageError("inference.no_print_models: archive.py restores with one model (its manifest records that "
+                         "model's weights); restore with inference.py to use others without a print")  # fmt: skip
+    return settings
 
 
 # --------------------------------------------------------------------------- the worker

@@ -184,7 +184,8 @@ class EvaluateConfig:
     # conditioned_print, conditioned_auto, conditioned_checked (the print used where the held-out
     # check finds it helps; all three need evaluate.conditioned_checkpoint, a model trained with
     # model.conditioning=noise_psd), lsa_print, noisereduce_print, checked_print (the model or LSA,
-    # as inference.classical_check decides). 0 keeps the items without prints.
+    # as inference.classical_check decides). 0 keeps the items without prints. Any set may list
+    # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
     print_seconds: float = 0.0
     conditioned_checkpoint: Optional[str] = None
     targets: TargetsConfig = field(default_factory=TargetsConfig)
@@ -288,6 +289,13 @@ class InferenceConfig:
     # (SI-SDR), both scores and the decision printed. For noise unlike the model's training noise
     # (docs/RESTORATION_GUIDE.md, "The classical check")
     classical_check: bool = False
+    # Model folders that restore instead of the checkpoint wherever it would restore without a
+    # print (noise_print=none, auto finding too little quiet material, the held-out check
+    # refusing the print; with an unconditioned checkpoint: always): the mean of their
+    # restorations (list the checkpoint too to include its own). A conditioned one is told its
+    # own estimate from each segment. [] (default): the checkpoint restores alone. What it
+    # measured: docs/RESTORATION_GUIDE.md, "Without a print: other models, averaged"
+    no_print_models: List[str] = field(default_factory=list)
 
 
 SCHEMAS["inference"] = InferenceConfig
@@ -301,7 +309,8 @@ class AppConfig:
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
     overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check, plot_seconds
     (the spectrograms show the first this many seconds), denoising_strength (the slider's starting
-    value), noise_print (auto, none or START-END) and classical_check (the noise-print section's start).
+    value), noise_print (auto, none or START-END), classical_check (the noise-print section's start)
+    and no_print_models.
     """
 
     # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)

@@ -111,7 +111,7 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
 
 
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
-                 told: str | None = None) -> Callable:  # fmt: skip
+                 told: str | None = None, no_print_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -122,16 +122,19 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     decides); None for an unconditioned model. ``'checked'``, for any model: given the print,
     the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,
     with the held-out check for a conditioned model) and restores with the model or LSA.
+    ``no_print_models`` (model folders, ``inference.no_print_models``): where the model would
+    restore without a print (``told`` None or ``'auto'``), the mean of theirs restores instead.
     """
     import inference
     import loading
 
     model, mcfg = inference.load_model(checkpoint)
+    others = loading.load_no_print_models(no_print_models, mcfg)
     conditioned = mcfg.get("conditioning", "none") != "none"
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
-    restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1)
+    restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others)
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -324,8 +327,8 @@ def check_targets(rows: list[dict], systems: Sequence[str], ref: float, targets:
 
     m_sisdr = cell_mean(rows, "si_sdr_i", system="model", snr_db=ref)
     # the oracles know the clean signal: ceilings, not baselines to beat; the learned systems
-    # told a print (a conditioned model, the classical check) are no classical baselines either
-    learned = {name for name, (base, _) in PRINT_SYSTEMS.items() if base in ("conditioned", "checked")}
+    # told a print (a conditioned model, the classical check) or the no-print models are no classical baselines either
+    learned = {name for name, (base, _) in PRINT_SYSTEMS.items() if base in ("conditioned", "checked")} | {"no_print_models"}
     classical = [s for s in systems if s not in ("model", "input", *learned) and not s.startswith(ORACLE_PREFIX)]
     best = max(classical, key=lambda s: cell_mean(rows, "si_sdr_i", system=s, snr_db=ref)) if classical else None
     # the intervals say how far the means could move on another draw of test items
@@ -414,10 +417,16 @@ def run(cfg: DictConfig, command: str) -> int:
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")
             else:
                 systems[name] = _told_baseline(getattr(baselines, base))
+        elif name == "no_print_models":
+            folders = [repo_path(str(folder)) for folder in cfg.inference.get("no_print_models") or []]
+            if not folders:
+                raise ValueError("evaluate.systems: no_print_models needs inference.no_print_models (model folders)")
+            # the shipped model's restorer, which restores without a print, so by those models
+            systems[name] = model_system(repo_path("models/default"), segment, overlap, no_print_models=folders)
         elif name in known:
             systems[name] = known[name]
         else:
-            raise ValueError(f"evaluate.systems: unknown system {name!r} (model, one of {sorted(PRINT_SYSTEMS)} "
+            raise ValueError(f"evaluate.systems: unknown system {name!r} (model, no_print_models, one of {sorted(PRINT_SYSTEMS)} "
                              f"or one of {sorted(known)})")  # fmt: skip
     items = build_test_set(cfg, sample_rate)
     rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet),

@@ -43,8 +43,10 @@ without it; an input is never written over), ``denoising_strength``, ``segment_s
 ``overlap_seconds``, ``batch_segments``, ``block_seconds``, ``precision``
 (``float32``, or ``bfloat16``: mixed precision, 2.3-2.6x less CPU on CPUs with AVX-512
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
-``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation) and
-``allow_truncated``. The path options are taken literally: no Hydra quoting is needed for
+``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation),
+``allow_truncated``, the noise print's ``noise_print``, ``noise_print_check`` and
+``classical_check``, and ``no_print_models`` (model folders whose mean restoration replaces
+the checkpoint's where it would restore without a print). The path options are taken literally: no Hydra quoting is needed for
 accents, apostrophes, spaces, commas or ``=`` (see :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
 
@@ -63,7 +65,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,8 @@ import configs  # noqa: E402
 import naming  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
-from loading import BACKENDS, Told, _noise_function, cached_model, classical_noise_function, file_noise_power  # noqa: E402
-from loading import load_model, print_spec, resolve_precision, with_noise_power  # noqa: E402
+from loading import BACKENDS, Told, averaged_noise, cached_model, classical_noise_function, file_noise_power  # noqa: E402
+from loading import load_model, load_no_print_models, model_noise_function, print_spec, resolve_precision  # noqa: E402
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -103,6 +105,7 @@ class InferenceSettings(configs.InferenceConfig):
     audio: Path | None = None
     output_dir: Path | None = None
     checkpoint: Path = DEFAULT_CHECKPOINT
+    no_print_models: list[Path] = field(default_factory=list)
 
 
 def settings_from_config(cfg: Mapping) -> InferenceSettings:
@@ -127,6 +130,7 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         "audio": Path(group.audio).expanduser(),
         "output_dir": Path(group.output_dir).expanduser() if group.output_dir else None,
         "checkpoint": Path(group.checkpoint).expanduser() if group.checkpoint else DEFAULT_CHECKPOINT,
+        "no_print_models": [Path(str(folder)).expanduser() for folder in group.no_print_models],
     })  # fmt: skip
     if s.batch_segments is not None and s.batch_segments < 1:
         raise UsageError(f"inference.batch_segments: must be at least 1, got {s.batch_segments}")
@@ -178,6 +182,9 @@ class Restorer:
     many single-channel segments go through the model at once (None:
     :func:`streaming.default_batch_segments`), ``block_seconds`` the size of the blocks read
     from and written to files. The defaults are :class:`configs.InferenceConfig`'s.
+    ``no_print_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``):
+    where the model would restore without a print, the mean of their restorations replaces
+    its own (``inference.no_print_models``; a pair of the model itself includes it).
     """
 
     def __init__(
@@ -189,6 +196,8 @@ class Restorer:
         overlap_seconds: float = DEFAULTS.overlap_seconds,
         batch_segments: int | None = DEFAULTS.batch_segments,
         block_seconds: float = DEFAULTS.block_seconds,
+        *,
+        no_print_models: Sequence[tuple[Any, Mapping]] = (),
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
         batch_segments = default_batch_segments() if batch_segments is None else int(batch_segments)
@@ -213,6 +222,11 @@ class Restorer:
         self.classical_print: np.ndarray | None = None
         # what the checks of the last restore() found and decided (the command line's lines)
         self.decisions: list[str] = []
+        for _, theirs in no_print_models:
+            if int(theirs["sample_rate"]) != self.model_rate:
+                raise ValueError(f"no_print_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
+        # where the model would restore without a print, these restore instead (inference.no_print_models)
+        self.no_print_models = [(m, dict(c)) for m, c in no_print_models]
 
     @classmethod
     def from_pretrained(
@@ -221,11 +235,13 @@ class Restorer:
         precision: str = DEFAULTS.precision,
         strength: float = DEFAULTS.denoising_strength,
         backend: str = DEFAULTS.backend,
+        no_print_models: Sequence[str | os.PathLike] = (),
         **settings: Any,
     ) -> "Restorer":
         """The one-call way in, without Hydra: load ``checkpoint`` (a model folder; None: the
         shipped ``models/default``; with ``backend="onnxruntime"`` an export folder of export.py;
-        ``auto``: :func:`loading.resolve_backend`) and return a restorer for it. ``precision``:
+        ``auto``: :func:`loading.resolve_backend`) and return a restorer for it; the mean of the
+        model folders ``no_print_models`` restores where it would restore without a print. ``precision``:
         ``auto`` (bfloat16 on CPUs that have it natively, else float32), ``float32`` or ``bfloat16``.
 
         ``settings`` are the other keyword arguments of :class:`Restorer` (``segment_seconds``,
@@ -238,7 +254,8 @@ class Restorer:
         """
         folder = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
         model, cfg = load_model(folder, precision, backend)
-        return cls(model, cfg, strength=strength, **settings)
+        others = load_no_print_models(no_print_models, cfg, precision, backend)
+        return cls(model, cfg, strength=strength, no_print_models=others, **settings)
 
     @contextlib.contextmanager
     def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
@@ -328,13 +345,20 @@ class Restorer:
 
     # ---------------------------------------------------------------- arrays
 
+    @property
+    def without_print(self) -> bool:
+        """Whether what follows is restored by the mean of :attr:`no_print_models` instead of the
+        model: there are some, and the model would restore without being told a print."""
+        return bool(self.no_print_models) and self.noise_power is None and self.classical_print is None
+
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
         if self.classical_print is not None:
             fn = classical_noise_function(self.classical_print, self.model_rate)
         else:
-            fn = _noise_function(self.model, self.model_cfg)
-            if self.conditioned:
-                fn = with_noise_power(fn, self.noise_power, self.n_fft, self.hop_length)
+            if self.without_print:
+                fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
+            else:
+                fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -510,8 +534,9 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
         )
     model, model_cfg = cached_model(checkpoint, settings.precision, settings.backend)
     spec, file_print = print_spec(settings, model_cfg, checkpoint)
+    others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend)
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
-                        settings.batch_segments, settings.block_seconds)  # fmt: skip
+                        settings.batch_segments, settings.block_seconds, no_print_models=others)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -570,6 +595,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         print_error(exc)
         failures.append(str(exc))
         return False
+    if restorer.without_print:
+        info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
+                    "models (inference.no_print_models)")  # fmt: skip
     for line in warns:
         print_warning(line)
     for line in info:

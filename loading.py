@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +196,50 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
         return fn(x, p)
 
     return estimate
+
+
+def model_noise_function(model: Any, model_cfg: Mapping, power: np.ndarray | None) -> Callable:
+    """The noise estimate of ``model`` as a function of the segments alone,
+    ``[batch, samples] -> noise``: an unconditioned model's own, a conditioned model's told
+    ``power`` (None: its own estimate from each segment, :func:`with_noise_power`)."""
+    fn = _noise_function(model, model_cfg)
+    if str(model_cfg.get("conditioning") or "none") != "none":
+        fn = with_noise_power(fn, power, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]))
+    return fn
+
+
+def averaged_noise(functions: Sequence[Callable]) -> Callable:
+    """The mean of several noise estimates ``[batch, samples] -> noise``. Since each restoration
+    is the input minus its noise, the result restores with the mean of the models' restorations
+    (an ensemble, each model weighted equally)."""
+    functions = list(functions)
+    if not functions:
+        raise ValueError("averaged_noise: no noise estimates to average")
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        return np.mean([np.asarray(fn(x), dtype=np.float32) for fn in functions], axis=0)
+
+    return estimate
+
+
+def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mapping, precision: str = "float32",
+                         backend: str = "tensorflow") -> list[tuple[Any, dict]]:  # fmt: skip
+    """The models of ``inference.no_print_models`` (:func:`load_model` each, never the one-entry
+    cache, which holds the restorer's own model): the mean of their restorations replaces the
+    restorer's where it would restore without a print. Raises ``unet.CheckpointError`` for a folder
+    that cannot be loaded or whose sample rate or STFT differ from ``model_cfg``'s."""
+    import unet
+
+    models = []
+    for folder in folders:
+        model, cfg = load_model(folder, precision, backend)
+        theirs = tuple(int(cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
+        ours = tuple(int(model_cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
+        if theirs != ours:
+            raise unet.CheckpointError(f"{folder}: inference.no_print_models: its sample rate, n_fft and hop "
+                                       f"{theirs} differ from the checkpoint's {ours}")  # fmt: skip
+        models.append((model, cfg))
+    return models
 
 
 def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Callable:

@@ -4,7 +4,9 @@ Restores one synthetic recording (a tone programme with pauses under film noise,
 long) with the command's own code path, ``inference.run``, once per setting of
 ``inference.noise_print`` (none, a 5 s print file, a START-END range, auto), each after a
 warm-up run, ``--repeats`` times, and prints the median wall time of each and its ratio to
-``none``. The held-out check is on, as by default. Run it on an otherwise idle machine.
+``none``. The held-out check is on, as by default. With ``--no-print-models FOLDER ...``
+also ``none`` restored by the mean of those models (``inference.no_print_models``). Run it
+on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def main() -> None:
     parser.add_argument("checkpoint", help="a conditioned model folder")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-print-models", nargs="+", default=[], metavar="FOLDER",
+                        help="also time noise_print=none restored by the mean of these model folders")  # fmt: skip
     args = parser.parse_args()
     import configs
     import inference
@@ -53,11 +57,15 @@ def main() -> None:
     sf.write(folder / "print.wav", heard, SR, subtype="PCM_24")
     base = OmegaConf.structured(configs.InferenceConfig)
     settings = {"none": "none", "file (5 s)": str(folder / "print.wav"), "range 3-4 s": "3-4", "auto": "auto"}
+    if args.no_print_models:
+        settings[f"none, the mean of {len(args.no_print_models)} models"] = "none"
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
         cfg.update({"audio": str(folder / "reel.wav"), "checkpoint": args.checkpoint, "noise_print": value,
                     "overwrite": True, "quiet": True})  # fmt: skip
+        if name.startswith("none, the mean"):
+            cfg.no_print_models = list(args.no_print_models)
         runs = []
         for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
             start = time.perf_counter()

@@ -297,6 +297,8 @@ def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_che
         ([f"archive.input={src}", f"archive.output_dir={out}", "archive.beam_options=['runner=Flink']"], "Beam flags"),
         ([f"archive.input={src}", f"archive.output_dir={out}", "inference.denoising_strength=1.5"], "between 0.0 and 1.0"),
         ([f"archive.input={src}", f"archive.output_dir={src / 'a.wav'}"], "is a file, not a folder"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.no_print_models=[{tiny_checkpoint}]"],
+         "restores with one model"),
     ]:
         code, stdout, stderr = run_in_process(capsys, [*args, ck])
         assert code == 2, args

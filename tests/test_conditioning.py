@@ -536,3 +536,75 @@ def test_evaluate_conditioned_checked_restores_as_the_held_out_check_decides(con
     # too short a print to hold part out: used unchecked
     short = heard[: int(1.2 * SR)]
     np.testing.assert_allclose(checked(noisy, short, SR), told(noisy, short, SR), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- without a print: other models
+
+
+def test_where_no_print_is_told_the_no_print_models_restore_with_their_mean(conditioned_checkpoint, tiny_checkpoint):
+    noisy = _programme(4.0) + (0.02 * np.random.default_rng(11).standard_normal(4 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(12).standard_normal(3 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    plain = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    own, other = alone.denoise_array(noisy, SR), plain.denoise_array(noisy, SR)
+    assert np.abs(own - other).max() > 1e-3  # the two models differ, so the mean is neither
+    # the other model instead of the checkpoint; the checkpoint and the other, averaged
+    instead = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, no_print_models=[(plain_model, plain_cfg)])
+    both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1,
+                              no_print_models=[(model, cfg), (plain_model, plain_cfg)])  # fmt: skip
+    assert instead.without_print and both.without_print
+    np.testing.assert_allclose(instead.denoise_array(noisy, SR), other, atol=2e-5)
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), (own + other) / 2, atol=2e-5)
+    # at half strength, half of the mean noise is removed
+    with both._told(0.5):
+        np.testing.assert_allclose(both.denoise_array(noisy, SR), noisy - 0.5 * (noisy - (own + other) / 2), atol=2e-5)
+    # told a print, the checkpoint restores alone
+    for restorer in (both, alone):
+        restorer.set_noise_print(hiss, SR)
+    assert not both.without_print
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), alone.denoise_array(noisy, SR), atol=1e-6)
+    # the API loads them by folder; a model at another rate is refused
+    loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
+                                                overlap_seconds=0.5, no_print_models=[conditioned_checkpoint, tiny_checkpoint])  # fmt: skip
+    np.testing.assert_allclose(loaded.restore(noisy, SR), (own + other) / 2, atol=2e-5)
+    with pytest.raises(ValueError, match="22050 Hz"):
+        inference.Restorer(model, cfg, no_print_models=[(plain_model, {**plain_cfg, "sample_rate": 22050})])
+
+
+def test_cli_no_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+                                                                     capsys, caplog):  # fmt: skip
+    src = tmp_path / "reel.wav"
+    sf.write(src, _programme(4.0, seed=3), SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="none",
+                     no_print_models=[str(conditioned_checkpoint), str(tiny_checkpoint)], precision="float32",
+                     quiet=False)  # fmt: skip
+    assert code == 0, err
+    assert "reel.wav: restored without a print, by the mean of 2 models (inference.no_print_models)" in caplog.text
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    audio = sf.read(src, dtype="float32")[0]
+    own = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32").restore(audio, SR)
+    other = inference.Restorer.from_pretrained(tiny_checkpoint, "float32").restore(audio, SR)
+    np.testing.assert_allclose(restored, (own + other) / 2, atol=2e-5)
+    # another STFT, or no model at all: refused in one line, nothing written
+    other_cfg = {**tiny_cfg("none"), "hop_length": 256}
+    hop256 = unet.save_denoiser(unet.build_model(other_cfg), other_cfg, tmp_path / "hop256")
+    (tmp_path / "reel_denoised_s10.wav").unlink()
+    (tmp_path / "reel_residual_s10.wav").unlink()
+    for folder, problem in [(hop256, "differ from the checkpoint's"), (tmp_path / "nope", "nope")]:
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="none",
+                         no_print_models=[str(folder)])  # fmt: skip
+        assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["reel.wav"]
+
+
+def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, tiny_checkpoint):
+    import evaluate
+
+    noisy = _programme(3.0, seed=5) + (0.02 * np.random.default_rng(6).standard_normal(3 * SR)).astype(np.float32)
+    mean = evaluate.model_system(REPO / "models" / "default", 2.0, 0.5, no_print_models=[conditioned_checkpoint, tiny_checkpoint])
+    own = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto")(noisy, SR)
+    other = evaluate.model_system(tiny_checkpoint, 2.0, 0.5)(noisy, SR)
+    np.testing.assert_allclose(mean(noisy, SR), (own + other) / 2, atol=2e-5)
