@@ -232,7 +232,10 @@ def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mappin
 
     models = []
     for folder in folders:
-        model, cfg = load_model(folder, precision, backend)
+        try:
+            model, cfg = load_model(folder, precision, backend)
+        except unet.CheckpointError as exc:  # say which option named the folder
+            raise unet.CheckpointError(f"inference.no_print_models: {exc}") from None
         theirs = tuple(int(cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
         ours = tuple(int(model_cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
         if theirs != ours:

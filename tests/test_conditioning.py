@@ -593,7 +593,7 @@ def test_cli_no_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, 
     hop256 = unet.save_denoiser(unet.build_model(other_cfg), other_cfg, tmp_path / "hop256")
     (tmp_path / "reel_denoised_s10.wav").unlink()
     (tmp_path / "reel_residual_s10.wav").unlink()
-    for folder, problem in [(hop256, "differ from the checkpoint's"), (tmp_path / "nope", "nope")]:
+    for folder, problem in [(hop256, "differ from the checkpoint's"), (tmp_path / "nope", "inference.no_print_models: ")]:
         code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="none",
                          no_print_models=[str(folder)])  # fmt: skip
         assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
