@@ -129,7 +129,7 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     import loading
 
     model, mcfg = inference.load_model(checkpoint)
-    others = loading.load_no_print_models(no_print_models, mcfg)
+    others = loading.load_no_print_models(no_print_models, mcfg, checkpoint=checkpoint, model=model)
     conditioned = mcfg.get("conditioning", "none") != "none"
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"

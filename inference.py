@@ -255,7 +255,7 @@ class Restorer:
         """
         folder = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
         model, cfg = load_model(folder, precision, backend)
-        others = load_no_print_models(no_print_models, cfg, precision, backend)
+        others = load_no_print_models(no_print_models, cfg, precision, backend, folder, model)
         return cls(model, cfg, strength=strength, no_print_models=others, **settings)
 
     @contextlib.contextmanager
@@ -535,7 +535,7 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
         )
     model, model_cfg = cached_model(checkpoint, settings.precision, settings.backend)
     spec, file_print = print_spec(settings, model_cfg, checkpoint)
-    others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend)
+    others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
                         settings.batch_segments, settings.block_seconds, no_print_models=others)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG

@@ -223,15 +223,25 @@ def averaged_noise(functions: Sequence[Callable]) -> Callable:
 
 
 def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mapping, precision: str = "float32",
-                         backend: str = "tensorflow") -> list[tuple[Any, dict]]:  # fmt: skip
+                         backend: str = "tensorflow", checkpoint: str | os.PathLike | None = None,
+                         model: Any = None) -> list[tuple[Any, dict]]:  # fmt: skip
     """The models of ``inference.no_print_models`` (:func:`load_model` each, never the one-entry
     cache, which holds the restorer's own model): the mean of their restorations replaces the
-    restorer's where it would restore without a print. Raises ``unet.CheckpointError`` for a folder
-    that cannot be loaded or whose sample rate or STFT differ from ``model_cfg``'s."""
+    restorer's where it would restore without a print. A folder listed twice is loaded once, and
+    the restorer's own ``checkpoint`` (its loaded ``model``) not again. Raises
+    ``unet.CheckpointError`` for a folder that cannot be loaded or whose sample rate or STFT
+    differ from ``model_cfg``'s."""
     import unet
 
+    loaded: dict[Path, tuple[Any, dict]] = {}
+    if checkpoint is not None and model is not None:
+        loaded[Path(checkpoint).resolve()] = (model, dict(model_cfg))
     models = []
     for folder in folders:
+        key = Path(folder).resolve()
+        if key in loaded:
+            models.append(loaded[key])
+            continue
         try:
             model, cfg = load_model(folder, precision, backend)
         except unet.CheckpointError as exc:  # say which option named the folder
@@ -241,7 +251,8 @@ def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mappin
         if theirs != ours:
             raise unet.CheckpointError(f"{folder}: inference.no_print_models: its sample rate, n_fft and hop "
                                        f"{theirs} differ from the checkpoint's {ours}")  # fmt: skip
-        models.append((model, cfg))
+        loaded[key] = (model, cfg)
+        models.append(loaded[key])
     return models
 
 
