@@ -127,8 +127,9 @@ def load_model(checkpoint: str | os.PathLike, precision: str = "float32", backen
     import unet
 
     previous = keras.mixed_precision.global_policy()
-    if precision == "bfloat16":
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    # set either way: a float32 model must not inherit a policy left global by training in the
+    # same process (trainer.Trainer sets mixed_bfloat16 for its run)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

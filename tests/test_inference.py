@@ -253,6 +253,20 @@ def test_bfloat16_precision_runs_close_to_float32(tiny_checkpoint, tiny):
     assert rms(y16 - y32) < 0.05 * rms(x - y32)
 
 
+def test_float32_loading_ignores_a_mixed_policy_left_global_by_training(tiny_checkpoint):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as trainer.Trainer leaves it after a run
+    try:
+        model, _ = inference.load_model(tiny_checkpoint, "float32")
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # put back as it was
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.dtype_policy.compute_dtype for layer in model.layers} == {"float32"}
+    model16, _ = inference.load_model(tiny_checkpoint, "bfloat16")
+    assert "bfloat16" in {layer.dtype_policy.compute_dtype for layer in model16.layers}
+
+
 # --------------------------------------------------------------------------- the command, in process
 
 
