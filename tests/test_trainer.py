@@ -263,6 +263,24 @@ def test_max_seconds_stops_validated_and_saved(squeezed_on_time):
     assert [line.split(",")[1] for line in (exp / "metrics.csv").read_text().splitlines()[1:]] == ["1"]
 
 
+def test_warmup_schedule_warms_up_then_falls_to_its_floor():
+    s = trainer_module.WarmupSchedule(1e-3, "cosine", warmup_steps=10, decay_steps=100, min_lr_ratio=0.1)
+    assert float(s(0)) == pytest.approx(1e-4)  # (0 + 1) / 10 of the rate
+    assert float(s(9)) == pytest.approx(1e-3)
+    assert float(s(60)) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # half way down the cosine
+    assert float(s(110)) == pytest.approx(1e-4) and float(s(5000)) == pytest.approx(1e-4)
+    assert float(trainer_module.WarmupSchedule(1e-3, "constant", warmup_steps=0)(5000)) == pytest.approx(1e-3)
+
+
+def test_warmup_as_long_as_the_start_step_anneals_a_continued_run_from_its_full_rate():
+    # TRAINING.md's recipe for annealing a run started at init_step N (refine4: N = 17,221)
+    s = trainer_module.WarmupSchedule(1e-4, "cosine", warmup_steps=17221, decay_steps=2400, min_lr_ratio=0.1)
+    rates = [float(s(step)) for step in (17221, 17221 + 1200, 17221 + 2400, 20000)]
+    assert rates[0] == pytest.approx(1e-4)
+    assert rates[1] == pytest.approx(0.55e-4, rel=1e-3)
+    assert rates[2] == pytest.approx(1e-5) and rates[3] == pytest.approx(1e-5)
+
+
 def test_initialise_from_saved_model_continues_at_step(corpus, tmp_path, trained):
     # the source: a saved model of the same architecture (the shared trained run's last/ export)
     longer = _cfg(_overrides(corpus, tmp_path, ["epochs=2", "steps_per_epoch=4", "lr=1e-3", "train.schedule.name=cosine",
