@@ -244,7 +244,7 @@ def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mappin
             models.append(loaded[key])
             continue
         try:
-            model, cfg = load_model(folder, precision, backend)
+            other, cfg = load_model(folder, precision, backend)
         except unet.CheckpointError as exc:  # say which option named the folder
             raise unet.CheckpointError(f"inference.no_print_models: {exc}") from None
         theirs = tuple(int(cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
@@ -252,7 +252,7 @@ def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mappin
         if theirs != ours:
             raise unet.CheckpointError(f"{folder}: inference.no_print_models: its sample rate, n_fft and hop "
                                        f"{theirs} differ from the checkpoint's {ours}")  # fmt: skip
-        loaded[key] = (model, cfg)
+        loaded[key] = (other, cfg)
         models.append(loaded[key])
     return models
 
