@@ -60,6 +60,10 @@ class ModelConfig:
     # estimate told the same noise, blended in by a learned mask; unet.ClassicalGain);
     # noise_psd_refine: the same estimate with the mask open, stage 2 correcting it
     conditioning: str = "none"
+    # what a conditioned model is told of the noise: mean (its power spectrum) or mean_median
+    # (also its median power per bin, seen as a third channel: how impulsive the noise is in
+    # each bin; noise_print.describe_noise, unet.PRINT_STATISTICS)
+    print_statistics: str = "mean"
 
 
 SCHEMAS["model"] = ModelConfig

@@ -357,8 +357,9 @@ class ExampleMaker:
 
     def __init__(self, corpus: CleanCorpus, noise_source: Any, noise_cfg: Mapping, dset_cfg: Mapping,
                  segment_samples: int, seed: int, print_cfg: Mapping | None = None) -> None:  # fmt: skip
-        """``print_cfg`` (``train.noise_print``'s keys plus ``sample_rate``, ``n_fft``, ``hop``) makes
-        examples for a conditioned model, with their noise power; None makes plain pairs."""
+        """``print_cfg`` (``train.noise_print``'s keys plus ``sample_rate``, ``n_fft``, ``hop`` and
+        ``statistics``, the model's ``print_statistics``) makes examples for a conditioned model,
+        with their noise description; None makes plain pairs."""
         self.corpus = corpus
         # keys left out take configs.NoisePrintConfig's defaults
         self.print_cfg = None if print_cfg is None else {**dataclasses.asdict(configs.NoisePrintConfig()), **configs.plain(print_cfg)}
@@ -401,8 +402,9 @@ class ExampleMaker:
         noisy = (beta * (clean + alpha * noise)).astype(np.float32)
         target = (beta * clean).astype(np.float32)
         n_fft, hop = int(pc["n_fft"]), int(pc["hop"])
+        statistics = str(pc.get("statistics") or "mean")  # the model's print_statistics
         if r_print.random() < float(pc["auto_share"]):
-            power, _ = noise_print.auto_noise_power(noisy, n_fft, hop)
+            power, _ = noise_print.auto_noise_power(noisy, n_fft, hop, statistics=statistics)
             if int(pc["auto_smooth_bins"]) > 0:  # what the restorer tells the model without a print
                 power = noise_print.smooth_over_frequency(power, int(pc["auto_smooth_bins"]))
         else:
@@ -413,7 +415,7 @@ class ExampleMaker:
                 leak = np.resize(target.astype(np.float64), m) * math.sqrt(p_print / p_target)
                 heard = heard + leak * 10.0 ** (r_print.uniform(*self.print_leak_db) / 20.0)
             error = float(pc["level_error_db"])
-            power = noise_print.noise_power(heard, n_fft, hop) * np.float32(10.0 ** (r_print.uniform(-error, error) / 10.0))
+            power = noise_print.noise_power(heard, n_fft, hop, statistics) * np.float32(10.0 ** (r_print.uniform(-error, error) / 10.0))
         return noisy, target, power.astype(np.float32), family
 
     def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -503,7 +505,9 @@ def make_train_dataset(
         )
         noisy.set_shape([length])
         clean.set_shape([length])
-        power.set_shape([int(maker.print_cfg["n_fft"]) // 2 + 1])
+        bins = int(maker.print_cfg["n_fft"]) // 2 + 1
+        # the model's print_statistics: the mean power per bin, or it and the median (noise_print.describe_noise)
+        power.set_shape([2, bins] if maker.print_cfg.get("statistics") == "mean_median" else [bins])
         return noisy, clean, power
 
     start = int(start_step) * int(batch_size)

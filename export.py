@@ -4,7 +4,7 @@ Writes ``export.output_dir`` (default ``exported/default``) whole or not at all:
 
 - ``saved_model/``: a TensorFlow SavedModel whose ``serving_default`` signature takes
   ``waveform`` (float32 ``[batch, samples]`` at the model's rate; a conditioned model also
-  ``noise_power`` ``[batch, bins]``) and returns ``noise`` (the estimate) and ``restored``
+  ``noise_power`` ``[batch, bins]``, or ``[batch, 2, bins]`` told the median) and returns ``noise`` (the estimate) and ``restored``
   (``waveform - noise``), each ``[batch, samples]``. STFT, padding and inverse STFT are inside
   the graph (``unet.WaveformDenoiser``), so plain TensorFlow runs it with no code of ours.
 - ``model.onnx``: the same function in ONNX (converted by tf2onnx), run by onnxruntime.
@@ -52,9 +52,12 @@ def serving_function(denoiser: Any) -> Any:
     conditioned model) returning ``{"noise", "restored"}``."""
     import tensorflow as tf
 
+    import unet
+
     signature = [tf.TensorSpec([None, None], tf.float32, name="waveform")]
     if denoiser.conditioned:
-        signature.append(tf.TensorSpec([None, denoiser.bins], tf.float32, name="noise_power"))
+        shape = [None, *unet.noise_input_shape(denoiser.config)]  # [batch, bins] or [batch, 2, bins]
+        signature.append(tf.TensorSpec(shape, tf.float32, name="noise_power"))
 
         def serve(waveform: tf.Tensor, noise_power: tf.Tensor) -> dict:
             out = denoiser(waveform, noise_power)
@@ -105,8 +108,9 @@ def check_inputs(model_cfg: Mapping, seconds: float) -> dict[str, np.ndarray]:
     x = np.ascontiguousarray(audio[: int(seconds * int(model_cfg["sample_rate"])), 0])
     inputs = {"waveform": x[None, :]}
     if str(model_cfg.get("conditioning") or "none") != "none":
-        power = noise_print.auto_noise_power(x, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]))[0]
-        inputs["noise_power"] = power[None, :].astype(np.float32)
+        power = noise_print.auto_noise_power(x, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]),
+                                             statistics=str(model_cfg.get("print_statistics") or "mean"))[0]
+        inputs["noise_power"] = power[None].astype(np.float32)
     return inputs
 
 

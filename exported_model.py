@@ -82,11 +82,14 @@ class OnnxDenoiser:
 
     def noise(self, waveform: Any, noise_power: Any = None) -> np.ndarray:
         """The noise estimate ``[batch, samples]`` of ``waveform`` ``[batch, samples]`` (float32 at
-        the model's rate); a conditioned model also needs ``noise_power`` ``[batch, bins]``."""
+        the model's rate); a conditioned model also needs ``noise_power`` ``[batch, bins]`` (``[batch,
+        2, bins]`` for one told the median, ``print_statistics: mean_median``)."""
         feed = {"waveform": np.ascontiguousarray(waveform, dtype=np.float32)}
         if self.conditioned:
             if noise_power is None:
-                raise ValueError("this model is conditioned (noise_psd): pass noise_power [batch, bins]")
+                told = next(i for i in self.runtime.get_inputs() if i.name == "noise_power")
+                shape = ", ".join(str(d) if isinstance(d, int) else "batch" for d in told.shape)
+                raise ValueError(f"this model is conditioned (noise_psd): pass noise_power [{shape}]")
             feed["noise_power"] = np.ascontiguousarray(noise_power, dtype=np.float32)
         return self.runtime.run(["noise"], feed)[0]
 

@@ -215,6 +215,8 @@ class Restorer:
         self.batch_segments = batch_segments
         self.block_seconds = float(block_seconds)
         self.conditioned = str(model_cfg.get("conditioning") or "none") != "none"
+        # what a conditioned model is told of the noise (unet.PRINT_STATISTICS)
+        self.print_statistics = str(model_cfg.get("print_statistics") or "mean")
         self.backend = "onnxruntime" if type(model).__name__ == "OnnxDenoiser" else "tensorflow"
         # the noise power a conditioned model is told (noise_print.py); None: each segment's own
         # auto estimate, what the model was trained to use without a print
@@ -342,7 +344,7 @@ class Restorer:
                              "the classical check can use one (restore(..., classical_check=True))")  # fmt: skip
         audio = self._model_rate_mono(print_audio, sample_rate)
         noise_print.check_print(audio, self.model_rate, "noise_print", self.n_fft, self.hop_length)
-        self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length)
+        self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length, self.print_statistics)
 
     # ---------------------------------------------------------------- arrays
 

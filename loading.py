@@ -43,7 +43,8 @@ def _noise_function(model: Any, model_cfg: Mapping) -> Callable:
 
     if isinstance(model, exported_model.OnnxDenoiser):  # its STFT is inside the exported graph
         return model.noise
-    key = (int(model_cfg["n_fft"]), int(model_cfg["hop_length"]), str(model_cfg.get("conditioning") or "none"))
+    key = (int(model_cfg["n_fft"]), int(model_cfg["hop_length"]), str(model_cfg.get("conditioning") or "none"),
+           str(model_cfg.get("print_statistics") or "mean"))
     cached = _NOISE_FUNCTIONS.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -58,7 +59,7 @@ def _noise_function(model: Any, model_cfg: Mapping) -> Callable:
 
     signature = [tf.TensorSpec([None, None], tf.float32)]
     if denoiser.conditioned:
-        signature.append(tf.TensorSpec([None, denoiser.bins], tf.float32))
+        signature.append(tf.TensorSpec([None, *unet.noise_input_shape(model_cfg)], tf.float32))
         estimate_noise = tf.function(noise_of, input_signature=signature, reduce_retracing=True)
     else:
         estimate_noise = tf.function(lambda x: noise_of(x), input_signature=signature, reduce_retracing=True)
@@ -171,13 +172,14 @@ NO_PRINT_PASSES = 2
 
 
 def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: int,
-                     passes: int | None = None) -> Callable:  # fmt: skip
+                     passes: int | None = None, statistics: str = "mean") -> Callable:  # fmt: skip
     """The noise estimate ``fn`` of a conditioned model as a function of the segments alone:
     told ``power``, or (None) without a print: each segment's own auto estimate, what the model
     was trained to use without a print, refined ``passes - 1`` times (None:
     ``NO_PRINT_PASSES``) by the power of what the model removed when told the previous
     estimate (``noise_print.residual_noise_power``); each estimate smoothed over frequency
-    (``noise_print.smooth_over_frequency``)."""
+    (``noise_print.smooth_over_frequency``). ``statistics``: what the model is told of the noise
+    (``noise_print.describe_noise``), the shape of ``power``."""
     import noise_print
 
     passes = NO_PRINT_PASSES if passes is None else int(passes)
@@ -187,12 +189,13 @@ def with_noise_power(fn: Callable, power: np.ndarray | None, n_fft: int, hop: in
     def estimate(x: np.ndarray) -> Any:
         x = np.asarray(x, dtype=np.float32)
         if power is not None:
-            return fn(x, np.ascontiguousarray(np.broadcast_to(np.asarray(power, np.float32), (len(x), len(power)))))
-        p = np.stack([noise_print.auto_noise_power(row, n_fft, hop)[0] for row in x])
+            power_ = np.asarray(power, np.float32)
+            return fn(x, np.ascontiguousarray(np.broadcast_to(power_, (len(x), *power_.shape))))
+        p = np.stack([noise_print.auto_noise_power(row, n_fft, hop, statistics=statistics)[0] for row in x])
         p = noise_print.smooth_over_frequency(p)
         for _ in range(passes - 1):
             removed = np.asarray(fn(x, p))
-            p = np.stack([noise_print.residual_noise_power(row, r, n_fft, hop) for row, r in zip(x, removed)])
+            p = np.stack([noise_print.residual_noise_power(row, r, n_fft, hop, statistics) for row, r in zip(x, removed)])
             p = noise_print.smooth_over_frequency(p)
         return fn(x, p)
 
@@ -205,7 +208,8 @@ def model_noise_function(model: Any, model_cfg: Mapping, power: np.ndarray | Non
     ``power`` (None: its own estimate from each segment, :func:`with_noise_power`)."""
     fn = _noise_function(model, model_cfg)
     if str(model_cfg.get("conditioning") or "none") != "none":
-        fn = with_noise_power(fn, power, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]))
+        fn = with_noise_power(fn, power, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]),
+                              statistics=str(model_cfg.get("print_statistics") or "mean"))
     return fn
 
 
@@ -337,9 +341,11 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
 
     rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
     info: list[str] = []
-    power = noise_print.noise_power(print_audio, n_fft, hop) if restorer.conditioned else None
+    statistics = getattr(restorer, "print_statistics", "mean")
+    power = noise_print.noise_power(print_audio, n_fft, hop, statistics) if restorer.conditioned else None
     if power is not None and recording is not None and check:
-        result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop)
+        result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
+                                            statistics=statistics)  # fmt: skip
         if result is None:
             info.append(f"{name}: the print is too short to hold part of it out; used unchecked")
         else:

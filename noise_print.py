@@ -102,9 +102,27 @@ def frame_energies(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.n
     return frames @ np.square(_window(n_fft)).astype(np.float32)
 
 
-def noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
-    """The noise power spectrum of a print: mean ``|STFT|^2`` per bin, ``[bins]`` float32."""
-    return frame_powers(audio, n_fft, hop).mean(axis=0).astype(np.float32)
+def describe_noise(powers: np.ndarray, statistics: str = "mean") -> np.ndarray:
+    """What a conditioned model is told of a noise from its frames' ``|STFT|^2`` ``[frames,
+    bins]``: ``mean``, the mean power per bin ``[bins]``; ``mean_median``, that and the median
+    power per bin divided by ln 2 ``[2, bins]`` (for Gaussian noise the two rows agree: the
+    power of a bin is exponentially distributed, its median ln 2 times its mean; clicks and
+    crackle raise the mean far above it). float32. Every row is a power spectrum in the same
+    units, so a level error, smoothing over frequency or an average over segments apply to
+    each alike."""
+    powers = np.asarray(powers, dtype=np.float64)
+    mean = powers.mean(axis=0)
+    if statistics == "mean":
+        return mean.astype(np.float32)
+    if statistics == "mean_median":
+        return np.stack([mean, np.median(powers, axis=0) / np.log(2.0)]).astype(np.float32)
+    raise ValueError(f"print_statistics: expected mean or mean_median, got {statistics!r}")
+
+
+def noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, statistics: str = "mean") -> np.ndarray:
+    """The noise description of a print (:func:`describe_noise`): by default its power
+    spectrum, mean ``|STFT|^2`` per bin, ``[bins]`` float32."""
+    return describe_noise(frame_powers(audio, n_fft, hop), statistics)
 
 
 def quietest_frames(energy: np.ndarray, fraction: float = AUTO_FRACTION, min_frames: int = AUTO_MIN_FRAMES,
@@ -122,15 +140,16 @@ def quietest_frames(energy: np.ndarray, fraction: float = AUTO_FRACTION, min_fra
 
 
 def auto_noise_power(audio: np.ndarray, n_fft: int = 2048, hop: int = 512, fraction: float = AUTO_FRACTION,
-                     min_frames: int = AUTO_MIN_FRAMES) -> tuple[np.ndarray, int]:  # fmt: skip
-    """The auto rule on mono ``audio``: ``(noise power [bins] float32, frames used)``."""
+                     min_frames: int = AUTO_MIN_FRAMES, statistics: str = "mean") -> tuple[np.ndarray, int]:  # fmt: skip
+    """The auto rule on mono ``audio``: ``(noise description, frames used)``, the description
+    (:func:`describe_noise`) of the quietest frames: ``[bins]`` float32 by default."""
     chosen = quietest_frames(frame_energies(audio, n_fft, hop), fraction, min_frames)
     x = np.asarray(audio, dtype=np.float64).reshape(-1)
     if len(x) < n_fft:
         x = np.pad(x, (0, n_fft - len(x)))
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][chosen]
     spec = np.fft.rfft(frames * _window(n_fft), axis=-1)
-    return (spec.real**2 + spec.imag**2).mean(axis=0).astype(np.float32), len(chosen)
+    return describe_noise(spec.real**2 + spec.imag**2, statistics), len(chosen)
 
 
 def smooth_over_frequency(power: np.ndarray, bins: int = NO_PRINT_SMOOTH_BINS) -> np.ndarray:
@@ -146,15 +165,17 @@ def smooth_over_frequency(power: np.ndarray, bins: int = NO_PRINT_SMOOTH_BINS) -
     return np.exp(scipy.ndimage.median_filter(log_power, size=size, mode="nearest")).astype(np.float32)
 
 
-def residual_noise_power(audio: np.ndarray, removed: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+def residual_noise_power(audio: np.ndarray, removed: np.ndarray, n_fft: int = 2048, hop: int = 512,
+                         statistics: str = "mean") -> np.ndarray:  # fmt: skip
     """The power spectrum of what a first restoring pass ``removed`` from mono ``audio`` (the
     input minus its restoration), over the frames of ``audio`` that are not digital silence:
-    the second estimate of the no-print rule (``loading.with_noise_power``), ``[bins]`` float32.
+    the second estimate of the no-print rule (``loading.with_noise_power``), described by
+    :func:`describe_noise` (``[bins]`` float32 by default).
     Where a pass removes only noise, it is the noise's own spectrum, programme and all frames
     included, which the quietest frames of a recording without pauses are not."""
     sound = frame_energies(audio, n_fft, hop) > SILENCE_PEAK**2
     powers = frame_powers(removed, n_fft, hop)
-    return (powers[sound] if sound.any() else powers).mean(axis=0).astype(np.float32)
+    return describe_noise(powers[sound] if sound.any() else powers, statistics)
 
 
 def auto_print(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
@@ -324,7 +345,7 @@ class CheckResult:
 
 def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray], recording: np.ndarray,
                    print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
-                   reference: str | None = None) -> CheckResult | None:  # fmt: skip
+                   reference: str | None = None, statistics: str = "mean") -> CheckResult | None:  # fmt: skip
     """Does the print help this model on this recording?
 
     The last ``CHECK_HELD_OUT`` of ``print_audio`` is held out and mixed into a programme:
@@ -333,7 +354,8 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     :func:`reference_programme` at the recording's :func:`estimated_snr_db`, as
     :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power)``
     restores the mix with the power of the rest of the print (scaled as the held-out part was)
-    and with None (no print). Returns None when the print is too short to hold out
+    and with None (no print); ``statistics`` says what the model is told of the noise
+    (:func:`describe_noise`). Returns None when the print is too short to hold out
     ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
     """
     reference = reference or CHECK_REFERENCE
@@ -348,7 +370,7 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     if mixed is None:
         return None
     mix, fit = mixed
-    power = noise_power(fit, n_fft, hop)
+    power = noise_power(fit, n_fft, hop, statistics)
     with_print = metrics.si_sdr(restore(mix, power), programme)
     without = metrics.si_sdr(restore(mix, None), programme)
     return CheckResult(float(with_print), float(without))

@@ -247,7 +247,8 @@ class Trainer:
         self.print_cfg: dict | None = None
         if self.model_cfg["conditioning"] != "none":
             given = _plain(self.tcfg.get("noise_print")) or {}
-            self.print_cfg = {**given, "sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop": self.hop}
+            self.print_cfg = {**given, "sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop": self.hop,
+                              "statistics": unet.print_statistics(self.model_cfg)}  # fmt: skip
 
         self.strategy = make_strategy(str(self.tcfg.strategy))
         self.global_batch = int(cfg.batch_size)
@@ -436,8 +437,9 @@ class Trainer:
         # the config's name is only a label: the same architecture under another name fits
         # a model may start one with more conditioning (unet.adopt_weights says which; it
         # refuses the rest): unet.transfer_weights
-        grows = source_cfg["conditioning"] != self.model_cfg["conditioning"]
-        ignored = {"name", "conditioning"} if grows else {"name"}
+        grows = (source_cfg["conditioning"], unet.print_statistics(source_cfg)) != (
+            self.model_cfg["conditioning"], unet.print_statistics(self.model_cfg))
+        ignored = {"name", "conditioning", "print_statistics"} if grows else {"name"}
         differ = sorted(k for k in set(source_cfg) | set(self.model_cfg) if k not in ignored and source_cfg.get(k) != self.model_cfg.get(k))
         if differ:
             raise ValueError(f"train.init_from: {folder} holds a different model than this run builds "
@@ -448,7 +450,8 @@ class Trainer:
         if widened:
             log.info("conditioning added to %s: new input channels of %s start at zero", folder, ", ".join(widened))
         if grows:
-            log.info("conditioning grown from %s to %s", source_cfg["conditioning"], self.model_cfg["conditioning"])
+            log.info("conditioning grown from %s (told the %s) to %s (told the %s)", source_cfg["conditioning"],
+                     unet.print_statistics(source_cfg), self.model_cfg["conditioning"], unet.print_statistics(self.model_cfg))
         self.step.assign(int(step))
         self.optimizer.iterations.assign(int(step))  # the schedule reads the optimiser's count
         log.info("initialised from %s at step %d", folder, int(step))

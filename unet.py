@@ -13,7 +13,9 @@ estimate ``G X`` told the same noise power (:class:`ClassicalGain`), blended int
 a mask the network predicts per bin and frame, ``Y2 = X + out2 + M (G X - X)``. A product of
 the input with a gain is what the classical estimators compute and what a stack of
 convolutions finds hard to learn from concatenated channels; the mask only has to learn where
-to trust it. ``conditioning: noise_psd_refine`` has the same path with the mask open
+to trust it. ``print_statistics: mean_median`` also tells it the noise's median power per bin, ``[batch, 2,
+bins]``, seen as a third channel: how impulsive the noise is in each bin (crackle against hiss).
+``conditioning: noise_psd_refine`` has the same path with the mask open
 everywhere, ``Y2 = G X + out2``: stage 2 corrects the classical estimate instead of choosing
 where to use it, so that on noise training never met the output starts from what the
 classical estimator told the print would give.
@@ -57,6 +59,14 @@ TRANSFORMS = ("fft", "dft")
 # noise_psd_refine: the classical path with the mask open everywhere (no s2_blend): stage 2
 # corrects G X. Each conditioning's weights start the ones after it (adopt_weights).
 CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain", "noise_psd_refine")
+# What a conditioned model is told of the noise (noise_print.describe_noise): mean, its power
+# spectrum ``[bins]``; mean_median, also its median power per bin scaled by 1 / ln 2 (the mean of
+# Gaussian noise of that median), ``[2, bins]``, from which a third channel, the noise's
+# impulsiveness per bin (10 log10 mean / scaled median: 0 dB for steady hiss, 8-13 dB for disc
+# crackle), tells the network how far the noise departs from its mean between frames
+PRINT_STATISTICS = ("mean", "mean_median")
+# The impulsiveness channel in dB is divided by this and clipped to [0, 4] like the others
+IMPULSIVENESS_SCALE_DB = 10.0
 # The conditionings whose stage 2 has the classical path
 CLASSICAL_PATHS = ("noise_psd_gain", "noise_psd_refine")
 # The classical path's floor (amplitude): it removes at most 20 dB from any bin
@@ -143,24 +153,33 @@ class FrequencyEmbedding(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="unet")
 class NoiseConditioning(layers.Layer):
-    """Two channels describing the noise, from the spectrogram ``[B, T, F, 2]`` and the noise
-    power per bin ``[B, F]``: the noise level in dB (broadcast over frames) and the a posteriori
-    SNR ``10 log10(|X|^2 / noise)`` per bin and frame, both divided by 20 and clipped, so that
-    typical values lie within a few units like the other input channels."""
+    """Channels describing the noise, from the spectrogram ``[B, T, F, 2]`` and the noise
+    description: its power per bin ``[B, F]``, or that and its scaled median power
+    ``[B, 2, F]`` (``print_statistics: mean_median``). Two channels from the power: the noise
+    level in dB (broadcast over frames) and the a posteriori SNR ``10 log10(|X|^2 / noise)``
+    per bin and frame, both divided by 20 and clipped, so that typical values lie within a few
+    units like the other input channels; with the median a third, the impulsiveness per bin
+    (``10 log10(mean / scaled median)`` / :data:`IMPULSIVENESS_SCALE_DB`, broadcast)."""
 
     def call(self, x, noise_power):
         x = ops.cast(x, "float32")
-        noise = ops.maximum(ops.cast(noise_power, "float32"), NOISE_POWER_FLOOR)[:, None, :]
+        noise_power = ops.maximum(ops.cast(noise_power, "float32"), NOISE_POWER_FLOOR)
+        with_median = len(noise_power.shape) == 3
+        noise = (noise_power[:, 0] if with_median else noise_power)[:, None, :]
         power = ops.sum(ops.square(x), axis=-1)
         ten_over_ln10 = 10.0 / np.log(10.0)
         level_db = ten_over_ln10 * ops.log(noise)
         snr_db = ten_over_ln10 * (ops.log(power + NOISE_POWER_FLOOR) - ops.log(noise))
         level = ops.broadcast_to(level_db, ops.shape(power))
-        channels = ops.stack([ops.clip(level / 20.0, -8.0, 4.0), ops.clip(snr_db / 20.0, -3.0, 5.0)], axis=-1)
-        return ops.cast(channels, self.compute_dtype)
+        channels = [ops.clip(level / 20.0, -8.0, 4.0), ops.clip(snr_db / 20.0, -3.0, 5.0)]
+        if with_median:
+            impulsive_db = ten_over_ln10 * (ops.log(noise) - ops.log(noise_power[:, 1][:, None, :]))
+            impulsive = ops.broadcast_to(impulsive_db / IMPULSIVENESS_SCALE_DB, ops.shape(power))
+            channels.append(ops.clip(impulsive, 0.0, 4.0))
+        return ops.cast(ops.stack(channels, axis=-1), self.compute_dtype)
 
     def compute_output_shape(self, x_shape, noise_power_shape):
-        return (*x_shape[:-1], 2)
+        return (*x_shape[:-1], 3 if len(noise_power_shape) == 3 else 2)
 
 
 @keras.saving.register_keras_serializable(package="unet")
@@ -178,6 +197,8 @@ class ClassicalGain(layers.Layer):
 
     def call(self, x, noise_power):
         x = ops.cast(x, "float32")
+        if len(noise_power.shape) == 3:  # print_statistics: mean_median; the gain takes the mean
+            noise_power = noise_power[:, 0]
         noise = ops.maximum(ops.cast(noise_power, "float32"), NOISE_POWER_FLOOR)[:, None, :]
         power = ops.sum(ops.square(x), axis=-1)
         # the edge frames repeated, by concatenation (which every backend and ONNX take)
@@ -233,10 +254,29 @@ def model_config(cfg: Mapping) -> dict:
     cfg["conditioning"] = str(cfg.get("conditioning") or "none")
     if cfg["conditioning"] not in CONDITIONINGS:
         raise ValueError(f"conditioning: expected one of {CONDITIONINGS}, got {cfg['conditioning']!r}")
+    # recorded only when not the mean alone, so that the folders saved before it read the same
+    statistics = str(cfg.pop("print_statistics", None) or "mean")
+    if statistics not in PRINT_STATISTICS:
+        raise ValueError(f"print_statistics: expected one of {PRINT_STATISTICS}, got {statistics!r}")
+    if statistics != "mean":
+        if cfg["conditioning"] == "none":
+            raise ValueError(f"print_statistics: {statistics} needs a conditioned model (model.conditioning), not none")
+        cfg["print_statistics"] = statistics
     architecture = cfg.setdefault("architecture", ARCHITECTURE)
     if architecture != ARCHITECTURE:
         raise ValueError(f"architecture: this code builds {ARCHITECTURE!r}, the config names {architecture!r}")
     return cfg
+
+
+def print_statistics(cfg: Mapping) -> str:
+    """What a conditioned model is told of the noise (:data:`PRINT_STATISTICS`)."""
+    return str(cfg.get("print_statistics") or "mean")
+
+
+def noise_input_shape(cfg: Mapping) -> tuple[int, ...]:
+    """The shape of one example's noise description: ``(bins,)`` or ``(2, bins)``."""
+    bins = int(cfg["n_fft"]) // 2 + 1
+    return (2, bins) if print_statistics(cfg) == "mean_median" else (bins,)
 
 
 def total_strides(cfg: Mapping) -> tuple[int, int]:
@@ -301,7 +341,7 @@ def build_model(cfg: Mapping) -> keras.Model:
     embedded = FrequencyEmbedding(num_bins, cfg["pos_channels"], name="freq_embedding", dtype="float32")(spec)
     inputs: Any = spec
     if cfg["conditioning"] != "none":
-        noise_power = keras.Input(shape=(num_bins,), name="noise_power", dtype="float32")
+        noise_power = keras.Input(shape=noise_input_shape(cfg), name="noise_power", dtype="float32")
         described = NoiseConditioning(name="noise_conditioning", dtype="float32")(spec, noise_power)
         embedded = layers.Concatenate(name="conditioned_input", dtype="float32")([embedded, described])
         inputs = [spec, noise_power]
@@ -357,7 +397,9 @@ def input_channels(cfg: Mapping) -> int:
     """Channels the early convolutions see: real, imaginary, the frequency embedding and,
     when conditioned, the two noise channels."""
     cfg = model_config(cfg)
-    return 2 + int(cfg["pos_channels"]) + (2 if cfg["conditioning"] != "none" else 0)
+    if cfg["conditioning"] == "none":
+        return 2 + int(cfg["pos_channels"])
+    return 2 + int(cfg["pos_channels"]) + (3 if print_statistics(cfg) == "mean_median" else 2)
 
 
 def transfer_weights(source: keras.Model, target: keras.Model, new_layers: Sequence[str] = ()) -> list[str]:
@@ -398,11 +440,15 @@ def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model,
     """Give ``target`` the weights of ``source``, as a run started from ``source`` begins: the
     same weights, or :func:`transfer_weights`' growth into more conditioning (an unconditioned
     source: the input convolutions widened; a source without the classical path: its mask
-    added, nearly closed). Returns the names of the widened layers (none for a plain copy);
+    added, nearly closed; a source told the mean alone into ``print_statistics: mean_median``:
+    the input convolutions widened by the impulsiveness channel). Returns the names of the widened layers (none for a plain copy);
     raises ``ValueError`` when the weights do not fit (a target with less conditioning)."""
     before = str(source_cfg.get("conditioning") or "none")
     after = str(target_cfg.get("conditioning") or "none")
-    if before == after:
+    stats_before, stats_after = print_statistics(source_cfg), print_statistics(target_cfg)
+    if PRINT_STATISTICS.index(stats_after) < PRINT_STATISTICS.index(stats_before):
+        raise ValueError(f"adopt_weights: a model told {stats_before!r} cannot start one told {stats_after!r}")
+    if before == after and stats_before == stats_after:
         target.set_weights(source.get_weights())
         return []
     order = CONDITIONINGS  # each may start from the ones before it, never from a later one
@@ -482,7 +528,8 @@ class WaveformDenoiser(layers.Layer):
 
     def call(self, waveform: Any, noise_power: Any = None, training: bool = False, all_stages: bool = True) -> dict:
         if self.conditioned and noise_power is None:
-            raise ValueError("this model is conditioned (noise_psd): pass noise_power [batch, bins]")
+            shape = "[batch, 2, bins]" if print_statistics(self.config) == "mean_median" else "[batch, bins]"
+            raise ValueError(f"this model is conditioned (noise_psd): pass noise_power {shape}")
         length = ops.shape(waveform)[-1]
         spec = self.analyse(waveform)
         estimates = stage_outputs(self.model([spec, noise_power] if self.conditioned else spec, training=training))

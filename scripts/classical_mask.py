@@ -34,9 +34,9 @@ def mask_figures(checkpoint: str, audio_path: str, print_path: str | None = None
     audio = np.asarray(audio, np.float32)[: int(seconds * rate)]
     if print_path:
         heard, _ = audio_io.load_audio(print_path, rate)
-        power = noise_print.noise_power(np.asarray(heard, np.float32), n_fft, hop)
+        power = noise_print.noise_power(np.asarray(heard, np.float32), n_fft, hop, unet.print_statistics(cfg))
     else:
-        power = noise_print.auto_noise_power(audio, n_fft, hop)[0]
+        power = noise_print.auto_noise_power(audio, n_fft, hop, statistics=unet.print_statistics(cfg))[0]
     spec = unet.WaveformDenoiser(model, cfg, transform="fft").analyse(tf.constant(audio[None]))
     mask = np.asarray(probe([spec, tf.constant(np.asarray(power, np.float32)[None])]))
     bias = float(model.get_layer("s2_blend").get_weights()[1][0]) * unet.BLEND_LOGIT_SCALE

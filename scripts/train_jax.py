@@ -81,7 +81,8 @@ def recipe(config: dict, corpus: Path, auto_share: float | None = None) -> dict:
         pc = {**dataclasses.asdict(configs.NoisePrintConfig()), **(config["train"].get("noise_print") or {})}
         if auto_share is not None:
             pc["auto_share"] = float(auto_share)
-        pc.update(sample_rate=int(m["sample_rate"]), n_fft=int(m["n_fft"]), hop=int(m["hop_length"]))
+        pc.update(sample_rate=int(m["sample_rate"]), n_fft=int(m["n_fft"]), hop=int(m["hop_length"]),
+                  statistics=str(m.get("print_statistics") or "mean"))  # fmt: skip
     return {"dset": dset, "noise": noise, "print": pc, "model": m, "train": config["train"]}
 
 
@@ -240,6 +241,9 @@ def train(args: argparse.Namespace) -> int:
     model, model_cfg = load_start(args.init)
     if model_cfg["conditioning"] != str(m.get("conditioning") or "none"):
         raise SystemExit(f"{args.init} is a {model_cfg['conditioning']} model; the config's is {m.get('conditioning')}")
+    if str(model_cfg.get("print_statistics") or "mean") != str(m.get("print_statistics") or "mean"):
+        raise SystemExit(f"{args.init} is told the {model_cfg.get('print_statistics') or 'mean'} of its print; "
+                         f"the config's model the {m.get('print_statistics') or 'mean'}")  # fmt: skip
     conditioned = model_cfg["conditioning"] != "none"
     den = unet.WaveformDenoiser(model, model_cfg, transform="dft")
     log(f"{model.name}: {model.count_params():,} parameters from {args.init}")

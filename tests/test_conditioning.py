@@ -281,6 +281,16 @@ def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus
     blend = tr.model.get_layer("s2_blend").get_weights()[1]
     assert blend[0] * unet.BLEND_LOGIT_SCALE != pytest.approx(unet.BLEND_START_LOGIT, abs=1e-6)
     assert json.loads((tmp_path / "gain" / "last" / "config.json").read_text())["conditioning"] == "noise_psd_gain"
+    # told the median too: the examples carry [2, bins], and the run records it
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        median_cfg = compose("conf", overrides=[*base, "model.conditioning=noise_psd_gain", "epochs=4",
+                                                     "model.print_statistics=mean_median"])
+    tr = trainer_module.Trainer(median_cfg, tmp_path / "median")
+    assert tr.initialise_from(tmp_path / "gain" / "last", step=6) == 6
+    row = tr.fit(quiet=True)
+    assert row["step"] == 8 and np.isfinite(row["val_si_sdr_i"])
+    assert json.loads((tmp_path / "median" / "last" / "config.json").read_text())["print_statistics"] == "mean_median"
+    assert tuple(unet.load_denoiser(tmp_path / "median" / "last")[0].inputs[1].shape) == (None, 2, 1025)
 
 
 # --------------------------------------------------------------------------- restoring
@@ -608,3 +618,76 @@ def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, 
     own = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto")(noisy, SR)
     other = evaluate.model_system(tiny_checkpoint, 2.0, 0.5)(noisy, SR)
     np.testing.assert_allclose(mean(noisy, SR), (own + other) / 2, atol=2e-5)
+
+
+def test_print_statistics_mean_median_adds_an_impulsiveness_channel_and_grows_from_the_mean():
+    cfg = tiny_cfg("noise_psd_refine")
+    told_median = {**cfg, "print_statistics": "mean_median"}
+    assert unet.input_channels(told_median) == unet.input_channels(cfg) + 1
+    assert "print_statistics" not in unet.model_config(cfg)  # the default is not recorded: old folders read alike
+    with pytest.raises(ValueError, match="print_statistics"):
+        unet.model_config({**cfg, "print_statistics": "spread"})
+    with pytest.raises(ValueError, match="needs a conditioned model"):
+        unet.model_config({**tiny_cfg("none"), "print_statistics": "mean_median"})
+    keras.utils.set_random_seed(4)
+    source, grown = unet.build_model(cfg), unet.build_model(told_median)
+    assert [tuple(i.shape) for i in grown.inputs] == [(None, None, 1025, 2), (None, 2, 1025)]
+    assert sorted(unet.adopt_weights(source, cfg, grown, told_median)) == ["s1_early", "s2_early"]
+    with pytest.raises(ValueError, match="cannot start one told 'mean'"):
+        unet.adopt_weights(grown, told_median, source, cfg)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 17, 1025, 2)).astype("float32")
+    mean = rng.uniform(0.5, 2.0, (1, 1025)).astype("float32")
+    steady = np.stack([mean, mean], axis=1)  # median = mean: no impulsiveness
+    crackle = np.stack([mean, mean / 10.0], axis=1)  # 10 dB
+    # it starts as the model it grew from, blind to the median until trained
+    expected = unet.stage_outputs(source([x, mean]))[-1].numpy()
+    for told in (steady, crackle):
+        np.testing.assert_allclose(unet.stage_outputs(grown([x, told]))[-1].numpy(), expected, atol=1e-5)
+    channels = unet.NoiseConditioning()(x, crackle).numpy()
+    assert channels.shape == (1, 17, 1025, 3)
+    np.testing.assert_allclose(channels[..., 2], 1.0, atol=1e-5)  # 10 dB / IMPULSIVENESS_SCALE_DB
+    np.testing.assert_allclose(unet.NoiseConditioning()(x, steady).numpy()[..., 2], 0.0, atol=1e-6)
+    np.testing.assert_allclose(channels[..., :2], unet.NoiseConditioning()(x, mean).numpy(), atol=1e-6)
+
+
+def test_describe_noise_tells_crackle_from_hiss():
+    rng = np.random.default_rng(6)
+    hiss = 0.01 * rng.standard_normal(SR * 3)
+    clicks = hiss.copy()
+    clicks[rng.integers(0, len(clicks), 8)] += 5.0  # sparse clicks: nine frames in ten are hiss alone
+    for audio, low, high in ((hiss, -1.0, 1.0), (clicks, 5.0, 40.0)):
+        description = noise_print.noise_power(audio, 2048, 512, "mean_median")
+        assert description.shape == (2, 1025) and description.dtype == np.float32
+        np.testing.assert_allclose(description[0], noise_print.noise_power(audio, 2048, 512), rtol=1e-5)
+        impulsive_db = 10 * np.log10(description[0, 5:1020] / description[1, 5:1020])
+        assert low < np.median(impulsive_db) < high
+    power, frames = noise_print.auto_noise_power(hiss, 2048, 512, statistics="mean_median")
+    assert power.shape == (2, 1025) and frames > 0
+    with pytest.raises(ValueError, match="print_statistics"):
+        noise_print.describe_noise(np.ones((4, 1025)), "spread")
+
+
+def test_cli_restores_with_a_model_told_the_median(tmp_path, capsys, caplog):
+    cfg = {**tiny_cfg("noise_psd_refine"), "print_statistics": "mean_median"}
+    keras.utils.set_random_seed(8)
+    checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "median")
+    src = tmp_path / "reel.wav"
+    sf.write(src, _programme(6.0), SR, subtype="PCM_16")
+    crackle = 0.005 * np.random.default_rng(4).standard_normal(3 * SR)
+    crackle[np.random.default_rng(5).integers(0, len(crackle), 30)] += 0.5
+    noise = tmp_path / "print.wav"
+    sf.write(noise, crackle.astype(np.float32), SR)
+    caplog.set_level("INFO", logger="inference")
+    outputs = {}
+    for value in (str(noise), "auto", "none"):
+        caplog.clear()
+        code, err = _run(capsys, audio=str(src), checkpoint=str(checkpoint), noise_print=value, overwrite=True, quiet=False)
+        assert code == 0, (value, err)
+        outputs[value], _ = sf.read(tmp_path / "reel_denoised_s10.wav")
+        if value == str(noise):
+            assert "held-out check" in caplog.text
+    assert all(np.isfinite(o).all() and o.shape == (6 * SR,) for o in outputs.values())
+    restorer = inference.Restorer.from_pretrained(checkpoint)
+    restorer.set_noise_print(crackle, SR)
+    assert restorer.noise_power.shape == (2, 1025)
