@@ -13,8 +13,9 @@ estimate ``G X`` told the same noise power (:class:`ClassicalGain`), blended int
 a mask the network predicts per bin and frame, ``Y2 = X + out2 + M (G X - X)``. A product of
 the input with a gain is what the classical estimators compute and what a stack of
 convolutions finds hard to learn from concatenated channels; the mask only has to learn where
-to trust it. ``print_statistics: mean_median`` also tells it the noise's median power per bin, ``[batch, 2,
-bins]``, seen as a third channel: how impulsive the noise is in each bin (crackle against hiss).
+to trust it. ``print_statistics: mean_median`` also tells it the noise's median power per
+bin, ``[batch, 2, bins]``, seen as a third channel: how impulsive the noise is in each bin
+(crackle against hiss).
 ``conditioning: noise_psd_refine`` has the same path with the mask open
 everywhere, ``Y2 = G X + out2``: stage 2 corrects the classical estimate instead of choosing
 where to use it, so that on noise training never met the output starts from what the
@@ -62,8 +63,8 @@ CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain", "noise_psd_refine")
 # What a conditioned model is told of the noise (noise_print.describe_noise): mean, its power
 # spectrum ``[bins]``; mean_median, also its median power per bin scaled by 1 / ln 2 (the mean of
 # Gaussian noise of that median), ``[2, bins]``, from which a third channel, the noise's
-# impulsiveness per bin (10 log10 mean / scaled median: 0 dB for steady hiss, 8-13 dB for disc
-# crackle), tells the network how far the noise departs from its mean between frames
+# impulsiveness per bin (10 log10 mean / scaled median: 0 dB for steady hiss, about 5-12 dB for
+# the corpus's crackle, vinyl dust and tape friction), tells the network how far the noise departs from its mean between frames
 PRINT_STATISTICS = ("mean", "mean_median")
 # The impulsiveness channel in dB is divided by this and clipped to [0, 4] like the others
 IMPULSIVENESS_SCALE_DB = 10.0
