@@ -103,13 +103,14 @@ def check_inputs(model_cfg: Mapping, seconds: float) -> dict[str, np.ndarray]:
     rate, ``[1, samples]``, and for a conditioned model its auto noise print."""
     import audio_io
     import noise_print
+    import unet
 
     audio, _ = audio_io.load_audio(CHECK_AUDIO, int(model_cfg["sample_rate"]), mono=False)
     x = np.ascontiguousarray(audio[: int(seconds * int(model_cfg["sample_rate"])), 0])
     inputs = {"waveform": x[None, :]}
     if str(model_cfg.get("conditioning") or "none") != "none":
         power = noise_print.auto_noise_power(x, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]),
-                                             statistics=str(model_cfg.get("print_statistics") or "mean"))[0]
+                                             statistics=unet.print_statistics(model_cfg))[0]
         inputs["noise_power"] = power[None].astype(np.float32)
     return inputs
 

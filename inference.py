@@ -216,7 +216,7 @@ class Restorer:
         self.block_seconds = float(block_seconds)
         self.conditioned = str(model_cfg.get("conditioning") or "none") != "none"
         # what a conditioned model is told of the noise (unet.PRINT_STATISTICS)
-        self.print_statistics = str(model_cfg.get("print_statistics") or "mean")
+        self.print_statistics = unet.print_statistics(model_cfg)
         self.backend = "onnxruntime" if type(model).__name__ == "OnnxDenoiser" else "tensorflow"
         # the noise power a conditioned model is told (noise_print.py); None: each segment's own
         # auto estimate, what the model was trained to use without a print

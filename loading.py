@@ -206,10 +206,12 @@ def model_noise_function(model: Any, model_cfg: Mapping, power: np.ndarray | Non
     """The noise estimate of ``model`` as a function of the segments alone,
     ``[batch, samples] -> noise``: an unconditioned model's own, a conditioned model's told
     ``power`` (None: its own estimate from each segment, :func:`with_noise_power`)."""
+    import unet
+
     fn = _noise_function(model, model_cfg)
     if str(model_cfg.get("conditioning") or "none") != "none":
         fn = with_noise_power(fn, power, int(model_cfg["n_fft"]), int(model_cfg["hop_length"]),
-                              statistics=str(model_cfg.get("print_statistics") or "mean"))
+                              statistics=unet.print_statistics(model_cfg))
     return fn
 
 

@@ -64,7 +64,8 @@ CONDITIONINGS = ("none", "noise_psd", "noise_psd_gain", "noise_psd_refine")
 # spectrum ``[bins]``; mean_median, also its median power per bin scaled by 1 / ln 2 (the mean of
 # Gaussian noise of that median), ``[2, bins]``, from which a third channel, the noise's
 # impulsiveness per bin (10 log10 mean / scaled median: 0 dB for steady hiss, about 5-12 dB for
-# the corpus's crackle, vinyl dust and tape friction), tells the network how far the noise departs from its mean between frames
+# the corpus's crackle, vinyl dust and tape friction), tells the network how far the noise
+# departs from its mean between frames
 PRINT_STATISTICS = ("mean", "mean_median")
 # The impulsiveness channel in dB is divided by this and clipped to [0, 4] like the others
 IMPULSIVENESS_SCALE_DB = 10.0
@@ -442,7 +443,8 @@ def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model,
     same weights, or :func:`transfer_weights`' growth into more conditioning (an unconditioned
     source: the input convolutions widened; a source without the classical path: its mask
     added, nearly closed; a source told the mean alone into ``print_statistics: mean_median``:
-    the input convolutions widened by the impulsiveness channel). Returns the names of the widened layers (none for a plain copy);
+    the input convolutions widened by the impulsiveness channel). Returns the names of the
+    widened layers (none for a plain copy);
     raises ``ValueError`` when the weights do not fit (a target with less conditioning)."""
     before = str(source_cfg.get("conditioning") or "none")
     after = str(target_cfg.get("conditioning") or "none")
@@ -529,8 +531,8 @@ class WaveformDenoiser(layers.Layer):
 
     def call(self, waveform: Any, noise_power: Any = None, training: bool = False, all_stages: bool = True) -> dict:
         if self.conditioned and noise_power is None:
-            shape = "[batch, 2, bins]" if print_statistics(self.config) == "mean_median" else "[batch, bins]"
-            raise ValueError(f"this model is conditioned (noise_psd): pass noise_power {shape}")
+            shape = ", ".join(map(str, ("batch", *noise_input_shape(self.config))))
+            raise ValueError(f"this model is conditioned (noise_psd): pass noise_power [{shape}]")
         length = ops.shape(waveform)[-1]
         spec = self.analyse(waveform)
         estimates = stage_outputs(self.model([spec, noise_power] if self.conditioned else spec, training=training))

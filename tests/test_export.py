@@ -308,11 +308,11 @@ def test_a_model_told_the_median_exports_with_a_two_row_noise_input(tmp_path):
     checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "median")
     record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0)
     assert record["inputs"] == ["waveform", "noise_power"] and max(record["check"]["max_abs_difference"].values()) < TOLERANCE
-    session = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
-    assert session.get_inputs()[1].shape[1:] == [2, 1025]
+    ort_model = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert ort_model.get_inputs()[1].shape[1:] == [2, 1025]
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
     mean = np.full((1, 1025), 1e-2, np.float32)
     steady, crackle = np.stack([mean, mean], axis=1), np.stack([mean, mean / 10], axis=1)
-    a = session.run(["restored"], {"waveform": x, "noise_power": steady})[0]
-    b = session.run(["restored"], {"waveform": x, "noise_power": crackle})[0]
+    a = ort_model.run(["restored"], {"waveform": x, "noise_power": steady})[0]
+    b = ort_model.run(["restored"], {"waveform": x, "noise_power": crackle})[0]
     assert np.abs(a - b).max() > 1e-5
