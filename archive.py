@@ -197,7 +197,7 @@ class LazyRestorer:
             model, model_cfg = loading.load_model(s.checkpoint, s.precision, s.backend)
             self.spec, self.file_print = loading.print_spec(s, model_cfg, s.checkpoint)
             self.restorer = inference.Restorer(model, model_cfg, s.denoising_strength, s.segment_seconds, s.overlap_seconds,
-                                               s.batch_segments, s.block_seconds)  # fmt: skip
+                                               s.batch_segments, s.block_seconds, classical_blend=s.classical_blend)  # fmt: skip
         except Exception as exc:  # unet.CheckpointError, a config the model cannot use, a bad noise print
             kind = type(exc).__name__
             message = str(exc) if kind in ("CheckpointError", "UsageError") else f"{s.checkpoint}: cannot load the model ({exc})"
@@ -210,7 +210,7 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
-    same input (size, sha256), model weights, strength, noise print and classical check, and outputs whose
+    same input (size, sha256), model weights, strength, noise print, classical check and blend, and outputs whose
     sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
@@ -219,6 +219,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and float(prev.get("strength", -1)) == job.inference.denoising_strength
             and prev.get("noise_print") == _noise_print_label(job)
             and bool(prev.get("classical_check", False)) == job.inference.classical_check
+            and float(prev.get("classical_blend", 0.0)) == loading.classical_share(job.inference.classical_blend)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -239,7 +240,8 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
     record: dict[str, Any] = {
         "input": item.source, "size": None, "sha256": None, "duration": None, "rate": None, "channels": None,
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
-        "noise_print": _noise_print_label(job), "classical_check": s.classical_check, "noise_print_used": None,
+        "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
+        "classical_blend": loading.classical_share(s.classical_blend), "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
@@ -279,7 +281,8 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
                                                      s.classical_check)  # fmt: skip
         restorer.tell(told)
         record["noise_print_used"] = told.power is not None or told.classical is not None
-        record["restored_by"] = "classical" if told.classical is not None else "model"
+        blended = told.power is not None and told.blend_print is not None and restorer.classical_blend > 0.0
+        record["restored_by"] = "classical" if told.classical is not None else "model and classical" if blended else "model"
         record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):

@@ -192,6 +192,10 @@ class EvaluateConfig:
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
     print_seconds: float = 0.0
     conditioned_checkpoint: Optional[str] = None
+    # Mixes of two listed systems' restorations, "A:B:W" (W of A's, the rest B's), each scored
+    # as a system named blend_A+B_W: e.g. conditioned_print:lsa_print:0.75 is what
+    # inference.classical_blend=0.25 restores, from the restorations already made
+    blends: List[str] = field(default_factory=list)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
 
 
@@ -293,6 +297,12 @@ class InferenceConfig:
     # (SI-SDR), both scores and the decision printed. For noise unlike the model's training noise
     # (docs/RESTORATION_GUIDE.md, "The classical check")
     classical_check: bool = False
+    # Where a conditioned model is told a given print (a file or START-END; not auto's, whose
+    # quiet passages hold programme too): this share (0..1) of the restoration is the classical
+    # Ephraim-Malah LSA estimator's told the same print, the rest the model's. null: 0.25
+    # (loading.CLASSICAL_BLEND); 0: the model alone; 0.5 for noise the model has never met.
+    # What it measured: docs/RESTORATION_GUIDE.md, "A share for the classical estimator"
+    classical_blend: Optional[float] = None
     # Model folders that restore instead of the checkpoint wherever it would restore without a
     # print (noise_print=none, auto finding too little quiet material, the held-out check
     # refusing the print; with an unconditioned checkpoint: always): the mean of their
@@ -311,7 +321,7 @@ class AppConfig:
     """The web page: ``python app.py [app.KEY=VALUE ...] [inference.checkpoint=FOLDER ...]`` (docs: app.py).
 
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
-    overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check, plot_seconds
+    overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check, classical_blend, plot_seconds
     (the spectrograms show the first this many seconds), denoising_strength (the slider's starting
     value), noise_print (auto, none or START-END), classical_check (the noise-print section's start)
     and no_print_models.

@@ -40,6 +40,7 @@ log = logging.getLogger("evaluate")
 
 SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db")
 ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
+BLEND_PREFIX = "blend_"  # mixes of two systems' restorations (evaluate.blends)
 # Systems given a noise print (evaluate.print_seconds > 0): name -> (what runs, how it is told)
 PRINT_SYSTEMS = {
     "conditioned_print": ("conditioned", "print"),  # evaluate.conditioned_checkpoint, told the print
@@ -111,7 +112,8 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
 
 
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
-                 told: str | None = None, no_print_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
+                 told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
+                 classical_blend: float | None = None) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -124,6 +126,8 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     with the held-out check for a conditioned model) and restores with the model or LSA.
     ``no_print_models`` (model folders, ``inference.no_print_models``): where the model would
     restore without a print (``told`` None or ``'auto'``), the mean of theirs restores instead.
+    ``classical_blend`` (``inference.classical_blend``; None: the restorer's default): told the
+    print, that share of the restoration is the classical estimator's told the same print.
     """
     import inference
     import loading
@@ -134,7 +138,8 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
-    restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others)
+    restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others,
+                                  classical_blend=classical_blend)  # fmt: skip
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -163,14 +168,46 @@ def _told_baseline(function: Callable) -> Callable:
     return denoise
 
 
+def parse_blends(blends: Sequence[str], systems: Collection[str]) -> list[tuple[str, str, float, str]]:
+    """``evaluate.blends`` ("A:B:W") as ``(A, B, W, name)``, the name ``blend_A+B_W``. Raises
+    ``ValueError`` for a malformed entry, a weight outside 0..1 or a system not listed."""
+    parsed = []
+    for text in blends:
+        parts = str(text).split(":")
+        try:
+            a, b, w = parts[0], parts[1], float(parts[2])
+            if len(parts) != 3:
+                raise ValueError
+        except (IndexError, ValueError):
+            raise ValueError(f"evaluate.blends: expected SYSTEM:SYSTEM:WEIGHT, got {text!r}") from None
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"evaluate.blends: {text!r}: the weight must be between 0 and 1")
+        missing = [s for s in (a, b) if s not in systems]
+        if missing:
+            raise ValueError(f"evaluate.blends: {text!r}: {missing[0]} is not in evaluate.systems")
+        parsed.append((a, b, w, f"{BLEND_PREFIX}{a}+{b}_{w:g}"))
+    return parsed
+
+
 def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate: int, perceptual: bool,
-                quiet: bool = False, oracles: Collection[str] = (), told: Collection[str] = ()) -> list[dict]:  # fmt: skip
+                quiet: bool = False, oracles: Collection[str] = (), told: Collection[str] = (),
+                blends: Sequence[tuple[str, str, float, str]] = ()) -> list[dict]:  # fmt: skip
     """Every system on every item; rows of metrics with the processing time. Systems are called
     as ``denoise(noisy, sample_rate)``, those named in ``oracles`` as ``(noisy, clean, sample_rate)``,
-    those in ``told`` as ``(noisy, print, sample_rate)``."""
+    those in ``told`` as ``(noisy, print, sample_rate)``. Each of ``blends`` (:func:`parse_blends`)
+    adds rows for ``W * A + (1 - W) * B`` of two systems' restorations, timed as both together."""
     import metrics
 
     rows = []
+    kept: dict[tuple[str, int], tuple[np.ndarray, float]] = {}  # the restorations the blends mix
+    mixed = {s for a, b, _, _ in blends for s in (a, b)}
+
+    def scored(name: str, i: int, item: dict, estimate: np.ndarray, seconds: float) -> dict:
+        scores = metrics.evaluate_pair(estimate, item["noisy"], item["clean"], sample_rate, with_perceptual=perceptual)
+        return {"system": name, "item": i, "category": item["category"], "family": item["family"],
+                "snr_db": item["snr_db"], "file": item["file"], "seconds": seconds,
+                "audio_seconds": len(item["clean"]) / sample_rate, **scores}  # fmt: skip
+
     for name, denoise in systems.items():
         for i, item in enumerate(tqdm(items, desc=name, disable=quiet, unit="item")):
             if name in oracles:
@@ -182,10 +219,13 @@ def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate:
             start = time.perf_counter()
             estimate = np.asarray(denoise(*args, sample_rate), dtype=np.float32)
             seconds = time.perf_counter() - start
-            scores = metrics.evaluate_pair(estimate, item["noisy"], item["clean"], sample_rate, with_perceptual=perceptual)
-            rows.append({"system": name, "item": i, "category": item["category"], "family": item["family"],
-                         "snr_db": item["snr_db"], "file": item["file"], "seconds": seconds,
-                         "audio_seconds": len(item["clean"]) / sample_rate, **scores})  # fmt: skip
+            if name in mixed:
+                kept[(name, i)] = (estimate, seconds)
+            rows.append(scored(name, i, item, estimate, seconds))
+    for a, b, w, name in blends:
+        for i, item in enumerate(items):
+            (ea, sa), (eb, sb) = kept[(a, i)], kept[(b, i)]
+            rows.append(scored(name, i, item, (w * ea + (1.0 - w) * eb).astype(np.float32), sa + sb))
     return rows
 
 
@@ -329,7 +369,8 @@ def check_targets(rows: list[dict], systems: Sequence[str], ref: float, targets:
     # the oracles know the clean signal: ceilings, not baselines to beat; the learned systems
     # told a print (a conditioned model, the classical check) or the no-print models are no classical baselines either
     learned = {name for name, (base, _) in PRINT_SYSTEMS.items() if base in ("conditioned", "checked")} | {"no_print_models"}
-    classical = [s for s in systems if s not in ("model", "input", *learned) and not s.startswith(ORACLE_PREFIX)]
+    # a blend holds a learned system's restoration (or two classical ones: no baseline either)
+    classical = [s for s in systems if s not in ("model", "input", *learned) and not s.startswith((ORACLE_PREFIX, BLEND_PREFIX))]
     best = max(classical, key=lambda s: cell_mean(rows, "si_sdr_i", system=s, snr_db=ref)) if classical else None
     # the intervals say how far the means could move on another draw of test items
     lines = [f"SI-SDR improvement >= {sisdr_goal:g} dB: {m_sisdr:.2f} dB ({_interval(cell_values(at_ref('model'), 'si_sdr_i'))}), "
@@ -411,7 +452,8 @@ def run(cfg: DictConfig, command: str) -> int:
             if base == "conditioned":
                 if not ecfg.get("conditioned_checkpoint"):
                     raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
-                systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how)
+                systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how,
+                                             classical_blend=cfg.inference.get("classical_blend"))  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")
@@ -428,17 +470,19 @@ def run(cfg: DictConfig, command: str) -> int:
         else:
             raise ValueError(f"evaluate.systems: unknown system {name!r} (model, no_print_models, one of {sorted(PRINT_SYSTEMS)} "
                              f"or one of {sorted(known)})")  # fmt: skip
+    blends = parse_blends(list(ecfg.get("blends") or []), list(systems))
     items = build_test_set(cfg, sample_rate)
     rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet),
-                       oracles=set(baselines.ORACLES), told=told)  # fmt: skip
+                       oracles=set(baselines.ORACLES), told=told, blends=blends)  # fmt: skip
     name = ecfg.name
     write_csv(rows, out_dir / f"{name}.csv")
     snrs = [float(s) for s in ecfg.snr_db]
-    report = markdown_report(rows, list(systems), snrs, f"Evaluation: {name}", command, ecfg.targets)
+    names = [*systems, *(blend[3] for blend in blends)]
+    report = markdown_report(rows, names, snrs, f"Evaluation: {name}", command, ecfg.targets)
     tmp, final = atomic_output(out_dir / f"{name}.md")
     tmp.write_text(report)
     commit_output(tmp, final)
-    plot_report(rows, list(systems), snrs, out_dir / f"{name}.png")
+    plot_report(rows, names, snrs, out_dir / f"{name}.png")
     print(report)
     print(f"wrote {out_dir / name}.csv, .md and .png")
     return 0

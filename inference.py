@@ -45,7 +45,7 @@ without it; an input is never written over), ``denoising_strength``, ``segment_s
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
 ``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation),
 ``allow_truncated``, the noise print's ``noise_print``, ``noise_print_check`` and
-``classical_check``, and ``no_print_models`` (model folders whose mean restoration replaces
+``classical_check`` and ``classical_blend``, and ``no_print_models`` (model folders whose mean restoration replaces
 the checkpoint's where it would restore without a print). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
@@ -83,7 +83,16 @@ import configs  # noqa: E402
 import naming  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
-from loading import BACKENDS, Told, averaged_noise, cached_model, classical_noise_function, file_noise_power  # noqa: E402
+from loading import (  # noqa: E402
+    BACKENDS,
+    Told,
+    averaged_noise,
+    blended_noise,
+    cached_model,
+    classical_noise_function,
+    classical_share,
+    file_noise_power,
+)
 from loading import load_model, load_no_print_models, model_noise_function, print_spec, resolve_precision  # noqa: E402
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
@@ -144,6 +153,8 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         raise UsageError(f"inference.backend: expected one of {', '.join(BACKENDS)}, got {s.backend!r}")
     if s.backend == "onnxruntime" and s.precision == "bfloat16":  # auto goes to tensorflow for bfloat16
         raise UsageError("inference.precision=bfloat16 needs inference.backend=tensorflow (an ONNX export computes in float32)")
+    if s.classical_blend is not None and not (0.0 <= s.classical_blend <= 1.0):
+        raise UsageError(f"inference.classical_blend: must be between 0.0 and 1.0, got {s.classical_blend}")
     SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
     return s
 
@@ -186,6 +197,9 @@ class Restorer:
     ``no_print_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``):
     where the model would restore without a print, the mean of their restorations replaces
     its own (``inference.no_print_models``; a pair of the model itself includes it).
+    ``classical_blend`` (0..1; None: ``loading.CLASSICAL_BLEND``): where a conditioned model is
+    told a given print (a file, a range, an array; not auto's), that share of the restoration
+    is the classical Ephraim-Malah LSA estimator's told the same print (``inference.classical_blend``).
     """
 
     def __init__(
@@ -199,8 +213,11 @@ class Restorer:
         block_seconds: float = DEFAULTS.block_seconds,
         *,
         no_print_models: Sequence[tuple[Any, Mapping]] = (),
+        classical_blend: float | None = DEFAULTS.classical_blend,
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
+        # the classical estimator's share where a conditioned model is told a given print
+        self.classical_blend = classical_share(classical_blend)
         batch_segments = default_batch_segments() if batch_segments is None else int(batch_segments)
         if batch_segments < 1:
             raise ValueError(f"batch_segments: must be at least 1, got {batch_segments}")
@@ -223,6 +240,9 @@ class Restorer:
         self.noise_power: np.ndarray | None = None
         # a print (mono, model rate): the classical estimator told it restores instead of the model
         self.classical_print: np.ndarray | None = None
+        # the given print the model is told (mono, model rate): the classical estimator told it
+        # restores classical_blend of the result; None where the print is auto's or there is none
+        self.blend_print: np.ndarray | None = None
         # what the checks of the last restore() found and decided (the command line's lines)
         self.decisions: list[str] = []
         for _, theirs in no_print_models:
@@ -263,17 +283,17 @@ class Restorer:
     @contextlib.contextmanager
     def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
-        ``power`` (by default the restorer's own; given a power, the model restores, never the
-        classical estimator); afterwards all are as they were."""
-        saved = self.noise_power, self.strength, self.classical_print
+        ``power`` (by default the restorer's own; given a power, the model alone restores, never
+        the classical estimator); afterwards all are as they were."""
+        saved = self.noise_power, self.strength, self.classical_print, self.blend_print
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
             if power is not _KEEP:
-                self.noise_power, self.classical_print = power, None
+                self.noise_power, self.classical_print, self.blend_print = power, None, None
             yield
         finally:
-            self.noise_power, self.strength, self.classical_print = saved
+            self.noise_power, self.strength, self.classical_print, self.blend_print = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
@@ -321,8 +341,10 @@ class Restorer:
 
     def tell(self, told: Told) -> None:
         """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
-        with the model, told ``told.power``, or with the classical estimator told ``told.classical``."""
+        with the model, told ``told.power`` (with :attr:`classical_blend` of the classical
+        estimator told ``told.blend_print``), or with the classical estimator told ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
+        self.blend_print = told.blend_print if told.power is not None else None
 
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
@@ -337,7 +359,7 @@ class Restorer:
         import noise_print
 
         if print_audio is None:
-            self.noise_power = None
+            self.noise_power = self.blend_print = None
             return
         if not self.conditioned:
             raise ValueError("noise_print: this model does not take a noise print (conditioning: none); "
@@ -345,6 +367,7 @@ class Restorer:
         audio = self._model_rate_mono(print_audio, sample_rate)
         noise_print.check_print(audio, self.model_rate, "noise_print", self.n_fft, self.hop_length)
         self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length, self.print_statistics)
+        self.blend_print = audio
 
     # ---------------------------------------------------------------- arrays
 
@@ -362,6 +385,8 @@ class Restorer:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
+                if self.classical_blend > 0.0 and self.noise_power is not None and self.blend_print is not None:
+                    fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.classical_blend)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -537,9 +562,17 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
         )
     model, model_cfg = cached_model(checkpoint, settings.precision, settings.backend)
     spec, file_print = print_spec(settings, model_cfg, checkpoint)
+    if settings.classical_blend:  # asked for; the default (null) applies where it can, silently
+        if str(model_cfg.get("conditioning") or "none") == "none":
+            raise UsageError(f"inference.classical_blend={settings.classical_blend:g}: needs a conditioned model told a print; "
+                             f"{checkpoint} is not conditioned (inference.classical_check lets a print choose instead)")  # fmt: skip
+        if spec.kind in ("auto", "none"):
+            print_warning(f"inference.classical_blend={settings.classical_blend:g} applies to a given print (a file or "
+                          f"START-END), not to noise_print={spec.kind}: the model restores alone")  # fmt: skip
     others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
-                        settings.batch_segments, settings.block_seconds, no_print_models=others)  # fmt: skip
+                        settings.batch_segments, settings.block_seconds, no_print_models=others,
+                        classical_blend=settings.classical_blend)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -598,6 +631,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         print_error(exc)
         failures.append(str(exc))
         return False
+    if restorer.classical_blend > 0.0 and restorer.noise_power is not None and restorer.blend_print is not None:
+        info.append(f"{item.source.name}: restored {1 - restorer.classical_blend:.0%} by the model, "
+                    f"{restorer.classical_blend:.0%} by the classical estimator told the same print (inference.classical_blend)")  # fmt: skip
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

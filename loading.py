@@ -278,12 +278,44 @@ def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Calla
     return estimate
 
 
+# The classical estimator's share where a conditioned model is told a given print and
+# inference.classical_blend is null: of those measured, the one that lost nothing on the
+# synthetic families over all (-0.02 dB; speech -0.25) while it gained 0.4-0.8 dB on real noise
+# (docs/EXPERIMENTS.md, "2026-11-26: a share for the classical estimator")
+CLASSICAL_BLEND = 0.25
+
+
+def classical_share(value: float | None) -> float:
+    """``inference.classical_blend`` as a share (None: :data:`CLASSICAL_BLEND`); raises
+    ``ValueError`` outside 0..1."""
+    share = CLASSICAL_BLEND if value is None else float(value)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"classical_blend: must be between 0.0 and 1.0, got {value}")
+    return share
+
+
+def blended_noise(model: Callable, classical: Callable, share: float) -> Callable:
+    """The noise estimates of the model and of the classical estimator, ``[batch, samples] ->
+    noise``, mixed with ``share`` (0..1) of the classical one. Since each restoration is the
+    input minus its noise, the result restores with the same mix of the two restorations."""
+    share = classical_share(share)
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        ours = np.asarray(model(x), dtype=np.float32)
+        return (1.0 - share) * ours + share * np.asarray(classical(x), dtype=np.float32)
+
+    return estimate
+
+
 @dataclass(frozen=True)
 class Told:
     """What a restorer is told about one file's noise (``Restorer.tell``)."""
 
     power: np.ndarray | None = None  # the noise power a conditioned model is told; None: no print
     classical: np.ndarray | None = None  # a print: the classical estimator told it restores the file
+    # the given print (a file or a range, never auto) the model is told, for the classical share
+    # of inference.classical_blend; None with power None, or where the print was found by auto
+    blend_print: np.ndarray | None = None
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -331,6 +363,8 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
                     f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
     assert audio is not None
     told, lines = told_for(restorer, recording, audio, check, classical, source.name)
+    if spec.kind == "auto":  # the quietest passages hold programme too: no classical share
+        told = Told(power=told.power, classical=told.classical)
     return told, info + lines, warns
 
 
@@ -364,7 +398,7 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
             info.append(f"{name}: {choice.describe()}")
             if choice.use_classical:
                 return Told(classical=np.asarray(print_audio, dtype=np.float32)), info
-    return Told(power=power), info
+    return Told(power=power, blend_print=None if power is None else np.asarray(print_audio, dtype=np.float32)), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,

@@ -5,8 +5,10 @@ long) with the command's own code path, ``inference.run``, once per setting of
 ``inference.noise_print`` (none, a 5 s print file, a START-END range, auto), each after a
 warm-up run, ``--repeats`` times, and prints the median wall time of each and its ratio to
 ``none``. The held-out check is on, as by default. With ``--no-print-models FOLDER ...``
-also ``none`` restored by the mean of those models (``inference.no_print_models``). Run it
-on an otherwise idle machine.
+also ``none`` restored by the mean of those models (``inference.no_print_models``). With
+``--classical-blend S ...`` also the file print restored with each of those shares for the
+classical estimator (``inference.classical_blend``; the file row itself has the default). Run
+it on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-print-models", nargs="+", default=[], metavar="FOLDER",
                         help="also time noise_print=none restored by the mean of these model folders")  # fmt: skip
+    parser.add_argument("--classical-blend", nargs="+", type=float, default=[], metavar="SHARE",
+                        help="also time the file print with these shares for the classical estimator")  # fmt: skip
     args = parser.parse_args()
     import configs
     import inference
@@ -59,6 +63,8 @@ def main() -> None:
     settings = {"none": "none", "file (5 s)": str(folder / "print.wav"), "range 3-4 s": "3-4", "auto": "auto"}
     if args.no_print_models:
         settings[f"none, the mean of {len(args.no_print_models)} models"] = "none"
+    shares = {f"file (5 s), classical_blend={share:g}": share for share in args.classical_blend}
+    settings.update({name: settings["file (5 s)"] for name in shares})
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -66,6 +72,8 @@ def main() -> None:
                     "overwrite": True, "quiet": True})  # fmt: skip
         if name.startswith("none, the mean"):
             cfg.no_print_models = list(args.no_print_models)
+        if name in shares:
+            cfg.classical_blend = shares[name]
         runs = []
         for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
             start = time.perf_counter()

@@ -370,7 +370,9 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert record["status"] == "restored", record
     # a one-second print is too short to hold a part out for the check: told to the model unchecked
     assert record["noise_print"] == "0-1" and record["noise_print_used"] is True
-    assert record["classical_check"] is False and record["restored_by"] == "model"
+    # a given print: by default a quarter of the restoration is the classical estimator's (loading.CLASSICAL_BLEND)
+    assert record["classical_check"] is False and record["restored_by"] == "model and classical"
+    assert record["classical_blend"] == 0.25
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -379,6 +381,15 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     capsys.readouterr()
     for kind, path in record["outputs"].items():
         assert (tmp_path / "reference" / Path(path).name).read_bytes() == Path(path).read_bytes(), kind
+    # the model alone: recorded, and the entry with the default share is not a match
+    settings = inference.settings_from_config({**options, "audio": str(source), "classical_blend": 0.0})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-2", job.weights_sha256, str(checkpoint))
+    item = archive.Item(str(source), previous=record)
+    blended = archive.restore_item(item, archive.LazyRestorer(job), job)
+    assert blended["status"] == "restored" and blended["classical_blend"] == 0.0, blended
+    assert blended["restored_by"] == "model"
+    reference = tmp_path / "reference" / Path(record["outputs"]["denoised"]).name
+    assert Path(blended["outputs"]["denoised"]).read_bytes() != reference.read_bytes()
 
 
 def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):

@@ -691,3 +691,94 @@ def test_cli_restores_with_a_model_told_the_median(tmp_path, capsys, caplog):
     restorer = inference.Restorer.from_pretrained(checkpoint)
     restorer.set_noise_print(crackle, SR)
     assert restorer.noise_power.shape == (2, 1025)
+
+
+# --------------------------------------------------------------------------- a share for the classical estimator
+
+
+def test_classical_blend_mixes_the_classical_restoration_told_the_same_print(conditioned_checkpoint):
+    import evaluate
+    import loading
+
+    noisy = _programme(4.0, seed=8) + (0.02 * np.random.default_rng(13).standard_normal(4 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(14).standard_normal(3 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+
+    def restorer(share: float) -> inference.Restorer:
+        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share)
+
+    alone, half, lsa = restorer(0.0), restorer(0.5), restorer(1.0)
+    for r in (alone, half, lsa):
+        r.set_noise_print(hiss, SR)
+    own = alone.denoise_array(noisy, SR)
+    classical = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    classical.tell(loading.Told(classical=hiss))
+    by_lsa = classical.denoise_array(noisy, SR)
+    assert np.abs(own - by_lsa).max() > 1e-3  # the two differ, so the mix is neither
+    np.testing.assert_allclose(lsa.denoise_array(noisy, SR), by_lsa, atol=2e-5)
+    mixed = half.denoise_array(noisy, SR)
+    np.testing.assert_allclose(mixed, (own + by_lsa) / 2, atol=2e-5)
+    # at half strength, half of the mixed noise estimate is removed
+    with half._told(0.5):
+        np.testing.assert_allclose(half.denoise_array(noisy, SR), noisy - 0.5 * (noisy - mixed), atol=2e-5)
+    # the held-out check's restorations are the model's alone; without a print the model restores alone
+    np.testing.assert_allclose(half.restore_told(noisy, half.noise_power), own, atol=1e-6)
+    unprinted = restorer(0.0).denoise_array(noisy, SR)
+    half.set_noise_print(None)
+    np.testing.assert_allclose(half.denoise_array(noisy, SR), unprinted, atol=1e-6)
+    # a print found by auto is told to the model without the classical share; a given one with it
+    told = loading.Told(power=alone.noise_power, blend_print=hiss)
+    half.tell(told)
+    np.testing.assert_allclose(half.denoise_array(noisy, SR), mixed, atol=2e-5)
+    half.tell(loading.Told(power=alone.noise_power))
+    np.testing.assert_allclose(half.denoise_array(noisy, SR), own, atol=1e-6)
+    # evaluate.py's conditioned_print system restores as the restorer does
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.5)
+    np.testing.assert_allclose(system(noisy, hiss, SR), mixed, atol=2e-5)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="classical_blend"):
+            restorer(bad)
+
+
+def test_auto_prints_carry_no_classical_share_and_given_ones_do(tmp_path, conditioned_checkpoint):
+    import loading
+
+    src = tmp_path / "reel.wav"
+    sf.write(src, _programme(6.0), SR, subtype="FLOAT")
+    restorer = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", classical_blend=0.5)
+    for value, blended in [("auto", False), ("0-1.5", True), ("none", False)]:
+        spec = noise_print.parse_spec(value)
+        told, _, _ = loading.file_noise_power(restorer, spec, src, None, check=False)
+        assert (told.blend_print is not None) is blended, value
+        assert (told.power is not None) is (value != "none"), value
+
+
+def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+                                                                  capsys, caplog):  # fmt: skip
+    src = tmp_path / "reel.wav"
+    audio = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(15).standard_normal(5 * SR)).astype(np.float32)
+    sf.write(src, audio, SR, subtype="FLOAT")
+    heard = tmp_path / "print.wav"
+    hiss = (0.02 * np.random.default_rng(16).standard_normal(3 * SR)).astype(np.float32)
+    sf.write(heard, hiss, SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
+                     noise_print_check=False, precision="float32", quiet=False)  # fmt: skip  (the default share)
+    assert code == 0, err
+    assert "reel.wav: restored 75% by the model, 25% by the classical estimator told the same print" in caplog.text
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    expected = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", classical_blend=0.25)
+    np.testing.assert_allclose(restored, expected.restore(audio, SR, noise_print=hiss), atol=2e-5)
+    # auto: the model alone, and a warning that says so
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
+                     classical_blend=0.5, overwrite=True)  # fmt: skip
+    assert code == 0 and any(line.startswith("warning: ") and "not to noise_print=auto" in line for line in err), err
+    # out of range, or an unconditioned model: one line, exit 2, nothing written
+    for f in tmp_path.glob("reel_*"):
+        f.unlink()
+    for overrides, problem in [({"classical_blend": 1.5}, "between 0.0 and 1.0"),
+                               ({"classical_blend": 0.5, "checkpoint": str(tiny_checkpoint), "noise_print": "none"},
+                                "needs a conditioned model")]:  # fmt: skip
+        code, err = _run(capsys, **{"audio": str(src), "checkpoint": str(conditioned_checkpoint), **overrides})
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["print.wav", "reel.wav"]

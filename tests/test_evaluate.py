@@ -157,3 +157,32 @@ def test_cli_missing_checkpoint_is_one_line_error(corpus, tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "nope" in result.stderr
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_blends_score_a_mix_of_two_systems_restorations_and_refuse_bad_entries():
+    import metrics
+
+    rng = np.random.default_rng(3)
+    clean = (0.3 * np.sin(np.arange(8000) / 7.0)).astype(np.float32)
+    items = [{"noisy": clean + (0.1 * rng.standard_normal(8000)).astype(np.float32), "clean": clean, "category": "speech",
+              "family": "film", "snr_db": 10.0, "file": "a"} for _ in range(2)]  # fmt: skip
+    systems = {"input": lambda x, sr: x, "half": lambda x, sr: 0.5 * x + 0.5 * clean}
+    blends = evaluate.parse_blends(["half:input:0.75"], systems)
+    assert blends == [("half", "input", 0.75, "blend_half+input_0.75")]
+    rows = evaluate.run_systems(items, systems, 8000, perceptual=False, quiet=True, blends=blends)
+    assert [r["system"] for r in rows] == ["input", "input", "half", "half", "blend_half+input_0.75", "blend_half+input_0.75"]
+    for i, item in enumerate(items):
+        mix = 0.75 * (0.5 * item["noisy"] + 0.5 * clean) + 0.25 * item["noisy"]
+        expected = metrics.si_sdr(mix, clean) - metrics.si_sdr(item["noisy"], clean)
+        (row,) = [r for r in rows if r["system"] == "blend_half+input_0.75" and r["item"] == i]
+        assert row["si_sdr_i"] == pytest.approx(expected, abs=1e-3)
+        parts = [r["seconds"] for r in rows if r["item"] == i and r["system"] in ("half", "input")]
+        assert row["seconds"] == pytest.approx(sum(parts))
+    # a blend is no classical baseline for the targets
+    text = evaluate.markdown_report([{**r, "system": "model" if r["system"] == "half" else r["system"]} for r in rows],
+                                    ["input", "model", "blend_half+input_0.75"], [10.0], "t", "cmd")  # fmt: skip
+    assert "best classical baseline" not in text
+    for bad, problem in [("half:input", "SYSTEM:SYSTEM:WEIGHT"), ("half:input:x", "SYSTEM:SYSTEM:WEIGHT"),
+                         ("half:input:1.5", "between 0 and 1"), ("half:lsa:0.5", "lsa is not in evaluate.systems")]:  # fmt: skip
+        with pytest.raises(ValueError, match=problem):
+            evaluate.parse_blends([bad], systems)
