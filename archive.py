@@ -210,8 +210,8 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
-    same input (size, sha256), model weights, strength, noise print, classical check and blend, and outputs whose
-    sha256 are the recorded ones."""
+    same input (size, sha256), model weights, strength, noise print, classical check and the
+    classical estimator's share, and outputs whose sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
         return False

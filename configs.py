@@ -185,9 +185,10 @@ class EvaluateConfig:
     quiet: bool = False
     # Noise prints (docs/RESTORATION_GUIDE.md): with print_seconds > 0 every item comes with that
     # much more of its own noise (never the stretch mixed in), and these systems may be listed:
-    # conditioned_print, conditioned_auto, conditioned_checked (the print used where the held-out
-    # check finds it helps; all three need evaluate.conditioned_checkpoint, a model trained with
-    # model.conditioning=noise_psd), lsa_print, noisereduce_print, checked_print (the model or LSA,
+    # conditioned_print (with inference.classical_blend's share of LSA told the print, as the
+    # restorer; inference.classical_blend=0 for the model alone), conditioned_auto,
+    # conditioned_checked (the print used where the held-out check finds it helps; all three need
+    # evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd), lsa_print, noisereduce_print, checked_print (the model or LSA,
     # as inference.classical_check decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
     print_seconds: float = 0.0
@@ -321,9 +322,9 @@ class AppConfig:
     """The web page: ``python app.py [app.KEY=VALUE ...] [inference.checkpoint=FOLDER ...]`` (docs: app.py).
 
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
-    overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check, classical_blend, plot_seconds
-    (the spectrograms show the first this many seconds), denoising_strength (the slider's starting
-    value), noise_print (auto, none or START-END), classical_check (the noise-print section's start)
+    overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check,
+    classical_blend, plot_seconds (the spectrograms show the first this many seconds),
+    denoising_strength (the slider's starting value), noise_print (auto, none or START-END), classical_check (the noise-print section's start)
     and no_print_models.
     """
 

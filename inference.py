@@ -45,8 +45,8 @@ without it; an input is never written over), ``denoising_strength``, ``segment_s
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
 ``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation),
 ``allow_truncated``, the noise print's ``noise_print``, ``noise_print_check`` and
-``classical_check`` and ``classical_blend``, and ``no_print_models`` (model folders whose mean restoration replaces
-the checkpoint's where it would restore without a print). The path options are taken
+``classical_check`` and ``classical_blend``, and ``no_print_models`` (model folders whose
+mean restoration replaces the checkpoint's where it would restore without a print). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
