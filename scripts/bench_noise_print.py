@@ -6,9 +6,9 @@ long) with the command's own code path, ``inference.run``, once per setting of
 warm-up run, ``--repeats`` times, and prints the median wall time of each and its ratio to
 ``none``. The held-out check is on, as by default. With ``--no-print-models FOLDER ...``
 also ``none`` restored by the mean of those models (``inference.no_print_models``). With
-``--classical-blend S ...`` also the file print restored with each of those shares for the
-classical estimator (``inference.classical_blend``; the file row itself has the default). Run
-it on an otherwise idle machine.
+``--classical-blend S ...`` also the file print restored without the held-out check (which may
+refuse the print, and then no share applies) with each of those shares for the classical
+estimator (``inference.classical_blend``). Run it on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def main() -> None:
     settings = {"none": "none", "file (5 s)": str(folder / "print.wav"), "range 3-4 s": "3-4", "auto": "auto"}
     if args.no_print_models:
         settings[f"none, the mean of {len(args.no_print_models)} models"] = "none"
-    shares = {f"file (5 s), classical_blend={share:g}": share for share in args.classical_blend}
+    shares = {f"file (5 s), no check, classical_blend={share:g}": share for share in args.classical_blend}
     settings.update({name: settings["file (5 s)"] for name in shares})
     times: dict[str, float] = {}
     for name, value in settings.items():
@@ -73,7 +73,7 @@ def main() -> None:
         if name.startswith("none, the mean"):
             cfg.no_print_models = list(args.no_print_models)
         if name in shares:
-            cfg.classical_blend = shares[name]
+            cfg.classical_blend, cfg.noise_print_check = shares[name], False
         runs = []
         for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
             start = time.perf_counter()
