@@ -11,8 +11,8 @@ The model is loaded once, at start (``inference.checkpoint``, ``inference.precis
 ``inference.backend``; the other ``inference.*`` options set the segmentation, the slider's
 starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend`` and the
 starting noise print and classical check). Under "Noise print" the page offers what
-``inference.noise_print`` and ``inference.classical_check`` offer on the command line: auto (the quietest passages), a
-range of the recording, an uploaded noise-only recording, or none; and the classical check,
+``inference.noise_print`` and ``inference.classical_check`` offer on the command line: auto
+(the quietest passages), a range of the recording, an uploaded noise-only recording, or none; and the classical check,
 which lets the print decide between the model and the classical estimator. What the print
 did (the duration auto found, each check's scores and decision) is shown beside the result,
 as the command line prints it (docs/RESTORATION_GUIDE.md). Each upload is restored by

@@ -281,8 +281,7 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
                                                      s.classical_check)  # fmt: skip
         restorer.tell(told)
         record["noise_print_used"] = told.power is not None or told.classical is not None
-        blended = told.power is not None and told.blend_print is not None and restorer.classical_blend > 0.0
-        record["restored_by"] = "classical" if told.classical is not None else "model and classical" if blended else "model"
+        record["restored_by"] = "classical" if told.classical is not None else "model and classical" if restorer.blended else "model"
         record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):

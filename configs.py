@@ -188,8 +188,9 @@ class EvaluateConfig:
     # conditioned_print (with inference.classical_blend's share of LSA told the print, as the
     # restorer; inference.classical_blend=0 for the model alone), conditioned_auto,
     # conditioned_checked (the print used where the held-out check finds it helps; all three need
-    # evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd), lsa_print, noisereduce_print, checked_print (the model or LSA,
-    # as inference.classical_check decides). 0 keeps the items without prints. Any set may list
+    # evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
+    # lsa_print, noisereduce_print, checked_print (the model or LSA, as inference.classical_check
+    # decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
     print_seconds: float = 0.0
     conditioned_checkpoint: Optional[str] = None
@@ -324,8 +325,8 @@ class AppConfig:
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
     overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check,
     classical_blend, plot_seconds (the spectrograms show the first this many seconds),
-    denoising_strength (the slider's starting value), noise_print (auto, none or START-END), classical_check (the noise-print section's start)
-    and no_print_models.
+    denoising_strength (the slider's starting value), noise_print (auto, none or START-END),
+    classical_check (the noise-print section's start) and no_print_models.
     """
 
     # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)

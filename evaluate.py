@@ -173,13 +173,15 @@ def parse_blends(blends: Sequence[str], systems: Collection[str]) -> list[tuple[
     ``ValueError`` for a malformed entry, a weight outside 0..1 or a system not listed."""
     parsed = []
     for text in blends:
+        malformed = ValueError(f"evaluate.blends: expected SYSTEM:SYSTEM:WEIGHT, got {text!r}")
         parts = str(text).split(":")
+        if len(parts) != 3:
+            raise malformed
+        a, b, weight = parts
         try:
-            a, b, w = parts[0], parts[1], float(parts[2])
-            if len(parts) != 3:
-                raise ValueError
-        except (IndexError, ValueError):
-            raise ValueError(f"evaluate.blends: expected SYSTEM:SYSTEM:WEIGHT, got {text!r}") from None
+            w = float(weight)
+        except ValueError:
+            raise malformed from None
         if not 0.0 <= w <= 1.0:
             raise ValueError(f"evaluate.blends: {text!r}: the weight must be between 0 and 1")
         missing = [s for s in (a, b) if s not in systems]

@@ -372,6 +372,12 @@ class Restorer:
     # ---------------------------------------------------------------- arrays
 
     @property
+    def blended(self) -> bool:
+        """Whether what follows is restored with :attr:`classical_blend` of the classical
+        estimator: there is a share, and the model is told a given print."""
+        return self.classical_blend > 0.0 and self.noise_power is not None and self.blend_print is not None
+
+    @property
     def without_print(self) -> bool:
         """Whether what follows is restored by the mean of :attr:`no_print_models` instead of the
         model: there are some, and the model would restore without being told a print."""
@@ -385,7 +391,7 @@ class Restorer:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
-                if self.classical_blend > 0.0 and self.noise_power is not None and self.blend_print is not None:
+                if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.classical_blend)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
@@ -631,7 +637,7 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         print_error(exc)
         failures.append(str(exc))
         return False
-    if restorer.classical_blend > 0.0 and restorer.noise_power is not None and restorer.blend_print is not None:
+    if restorer.blended:
         info.append(f"{item.source.name}: restored {1 - restorer.classical_blend:.0%} by the model, "
                     f"{restorer.classical_blend:.0%} by the classical estimator told the same print (inference.classical_blend)")  # fmt: skip
     if restorer.without_print:
