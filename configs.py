@@ -172,6 +172,10 @@ class EvaluateConfig:
     checkpoint: Optional[str] = None  # model folder; null = inference.checkpoint or models/default
     seed: int = 1234
     seconds: float = 4.0  # length of each test item
+    # each item a reel: crops of 3-8 s of its category's files with pauses of 0.5-2 s between
+    # them (digital silence in the clean signal; the noise runs on), where the auto rule finds
+    # noise alone as it would in a film's dialogue (evaluate.draw_reel); seconds >= 10
+    reel: bool = False
     # items per (category, noise family, input SNR); item k is the same for any count, so the
     # first two are the set of the experiments that had 2 (docs/EXPERIMENTS.md)
     items_per_cell: int = 4
@@ -186,9 +190,11 @@ class EvaluateConfig:
     # Noise prints (docs/RESTORATION_GUIDE.md): with print_seconds > 0 every item comes with that
     # much more of its own noise (never the stretch mixed in), and these systems may be listed:
     # conditioned_print (with inference.classical_blend's share of LSA told the print, as the
-    # restorer; inference.classical_blend=0 for the model alone), conditioned_auto,
-    # conditioned_checked (the print used where the held-out check finds it helps; all three need
-    # evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
+    # restorer; inference.classical_blend=0 for the model alone), conditioned_auto (no print:
+    # each segment's own estimate, as noise_print=none), conditioned_auto_print (no print: the auto
+    # print of the whole item, as noise_print=auto, the default, with inference.noise_print_check;
+    # on evaluate.reel items), conditioned_checked (the print used where the held-out check finds
+    # it helps; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
     # lsa_print, noisereduce_print, checked_print (the model or LSA, as inference.classical_check
     # decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.

@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow leaves oneDNN off on CPUs without AVX-512 (this project's 2-core AVX2 machines):
@@ -45,6 +46,9 @@ BLEND_PREFIX = "blend_"  # mixes of two systems' restorations (evaluate.blends)
 PRINT_SYSTEMS = {
     "conditioned_print": ("conditioned", "print"),  # evaluate.conditioned_checkpoint, told the print
     "conditioned_auto": ("conditioned", "auto"),  # no print: the restorer's own estimate (auto rule, second pass)
+    # no print given: told the auto rule's print of the whole item, as inference.noise_print=auto
+    # (a conditioned model's default) restores a file, with the held-out check of inference.noise_print_check
+    "conditioned_auto_print": ("conditioned", "auto_print"),
     # given the print, told it only where the held-out check finds it helps (inference's default)
     "conditioned_checked": ("conditioned", "held_out"),
     "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
@@ -52,6 +56,11 @@ PRINT_SYSTEMS = {
     # the model (evaluate.checkpoint) or LSA told the print, as inference.classical_check=true decides
     "checked_print": ("checked", "print"),
 }
+UNTOLD = ("auto", "auto_print")  # the ways of PRINT_SYSTEMS that need no print with the item
+# evaluate.reel: each item a reel of clean crops of these lengths, with pauses of these between
+REEL_PIECE_SECONDS = (3.0, 8.0)
+REEL_PAUSE_SECONDS = (0.5, 2.0)
+REEL_MIN_SECONDS = 10.0
 
 
 def noise_sources(families: Sequence[str], sample_rate: int, noise_cfg: Mapping) -> dict[str, object]:
@@ -81,7 +90,8 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
     same on every run and for every model. With ``evaluate.print_seconds`` > 0 each item also
     has a ``'print'``: that much more of the same noise (the rest of the same synthetic
     rendering, or the following stretch of the same held-out recording), at the item's noise
-    level; the items' noise then differs from the set without prints.
+    level; the items' noise then differs from the set without prints. With ``evaluate.reel``
+    each clean signal is :func:`draw_reel`'s, with pauses the auto rule can find.
     """
     import dataset_loader
 
@@ -90,13 +100,16 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
     sources = noise_sources(list(ecfg.families), sample_rate, cfg.noise)
     n = int(round(float(ecfg.seconds) * sample_rate))
     m = int(round(float(ecfg.get("print_seconds") or 0.0) * sample_rate))
+    reel = bool(ecfg.get("reel"))
+    if reel and float(ecfg.seconds) < REEL_MIN_SECONDS:
+        raise ValueError(f"evaluate.reel: needs evaluate.seconds of at least {REEL_MIN_SECONDS:g}, got {ecfg.seconds}")
     items = []
     for ci, category in enumerate(corpus.categories):
         for fi, family in enumerate(ecfg.families):
             for si, snr in enumerate(ecfg.snr_db):
                 for k in range(int(ecfg.items_per_cell)):
                     rng = np.random.default_rng([int(ecfg.seed), ci, fi, si, k])
-                    clean, key = corpus.draw(ci, n, rng)
+                    clean, key = draw_reel(corpus, ci, n, rng, sample_rate) if reel else corpus.draw(ci, n, rng)
                     if m:  # a print of the same noise, scaled as the noise mixed in
                         noise, heard, label = sources[family].sample_with_print(n, m, rng)
                     else:
@@ -111,9 +124,28 @@ def build_test_set(cfg: DictConfig, sample_rate: int) -> list[dict]:
     return items
 
 
+def draw_reel(corpus: Any, category: int, num_samples: int, rng: np.random.Generator,
+              sample_rate: int) -> tuple[np.ndarray, str]:  # fmt: skip
+    """A reel of ``num_samples`` of one category, as a film's dialogue runs: a pause, then crops
+    of random files (``REEL_PIECE_SECONDS`` long, drawn as ``CleanCorpus.draw`` draws: a shorter
+    file sits in silence), each followed by a pause (``REEL_PAUSE_SECONDS``) of digital silence
+    in the clean signal, where the noise mixed in runs on; the last crop is cut at the end.
+    Returns the reel and its files' keys joined by ``+``; only ``rng`` decides."""
+    out = np.zeros(num_samples, dtype=np.float32)
+    keys = []
+    at = int(rng.uniform(*REEL_PAUSE_SECONDS) * sample_rate)
+    while at < num_samples:
+        piece, key = corpus.draw(category, int(rng.uniform(*REEL_PIECE_SECONDS) * sample_rate), rng)
+        piece = piece[: num_samples - at]
+        out[at : at + len(piece)] = piece
+        keys.append(key)
+        at += len(piece) + int(rng.uniform(*REEL_PAUSE_SECONDS) * sample_rate)
+    return out, "+".join(keys)
+
+
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
                  told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
-                 classical_blend: float | None = None) -> Callable:  # fmt: skip
+                 classical_blend: float | None = None, check: bool = True) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -121,7 +153,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     restores, told the auto rule's estimate from each segment refined by a second pass,
     ``loading.NO_PRINT_PASSES``) or ``'held_out'`` (given the print, told it only where
     :func:`noise_print.held_out_check` finds that it helps, as ``inference.noise_print_check``
-    decides); None for an unconditioned model. ``'checked'``, for any model: given the print,
+    decides) or ``'auto_print'`` (no print given: told the auto rule's print of the whole item,
+    with the held-out check if ``check``, as ``inference.noise_print=auto`` restores a file,
+    ``loading.auto_told``); None for an unconditioned model. ``'checked'``, for any model: given the print,
     the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,
     with the held-out check for a conditioned model) and restores with the model or LSA.
     ``no_print_models`` (model folders, ``inference.no_print_models``): where the model would
@@ -149,6 +183,14 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
             return restorer.denoise_array(noisy, sample_rate)
 
         return denoise_decided
+    if told == "auto_print":
+
+        def denoise_auto_print(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
+            # the items are mono at the model's rate, as auto_told reads a file
+            restorer.tell(loading.auto_told(restorer, noisy, check, False, Path("item"))[0])
+            return restorer.denoise_array(noisy, sample_rate)
+
+        return denoise_auto_print
 
     def denoise(noisy: np.ndarray, sample_rate: int) -> np.ndarray:
         # told == "auto": no print, the restorer's own rule (loading.with_noise_power)
@@ -441,7 +483,7 @@ def run(cfg: DictConfig, command: str) -> int:
     systems: dict[str, Callable] = {}
     # the ideal masks of the evaluated model's own STFT
     known = {**baselines.BASELINES, **baselines.oracle_systems(int(cfg.model.n_fft), int(cfg.model.hop_length))}
-    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] != "auto"}
+    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] not in UNTOLD}
     if told and not float(ecfg.get("print_seconds") or 0.0) > 0:
         raise ValueError(f"evaluate.systems: {', '.join(sorted(told))} need a print; set evaluate.print_seconds (e.g. 3.0)")
     segment, overlap = float(cfg.inference.segment_seconds), float(cfg.inference.overlap_seconds)
@@ -455,7 +497,8 @@ def run(cfg: DictConfig, command: str) -> int:
                 if not ecfg.get("conditioned_checkpoint"):
                     raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
                 systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how,
-                                             classical_blend=cfg.inference.get("classical_blend"))  # fmt: skip
+                                             classical_blend=cfg.inference.get("classical_blend"),
+                                             check=bool(cfg.inference.noise_print_check))  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")

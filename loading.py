@@ -333,39 +333,50 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
     import noise_print
 
     rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
-    info: list[str] = []
-    warns: list[str] = []
     if spec.kind == "none":
-        return Told(), info, warns
+        return Told(), [], []
     # the recording itself is read only where auto or a check needs it (up to ten minutes of it)
     recording = None
     if spec.kind == "auto" or check or classical:
         recording, _ = noise_print.read_mono(source, rate, max_seconds=noise_print.AUTO_MAX_SECONDS)
+    if spec.kind == "auto":
+        return auto_told(restorer, recording, check, classical, source)
+    warns: list[str] = []
     if spec.kind == "file":
         audio = file_print
-    elif spec.kind == "range":
+    else:
         audio, notes = noise_print.read_mono(source, rate, spec.start, spec.end)
         warns += noise_print.check_print(audio, rate, f"{source}: noise print {spec.describe()}", n_fft, hop)
-    else:
-        audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
-        seconds = len(audio) / rate
-        if seconds < noise_print.MIN_PRINT_SECONDS:
-            warns.append(f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
-                         f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print")  # fmt: skip
-            return Told(), info, warns
-        if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
-            warns.append(f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
-                         f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
-                         "a print (give one with noise_print=START-END or a file)")  # fmt: skip
-            return Told(), info, warns
-        info.append(f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
-                    f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
-                    f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)")  # fmt: skip
     assert audio is not None
     told, lines = told_for(restorer, recording, audio, check, classical, source.name)
-    if spec.kind == "auto":  # the quietest passages hold programme too: no classical share
-        told = Told(power=told.power, classical=told.classical)
-    return told, info + lines, warns
+    return told, lines, warns
+
+
+def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool,
+              source: Path) -> tuple[Told, list[str], list[str]]:  # fmt: skip
+    """What to tell ``restorer`` of a recording's noise (mono, model rate) by the auto rule
+    (``inference.noise_print=auto``): :func:`noise_print.auto_print`'s quiet passages, decided
+    on by the checks asked for as :func:`told_for` does; nothing where they are too short or
+    lie too little below the median level. Also the info lines and warnings to print
+    (``source``: the file, for the lines). An auto print never carries the classical share:
+    its quietest passages hold programme too."""
+    import noise_print
+
+    rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
+    audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
+    seconds = len(audio) / rate
+    if seconds < noise_print.MIN_PRINT_SECONDS:
+        return Told(), [], [f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
+                            f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print"]  # fmt: skip
+    if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
+        return Told(), [], [f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
+                            f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
+                            "a print (give one with noise_print=START-END or a file)"]  # fmt: skip
+    info = [f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
+            f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
+            f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)"]  # fmt: skip
+    told, lines = told_for(restorer, recording, audio, check, classical, source.name)
+    return Told(power=told.power, classical=told.classical), info + lines, []
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,

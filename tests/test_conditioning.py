@@ -548,6 +548,35 @@ def test_evaluate_conditioned_checked_restores_as_the_held_out_check_decides(con
     np.testing.assert_allclose(checked(noisy, short, SR), told(noisy, short, SR), atol=1e-6)
 
 
+def test_evaluate_conditioned_auto_print_restores_as_the_command_does_with_auto(tmp_path, conditioned_checkpoint):
+    import evaluate
+    import loading
+
+    noise = lambda n, seed: (0.02 * np.random.default_rng(seed).standard_normal(n)).astype(np.float32)  # noqa: E731
+    paused = _programme(6.0) + noise(6 * SR, 5)  # the tone stops 0.6 s in every 2 s: auto finds the noise
+    steady = (0.2 * np.sin(2 * np.pi * 220 * np.arange(6 * SR) / SR)).astype(np.float32) + noise(6 * SR, 6)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    for check in (False, True):
+        system = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="auto_print", check=check)
+        restorer = inference.Restorer(model, cfg, 1.0, 5.0, 0.5, batch_segments=1)
+        for name, noisy in (("paused", paused), ("steady", steady)):
+            src = tmp_path / f"{name}.wav"
+            sf.write(src, noisy, SR, subtype="FLOAT")
+            told, info, warns = loading.file_noise_power(restorer, noise_print.parse_spec("auto"), src, None, check=check)
+            if not check:  # the paused one is told its print; the steady one has no pauses and is restored without
+                assert (told.power is not None) is (name == "paused")
+            else:  # told the print unless the held-out check refuses it
+                refused = any("does not help" in line for line in info)
+                assert (told.power is None) is (name == "steady" or refused)
+            assert (name == "steady") is any("auto found no pauses" in w for w in warns)
+            restorer.tell(told)
+            np.testing.assert_allclose(system(noisy, SR), restorer.denoise_array(noisy, SR), atol=1e-6)
+    restorer.tell(loading.Told())
+    untold = restorer.denoise_array(paused, SR)
+    auto = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="auto_print", check=False)
+    assert np.abs(auto(paused, SR) - untold).max() > 1e-4  # the auto print changes the restoration
+
+
 # --------------------------------------------------------------------------- without a print: other models
 
 

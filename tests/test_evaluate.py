@@ -56,6 +56,30 @@ def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, tiny_ch
     assert snr == pytest.approx(item["snr_db"], abs=0.1)
 
 
+def test_reel_items_hold_pauses_of_noise_alone_and_keep_their_snr(corpus, tmp_path, tiny_checkpoint):
+    extra = ["evaluate.reel=true", "evaluate.seconds=12.0", "evaluate.families=[film]", "evaluate.snr_db=[10]"]
+    cfg = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint, extra))
+    items = evaluate.build_test_set(cfg, 44100)
+    again = evaluate.build_test_set(cfg, 44100)
+    assert len(items) == 3
+    for item, twin in zip(items, again):
+        clean = item["clean"]
+        assert clean.shape == (12 * 44100,)
+        np.testing.assert_array_equal(item["noisy"], twin["noisy"])
+        # it opens on a pause of at least REEL_PAUSE_SECONDS[0]: clean silent, the noise running
+        lead = int(evaluate.REEL_PAUSE_SECONDS[0] * 44100)
+        assert not clean[:lead].any() and np.abs(item["noisy"][:lead]).max() > 0
+        # crops of the category's 2.5-s files, with more than one of them
+        assert "+" in item["file"] and set(item["file"].split("+")) <= {f"{item['category']}/{item['category']}{i}.wav" for i in range(4)}
+        silent = np.mean(clean == 0.0)
+        assert 0.1 < silent < 0.8
+        noise = item["noisy"] - clean
+        assert 10 * np.log10(np.sum(clean**2) / np.sum(noise**2)) == pytest.approx(10.0, abs=0.1)
+    short = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.reel=true", "evaluate.seconds=4.0"]))
+    with pytest.raises(ValueError, match="evaluate.reel: needs evaluate.seconds of at least 10"):
+        evaluate.build_test_set(short, 44100)
+
+
 def test_recorded_family_uses_only_noise_held_out_of_training(tmp_path):
     import degradations
     import soundfile as sf
