@@ -356,10 +356,16 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
               source: Path) -> tuple[Told, list[str], list[str]]:  # fmt: skip
     """What to tell ``restorer`` of a recording's noise (mono, model rate) by the auto rule
     (``inference.noise_print=auto``): :func:`noise_print.auto_print`'s quiet passages, decided
-    on by the checks asked for as :func:`told_for` does; nothing where they are too short or
-    lie too little below the median level. Also the info lines and warnings to print
-    (``source``: the file, for the lines). An auto print never carries the classical share:
-    its quietest passages hold programme too."""
+    on by the checks asked for as :func:`told_for` does; nothing where they are too short. Also
+    the info lines and warnings to print (``source``: the file, for the lines).
+
+    Quiet passages less than ``AUTO_MIN_CONTRAST_DB`` below the median level may hold programme:
+    they are refused where the classical check would hand the file to LSA told them
+    (``classical``), which removes what it is told; a conditioned model is told them all the same
+    (it was trained on such estimates, a third of its examples; on reels, where pauses and
+    quiet programme put the median near the noise, refusing them cost 0.5-1.2 dB: docs/EXPERIMENTS.md,
+    "2026-11-26: the auto print on reels"), and the held-out check, where it runs, decides. An
+    auto print never carries the classical share: its quietest passages hold programme too."""
     import noise_print
 
     rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
@@ -368,15 +374,21 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
     if seconds < noise_print.MIN_PRINT_SECONDS:
         return Told(), [], [f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
                             f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print"]  # fmt: skip
-    if contrast < noise_print.AUTO_MIN_CONTRAST_DB:
+    low = contrast < noise_print.AUTO_MIN_CONTRAST_DB
+    if low and classical:
         return Told(), [], [f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
-                            f"the median level (at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB needed); restoring without "
-                            "a print (give one with noise_print=START-END or a file)"]  # fmt: skip
+                            f"the median level (the classical check needs at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB); "
+                            "restoring with the model without a print (give one with noise_print=START-END or a file)"]  # fmt: skip
     info = [f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
             f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
             f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)"]  # fmt: skip
+    warns = []
+    if low and restorer.conditioned and not (check and noise_print.can_hold_out(len(audio), rate)):
+        why = "noise_print_check=false" if not check else "too short to hold part of them out for the check"
+        warns.append(f"{source}: auto's quietest {seconds:.1f} s lie only {contrast:.1f} dB below the median level and may "
+                     f"hold programme; the model is told them unchecked ({why})")  # fmt: skip
     told, lines = told_for(restorer, recording, audio, check, classical, source.name)
-    return Told(power=told.power, classical=told.classical), info + lines, []
+    return Told(power=told.power, classical=told.classical), info + lines, warns
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,

@@ -12,7 +12,8 @@ ranked by their energy smoothed over ``AUTO_SMOOTH_FRAMES``, and the quietest
 at least ``MIN_PRINT_SECONDS`` in a whole recording): the pauses of a recording, whose sound
 is the noise. Digital silence is never taken. In a recording without pauses it would
 overestimate the noise (programme averaged in), so at restore time quiet passages less than
-``AUTO_MIN_CONTRAST_DB`` below the recording's median level are not used.
+``AUTO_MIN_CONTRAST_DB`` below the recording's median level may hold programme: the classical
+check does not use them; a conditioned model is told them, as it was trained (``loading.auto_told``).
 
 At restore time a print is checked before it is used (:func:`held_out_check`): part of it is
 held out, mixed into the loudest passage of the recording, and restored with and without the
@@ -64,8 +65,9 @@ CHECK_SNR_DB = 5.0  # the held-out noise is mixed into it at this SNR
 CHECK_REFERENCES = ("recording", "programme")
 CHECK_REFERENCE = "recording"
 SPEC_KINDS = ("none", "auto", "range", "file")
-# auto's quiet passages must lie at least this far below the recording's median level to be
-# taken for noise; a recording without pauses is restored without a print
+# auto's quiet passages less far than this below the recording's median level may hold programme
+# (a recording without pauses, or one mostly of pauses and quiet programme: a reel of dialogue):
+# the classical check does not use them, and a conditioned model told them unchecked says so
 AUTO_MIN_CONTRAST_DB = 6.0
 
 
@@ -376,6 +378,13 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     return CheckResult(float(with_print), float(without))
 
 
+def can_hold_out(samples: int, sample_rate: int) -> bool:
+    """Whether a print of ``samples`` is long enough for the checks to hold ``CHECK_HELD_OUT`` of
+    it out (at least ``CHECK_MIN_HELD_SECONDS``) and keep ``MIN_PRINT_SECONDS``."""
+    cut = int(samples * (1.0 - CHECK_HELD_OUT))
+    return samples - cut >= CHECK_MIN_HELD_SECONDS * sample_rate and cut >= MIN_PRINT_SECONDS * sample_rate
+
+
 def held_out_mix(print_audio: np.ndarray, programme: np.ndarray, snr_db: float,
                  sample_rate: int) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
     """The checks' test: the last ``CHECK_HELD_OUT`` of ``print_audio`` (looped to the
@@ -386,7 +395,7 @@ def held_out_mix(print_audio: np.ndarray, programme: np.ndarray, snr_db: float,
     print_audio = np.asarray(print_audio, dtype=np.float32)
     cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
     fit, held = print_audio[:cut], print_audio[cut:]
-    if len(held) < CHECK_MIN_HELD_SECONDS * sample_rate or len(fit) < MIN_PRINT_SECONDS * sample_rate:
+    if not can_hold_out(len(print_audio), sample_rate):
         return None
     programme = np.asarray(programme, dtype=np.float64)
     noise = np.resize(held, len(programme)).astype(np.float64)

@@ -376,11 +376,18 @@ def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, co
         assert (tmp_path / "reel_denoised_s10.wav").is_file()
         if expected:
             assert expected in caplog.text, (value, caplog.text)
-    # a recording without pauses: auto says so and restores without a print
+    # a recording without pauses: the model is told its quietest second all the same, and the
+    # command warns where no check can judge it (too short to hold part out, or the check off)
     t = np.arange(4 * SR) / SR
     sf.write(src, (0.2 * np.sin(2 * np.pi * 220 * t) + 0.005 * np.random.default_rng(1).standard_normal(len(t))), SR)
-    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), overwrite=True)
-    assert code == 0 and any("auto found no pauses" in line and "restoring without a print" in line for line in err), err
+    for check in (True, False):
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), overwrite=True, noise_print_check=check)
+        why = "too short to hold part of them out" if check else "noise_print_check=false"
+        assert code == 0 and any("may hold programme; the model is told them unchecked" in line and why in line
+                                 for line in err), err  # fmt: skip
+    # the classical check does not use such a print: the model restores without one
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), overwrite=True, classical_check=True)
+    assert code == 0 and any("auto found no pauses" in line and "without a print" in line for line in err), err
 
 
 def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys):
@@ -563,12 +570,11 @@ def test_evaluate_conditioned_auto_print_restores_as_the_command_does_with_auto(
             src = tmp_path / f"{name}.wav"
             sf.write(src, noisy, SR, subtype="FLOAT")
             told, info, warns = loading.file_noise_power(restorer, noise_print.parse_spec("auto"), src, None, check=check)
-            if not check:  # the paused one is told its print; the steady one has no pauses and is restored without
-                assert (told.power is not None) is (name == "paused")
-            else:  # told the print unless the held-out check refuses it
-                refused = any("does not help" in line for line in info)
-                assert (told.power is None) is (name == "steady" or refused)
-            assert (name == "steady") is any("auto found no pauses" in w for w in warns)
+            # each is told its auto print unless the held-out check refuses it
+            refused = any("does not help" in line for line in info)
+            assert (told.power is None) is refused
+            # the steady one has no pauses: said so where no check judges its print (1.9 s: one can)
+            assert (name == "steady" and not check) is any("may hold programme" in w for w in warns)
             restorer.tell(told)
             np.testing.assert_allclose(system(noisy, SR), restorer.denoise_array(noisy, SR), atol=1e-6)
     restorer.tell(loading.Told())
