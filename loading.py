@@ -362,9 +362,10 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
     Quiet passages less than ``AUTO_MIN_CONTRAST_DB`` below the median level may hold programme:
     they are refused where the classical check would hand the file to LSA told them
     (``classical``), which removes what it is told; a conditioned model is told them all the same
-    (it was trained on such estimates, a third of its examples; on reels, where pauses and
-    quiet programme put the median near the noise, refusing them cost 0.5-1.2 dB: docs/EXPERIMENTS.md,
-    "2026-11-26: the auto print on reels"), and the held-out check, where it runs, decides. An
+    (it was trained on such estimates, a third of its examples; on 15-s reels, where pauses
+    and quiet programme put the median near the noise, refusing them cost 0.47-0.69 dB:
+    docs/EXPERIMENTS.md, "2026-11-26: the auto print on reels"), and the held-out check, where
+    it runs, decides. An
     auto print never carries the classical share: its quietest passages hold programme too."""
     import noise_print
 
