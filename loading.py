@@ -345,7 +345,7 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
     if spec.kind == "file":
         audio = file_print
     else:
-        audio, notes = noise_print.read_mono(source, rate, spec.start, spec.end)
+        audio, _ = noise_print.read_mono(source, rate, spec.start, spec.end)
         warns += noise_print.check_print(audio, rate, f"{source}: noise print {spec.describe()}", n_fft, hop)
     assert audio is not None
     told, lines = told_for(restorer, recording, audio, check, classical, source.name)
@@ -365,8 +365,8 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
     (it was trained on such estimates, a third of its examples; on 15-s reels, where pauses
     and quiet programme put the median near the noise, refusing them cost 0.47-0.69 dB:
     docs/EXPERIMENTS.md, "2026-11-26: the auto print on reels"), and the held-out check, where
-    it runs, decides. An
-    auto print never carries the classical share: its quietest passages hold programme too."""
+    it runs, decides. An auto print never carries the classical share: its quietest passages
+    hold programme too."""
     import noise_print
 
     rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
