@@ -12,7 +12,8 @@ continues ``--init`` (a model folder or a parked run) with the config's dset, no
 optimiser and ``train.noise_print``, the corpus read from the pack: examples from
 ``dataset_loader.ExampleMaker`` in a pool of processes, a jit-compiled JAX step around
 ``model.stateless_call`` with trainer.py's loss and non-finite guard, the STFT of
-``unet.WaveformDenoiser``'s ``dft`` transform, mixed bfloat16, a constant learning rate. It
+``unet.WaveformDenoiser``'s ``dft`` transform, mixed bfloat16, a constant learning rate or
+(``--lr-final``, ``--decay-steps``) a cosine to a lower one. It
 writes OUT/model.weights.h5 and OUT/config.json (a model folder) every ``--save-every``
 seconds and at the end, and OUT/log.txt. docs/TRAINING.md, "On a GPU machine without
 TensorFlow", has what it measured.
@@ -202,6 +203,21 @@ def load_start(folder: Path):
     return unet.load_denoiser(folder)
 
 
+def learning_rate(lr: float, lr_final: float | None = None, decay_steps: int = 0):
+    """The optimiser's learning rate: ``lr`` throughout, or, with ``lr_final``, a cosine from
+    ``lr`` to ``lr_final`` over ``decay_steps`` steps and ``lr_final`` after (an annealed
+    continuation, as refine4's on the CPU: the rate's fall is what gained there)."""
+    if lr <= 0:
+        raise ValueError(f"--lr must be above 0, got {lr}")
+    if lr_final is None:
+        return lr
+    if not 0 < lr_final <= lr or decay_steps < 1:
+        raise ValueError(f"--lr-final needs 0 < lr-final <= lr and --decay-steps >= 1, got {lr_final}, {decay_steps}")
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(lr, decay_steps, alpha=lr_final / lr)
+
+
 def train(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     logf = open(args.out / "log.txt", "a")
@@ -248,7 +264,7 @@ def train(args: argparse.Namespace) -> int:
     den = unet.WaveformDenoiser(model, model_cfg, transform="dft")
     log(f"{model.name}: {model.count_params():,} parameters from {args.init}")
     lc, o = tc["loss"], tc["optimizer"]
-    opt = keras.optimizers.Adam(learning_rate=args.lr, beta_1=o["beta_1"], beta_2=o["beta_2"], global_clipnorm=o["clipnorm"])
+    opt = keras.optimizers.Adam(learning_rate=learning_rate(args.lr, args.lr_final, args.decay_steps), beta_1=o["beta_1"], beta_2=o["beta_2"], global_clipnorm=o["clipnorm"])
     opt.build(model.trainable_variables)
 
     def loss_fn(tv, ntv, noisy, clean, *power, training=True):  # Trainer.compute_loss
@@ -366,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--segment-frames", type=int, default=96)
     t.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--lr-final", type=float, default=None, help="a cosine from --lr to this over --decay-steps")
+    t.add_argument("--decay-steps", type=int, default=0)
     t.add_argument("--auto-share", type=float, default=None, help="default: the config's train.noise_print.auto_share")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--start-step", type=int, default=0, help="first batch index (which examples)")
@@ -378,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, (count, size) in pack(config, args.out, args.mib, args.seed).items():
             print(f"{name}: {count} files, {size:.1f} MiB")
         return 0
+    try:
+        learning_rate(args.lr, args.lr_final, args.decay_steps)
+    except ValueError as e:
+        parser.error(str(e))
     return train(args)
 
 

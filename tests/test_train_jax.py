@@ -109,3 +109,24 @@ def test_pack_from_the_command_line(train_jax, corpus, tmp_path, capsys):
     for name in ("speech", "effects", "music"):
         assert f"{name}: {len(train.files[name])} files" in out
         assert len(list((tmp_path / "out" / name).iterdir())) == len(train.files[name])
+
+
+def test_learning_rate_constant_or_cosine(train_jax):
+    assert train_jax.learning_rate(3e-4) == 3e-4
+    schedule = train_jax.learning_rate(1e-4, 1e-5, 100)
+    rates = [float(schedule(step)) for step in (0, 50, 100, 500)]
+    assert rates[0] == pytest.approx(1e-4, rel=1e-5)
+    assert rates[1] == pytest.approx(5.5e-5, rel=1e-4)  # half-way down the cosine
+    assert rates[2] == pytest.approx(1e-5, rel=1e-4)
+    assert rates[3] == pytest.approx(1e-5, rel=1e-4)  # held after the decay
+
+
+@pytest.mark.parametrize("argv", [["--lr-final", "1e-5"], ["--lr-final", "2e-4", "--decay-steps", "10"],
+                                  ["--lr", "0"]])  # fmt: skip
+def test_bad_learning_rate_arguments_stop_before_training(train_jax, tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        train_jax.main(["train", "--init", str(tmp_path), "--config", str(tmp_path / "c.yaml"), "--corpus",
+                        str(tmp_path), "--out", str(tmp_path / "out"), "--max-seconds", "1", *argv])  # fmt: skip
+    assert stop.value.code == 2
+    assert "lr" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
