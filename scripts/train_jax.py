@@ -1,13 +1,14 @@
 """Train on a GPU machine that has Keras on JAX and no TensorFlow: pack a run's corpus, then train.
 
-    .venv/bin/python scripts/train_jax.py pack parked_runs/refine1/config.yaml /tmp/pack --mib 24
+    .venv/bin/python scripts/train_jax.py pack parked_runs/refine1/config.yaml .gpu/pack
     KERAS_BACKEND=jax python3 scripts/train_jax.py train --init parked_runs/refine1 \
         --config parked_runs/refine1/config.yaml --corpus /tmp/pack --out OUT --max-seconds 420
 
 ``pack`` (here, with the project's venv) writes the training-side files of a run's config,
 never a validation-side or held-out one: a seeded subset of the clean files of each category,
 each at most 60 s, as mono Ogg Vorbis, and the training-side recorded-noise files as they are,
-within ``--mib`` (a GPU call carries at most 64 MiB with the repository). ``train`` (there)
+within ``--mib`` (by default what a GPU call's 64 MiB leave beside what travels of the repository
+and its ``.whl`` folder of wheels). ``train`` (there)
 continues ``--init`` (a model folder or a parked run) with the config's dset, noise, loss,
 optimiser and ``train.noise_print``, the corpus read from the pack: examples from
 ``dataset_loader.ExampleMaker`` in a pool of processes, a jit-compiled JAX step around
@@ -85,6 +86,22 @@ def recipe(config: dict, corpus: Path, auto_share: float | None = None) -> dict:
         pc.update(sample_rate=int(m["sample_rate"]), n_fft=int(m["n_fft"]), hop=int(m["hop_length"]),
                   statistics=str(m.get("print_statistics") or "mean"))  # fmt: skip
     return {"dset": dset, "noise": noise, "print": pc, "model": m, "train": config["train"]}
+
+
+CALL_MIB = 64.0  # what one GPU call carries: the working tree and the carried folders together
+
+
+def room_left_mib(root: Path, carried: tuple[str, ...] = (".whl",), margin: float = 1.0) -> float:
+    """MiB a pack may take in one GPU call: ``CALL_MIB`` less what travels of the repository
+    (tracked files and untracked ones git does not ignore), the ``carried`` folders (the
+    wheels) and ``margin``; below 0 where nothing fits."""
+    import subprocess
+
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root, capture_output=True, check=True).stdout.split(b"\0")
+    used = sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
+    for folder in carried:
+        used += sum(f.stat().st_size for f in (root / folder).rglob("*") if f.is_file())
+    return CALL_MIB - used / 2**20 - margin
 
 
 def pack(config: dict, out: Path, mib: float, seed: int = 7) -> dict[str, tuple[int, float]]:
@@ -370,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pack", help="the training-side files of a run's config, within a size")
     p.add_argument("config", type=Path, help="a run's config.yaml")
     p.add_argument("out", type=Path)
-    p.add_argument("--mib", type=float, default=24.0)
+    p.add_argument("--mib", type=float, default=None,
+                   help="default: what a GPU call's 64 MiB leave beside the repository and .whl")
     p.add_argument("--seed", type=int, default=7)
     t = sub.add_parser("train", help="continue a model on Keras/JAX from a pack")
     t.add_argument("--init", type=Path, required=True, help="a model folder or a parked run")
@@ -393,7 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "pack":
         config = yaml.safe_load(args.config.read_text())
-        for name, (count, size) in pack(config, args.out, args.mib, args.seed).items():
+        mib = args.mib
+        if mib is None:
+            mib = room_left_mib(Path(__file__).resolve().parents[1])
+            if mib < 1:
+                print(f"error: the repository and .whl leave {mib:.1f} MiB of a GPU call's {CALL_MIB:.0f}; "
+                      "give --mib for a pack carried otherwise", file=sys.stderr)  # fmt: skip
+                return 2
+            print(f"pack budget {mib:.1f} MiB: what a GPU call's {CALL_MIB:.0f} MiB leave beside the repository and .whl")
+        for name, (count, size) in pack(config, args.out, mib, args.seed).items():
             print(f"{name}: {count} files, {size:.1f} MiB")
         return 0
     try:

@@ -130,3 +130,20 @@ def test_bad_learning_rate_arguments_stop_before_training(train_jax, tmp_path, c
     assert stop.value.code == 2
     assert "lr" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_room_left_counts_tracked_files_and_wheels(train_jax, tmp_path):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "big.bin").write_bytes(b"\0" * (3 * 2**20))
+    (tmp_path / "new.bin").write_bytes(b"\0" * 2**20)  # untracked, not ignored: travels
+    (tmp_path / ".gitignore").write_text("ignored.bin\n.whl/\n")
+    (tmp_path / "ignored.bin").write_bytes(b"\0" * (5 * 2**20))  # ignored: does not travel
+    subprocess.run(["git", "add", "big.bin"], cwd=tmp_path, check=True)
+    gitignore_mib = len("ignored.bin\n.whl/\n") / 2**20
+    room = train_jax.room_left_mib(tmp_path, carried=(), margin=0)
+    assert room == pytest.approx(train_jax.CALL_MIB - 4 - gitignore_mib)
+    (tmp_path / ".whl").mkdir()
+    (tmp_path / ".whl" / "a.whl").write_bytes(b"\0" * (2 * 2**20))
+    assert train_jax.room_left_mib(tmp_path, margin=1) == pytest.approx(room - 3)
