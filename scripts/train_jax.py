@@ -97,7 +97,11 @@ def room_left_mib(root: Path, carried: tuple[str, ...] = (".whl",), margin: floa
     wheels) and ``margin``; below 0 where nothing fits."""
     import subprocess
 
-    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root, capture_output=True, check=True).stdout.split(b"\0")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=root, capture_output=True)  # fmt: skip
+    if listed.returncode != 0:
+        raise ValueError(f"{root} is not a git checkout (git ls-files failed): give --mib")
+    names = listed.stdout.split(b"\0")
     used = sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
     for folder in carried:
         used += sum(f.stat().st_size for f in (root / folder).rglob("*") if f.is_file())
@@ -281,7 +285,8 @@ def train(args: argparse.Namespace) -> int:
     den = unet.WaveformDenoiser(model, model_cfg, transform="dft")
     log(f"{model.name}: {model.count_params():,} parameters from {args.init}")
     lc, o = tc["loss"], tc["optimizer"]
-    opt = keras.optimizers.Adam(learning_rate=learning_rate(args.lr, args.lr_final, args.decay_steps), beta_1=o["beta_1"], beta_2=o["beta_2"], global_clipnorm=o["clipnorm"])
+    opt = keras.optimizers.Adam(learning_rate=learning_rate(args.lr, args.lr_final, args.decay_steps),
+                                beta_1=o["beta_1"], beta_2=o["beta_2"], global_clipnorm=o["clipnorm"])
     opt.build(model.trainable_variables)
 
     def loss_fn(tv, ntv, noisy, clean, *power, training=True):  # Trainer.compute_loss
@@ -413,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         config = yaml.safe_load(args.config.read_text())
         mib = args.mib
         if mib is None:
-            mib = room_left_mib(Path(__file__).resolve().parents[1])
+            try:
+                mib = room_left_mib(Path(__file__).resolve().parents[1])
+            except (ValueError, OSError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
             if mib < 1:
                 print(f"error: the repository and .whl leave {mib:.1f} MiB of a GPU call's {CALL_MIB:.0f}; "
                       "give --mib for a pack carried otherwise", file=sys.stderr)  # fmt: skip

@@ -147,3 +147,19 @@ def test_room_left_counts_tracked_files_and_wheels(train_jax, tmp_path):
     (tmp_path / ".whl").mkdir()
     (tmp_path / ".whl" / "a.whl").write_bytes(b"\0" * (2 * 2**20))
     assert train_jax.room_left_mib(tmp_path, margin=1) == pytest.approx(room - 3)
+
+
+def test_pack_stops_where_nothing_is_left_of_a_call(train_jax, corpus, tmp_path, capsys, monkeypatch):
+    import yaml
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(corpus, None)))
+    monkeypatch.setattr(train_jax, "room_left_mib", lambda root: 0.4)
+    assert train_jax.main(["pack", str(tmp_path / "config.yaml"), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--mib" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_room_left_outside_a_git_checkout_says_so(train_jax, tmp_path):
+    with pytest.raises(ValueError, match="not a git checkout"):
+        train_jax.room_left_mib(tmp_path)
