@@ -1,10 +1,10 @@
 """Park a training run in the repository, and take it up again on another machine.
 
-A run can outlast a working period (a few hours of a CPU machine, half an hour of a lent
-GPU), and the next period may start on a new machine with nothing but the repository. So
-a run that must go on is *parked*: what continuing needs is written to
-``parked_runs/<experiment>/`` and committed; the next period *unparks* it into an
-experiment folder and goes on with ``train.py ... resume=true``.
+A run can outlast its machine (a few hours of a CPU machine, half an hour of a lent GPU),
+and the next machine may be new, with nothing but the repository. So a run that must go on
+is *parked*: what continuing needs is written to ``parked_runs/<experiment>/`` and
+committed; on the next machine it is *unparked* into an experiment folder and goes on with
+``train.py ... resume=true``.
 
 A parked run holds:
 

@@ -1,7 +1,7 @@
 """Compare training runs' validation curves at equal wall time (model size, recipes).
 
 Each run is ``NAME=PATH`` to its ``metrics.csv``. The ``seconds`` column counts from the start
-of each ``train.py`` call, so a run resumed or unparked in a later working period starts
+of each ``train.py`` call, so a run resumed later or unparked on another machine starts
 counting again; its segments are joined here into cumulative hours (the time between a
 segment's last validation and its stop is not counted: with ``train.max_seconds`` a run
 validates when it stops). Prints, per metric, each run's value at a grid of equal wall times

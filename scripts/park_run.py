@@ -7,7 +7,7 @@
 ``--dest`` parks elsewhere). A run started from a saved model (``train.init_from``) is parked
 as its difference from that model (``--reference``, default ``auto``; ``none`` keeps the
 float32 weights whole). ``unpark`` rebuilds the experiment folder and prints the
-train.py command that continues the run. docs/TRAINING.md, "Runs that outlast a working period".
+train.py command that continues the run. docs/TRAINING.md, "Runs that outlast one machine".
 """
 from __future__ import annotations
 

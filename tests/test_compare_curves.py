@@ -30,7 +30,7 @@ def _write(path: Path, rows: list[tuple[int, float, float]]) -> Path:
 
 
 def test_a_resumed_run_counts_its_segments_together(tmp_path):
-    # two periods: 3,600 s, then a resume whose clock starts again
+    # two runs: 3,600 s, then a resume whose clock starts again
     path = _write(tmp_path / "m.csv", [(200, 1800, 1.0), (400, 3600, 2.0), (600, 1800, 3.0), (800, 3600, 4.0)])
     curve = compare_curves.read_curve(path)
     assert [round(r["hours"], 6) for r in curve] == [0.5, 1.0, 1.5, 2.0]
