@@ -220,6 +220,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and prev.get("noise_print") == _noise_print_label(job)
             and bool(prev.get("classical_check", False)) == job.inference.classical_check
             and float(prev.get("classical_blend", 0.0)) == loading.classical_share(job.inference.classical_blend)
+            and bool(prev.get("share_check", False)) == _share_check(job.inference)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -229,6 +230,12 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
         if not manifest.exists(path) or hashes.get(kind) != manifest.sha256_of(path):
             return False
     return True
+
+
+def _share_check(s: Any) -> bool:
+    """Whether the share check may choose the classical share per file (``inference.classical_blend``
+    null with ``inference.noise_print_check``): records made without it do not match a run with it."""
+    return s.classical_blend is None and bool(s.noise_print_check)
 
 
 def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
@@ -241,7 +248,8 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "input": item.source, "size": None, "sha256": None, "duration": None, "rate": None, "channels": None,
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
         "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
-        "classical_blend": loading.classical_share(s.classical_blend), "noise_print_used": None,
+        "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
+        "classical_share": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
@@ -269,8 +277,8 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
     outputs = manifest.output_names(item.source, s.denoising_strength, job.output_dir, job.root, s.plot, manifest.probe_extension(item.source))
     if matches_previous(item, job, outputs, record["size"], record["sha256"]):
         prev = item.previous or {}
-        for key in ("duration", "rate", "channels", "noise_print_used", "restored_by", "noise_print_notes", "outputs",
-                    "output_sha256", "warnings"):  # fmt: skip
+        for key in ("duration", "rate", "channels", "noise_print_used", "restored_by", "classical_share", "noise_print_notes",
+                    "outputs", "output_sha256", "warnings"):  # fmt: skip
             record[key] = prev.get(key)
         record["status"] = "skipped"
         return
@@ -282,6 +290,8 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
         restorer.tell(told)
         record["noise_print_used"] = told.power is not None or told.classical is not None
         record["restored_by"] = "classical" if told.classical is not None else "model and classical" if restorer.blended else "model"
+        # the classical estimator's share of this file's restoration (the share check's choice, or classical_blend)
+        record["classical_share"] = 1.0 if told.classical is not None else restorer.share if restorer.blended else 0.0
         record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):

@@ -189,12 +189,13 @@ class EvaluateConfig:
     quiet: bool = False
     # Noise prints (docs/RESTORATION_GUIDE.md): with print_seconds > 0 every item comes with that
     # much more of its own noise (never the stretch mixed in), and these systems may be listed:
-    # conditioned_print (with inference.classical_blend's share of LSA told the print, as the
-    # restorer; inference.classical_blend=0 for the model alone), conditioned_auto (no print:
+    # conditioned_print (with inference.classical_blend's share of LSA told the print, 0.25 where
+    # it is null; inference.classical_blend=0 for the model alone), conditioned_auto (no print:
     # each segment's own estimate, as noise_print=none), conditioned_auto_print (no print: the auto
     # print of the whole item, as noise_print=auto, the default, with inference.noise_print_check;
     # on evaluate.reel items), conditioned_checked (the print used where the held-out check finds
-    # it helps; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
+    # it helps, with the share the share check chooses where inference.classical_blend is null,
+    # as the command restores with a given print by default; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
     # lsa_print, noisereduce_print, checked_print (the model or LSA, as inference.classical_check
     # decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
@@ -307,8 +308,10 @@ class InferenceConfig:
     classical_check: bool = False
     # Where a conditioned model is told a given print (a file or START-END; not auto's, whose
     # quiet passages hold programme too): this share (0..1) of the restoration is the classical
-    # Ephraim-Malah LSA estimator's told the same print, the rest the model's. null: 0.25
-    # (loading.CLASSICAL_BLEND); 0: the model alone; 0.5 for noise the model has never met.
+    # Ephraim-Malah LSA estimator's told the same print, the rest the model's. null: chosen per
+    # file by the share check (noise_print.share_check: 0.2-1, on a held-out part of the print)
+    # where noise_print_check is on and the print is long enough, else 0.25 (loading.CLASSICAL_BLEND);
+    # a number: that share for every file; 0: the model alone; 0.5 for noise the model has never met.
     # What it measured: docs/RESTORATION_GUIDE.md, "A share for the classical estimator"
     classical_blend: Optional[float] = None
     # Model folders that restore instead of the checkpoint wherever it would restore without a

@@ -49,7 +49,8 @@ PRINT_SYSTEMS = {
     # no print given: told the auto rule's print of the whole item, as inference.noise_print=auto
     # (a conditioned model's default) restores a file, with the held-out check of inference.noise_print_check
     "conditioned_auto_print": ("conditioned", "auto_print"),
-    # given the print, told it only where the held-out check finds it helps (inference's default)
+    # given the print, told it only where the held-out check finds it helps, with the classical share
+    # the share check chooses where inference.classical_blend is null (inference's default)
     "conditioned_checked": ("conditioned", "held_out"),
     "lsa_print": ("ephraim_malah_lsa", "print"),  # the print as LSA's noise estimate
     "noisereduce_print": ("noisereduce_stationary", "print"),  # noisereduce with y_noise
@@ -153,7 +154,8 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     restores, told the auto rule's estimate from each segment refined by a second pass,
     ``loading.NO_PRINT_PASSES``) or ``'held_out'`` (given the print, told it only where
     :func:`noise_print.held_out_check` finds that it helps, as ``inference.noise_print_check``
-    decides) or ``'auto_print'`` (no print given: told the auto rule's print of the whole item,
+    decides, with the classical share :func:`noise_print.share_check` chooses where
+    ``classical_blend`` is None) or ``'auto_print'`` (no print given: told the auto rule's print of the whole item,
     with the held-out check if ``check``, as ``inference.noise_print=auto`` restores a file,
     ``loading.auto_told``); None for an unconditioned model. ``'checked'``, for any model: given the print,
     the restorer decides as ``inference.classical_check=true`` does (``loading.told_for``,

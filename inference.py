@@ -200,6 +200,8 @@ class Restorer:
     ``classical_blend`` (0..1; None: ``loading.CLASSICAL_BLEND``): where a conditioned model is
     told a given print (a file, a range, an array; not auto's), that share of the restoration
     is the classical Ephraim-Malah LSA estimator's told the same print (``inference.classical_blend``).
+    With None, where the checks run on a given print (``loading.told_for``), the share check
+    chooses the share for each file instead (``noise_print.share_check``; :attr:`share`).
     """
 
     def __init__(
@@ -218,6 +220,10 @@ class Restorer:
         self.model, self.strength = model, _checked_strength(strength)
         # the classical estimator's share where a conditioned model is told a given print
         self.classical_blend = classical_share(classical_blend)
+        # null: where a check runs on a given print, the share check chooses the share per file
+        self.choose_share = classical_blend is None
+        # the share chosen for what follows (Told.share); None: classical_blend
+        self.told_share: float | None = None
         batch_segments = default_batch_segments() if batch_segments is None else int(batch_segments)
         if batch_segments < 1:
             raise ValueError(f"batch_segments: must be at least 1, got {batch_segments}")
@@ -285,15 +291,15 @@ class Restorer:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
         the classical estimator); afterwards all are as they were."""
-        saved = self.noise_power, self.strength, self.classical_print, self.blend_print
+        saved = self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
             if power is not _KEEP:
-                self.noise_power, self.classical_print, self.blend_print = power, None, None
+                self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
             yield
         finally:
-            self.noise_power, self.strength, self.classical_print, self.blend_print = saved
+            self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
@@ -341,10 +347,12 @@ class Restorer:
 
     def tell(self, told: Told) -> None:
         """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
-        with the model, told ``told.power`` (with :attr:`classical_blend` of the classical
-        estimator told ``told.blend_print``), or with the classical estimator told ``told.classical``."""
+        with the model, told ``told.power`` (with :attr:`share` of the classical estimator told
+        ``told.blend_print``: ``told.share`` where the share check chose one, else
+        :attr:`classical_blend`), or with the classical estimator told ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
         self.blend_print = told.blend_print if told.power is not None else None
+        self.told_share = told.share if self.blend_print is not None else None
 
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
@@ -358,6 +366,7 @@ class Restorer:
         model and ``noise_print.NoisePrintError`` for a print too short or silent."""
         import noise_print
 
+        self.told_share = None
         if print_audio is None:
             self.noise_power = self.blend_print = None
             return
@@ -372,10 +381,16 @@ class Restorer:
     # ---------------------------------------------------------------- arrays
 
     @property
+    def share(self) -> float:
+        """The classical estimator's share for what follows, where it is :attr:`blended`: the
+        share check's choice for the file (:attr:`told_share`), else :attr:`classical_blend`."""
+        return self.classical_blend if self.told_share is None else self.told_share
+
+    @property
     def blended(self) -> bool:
-        """Whether what follows is restored with :attr:`classical_blend` of the classical
-        estimator: there is a share, and the model is told a given print."""
-        return self.classical_blend > 0.0 and self.noise_power is not None and self.blend_print is not None
+        """Whether what follows is restored with :attr:`share` of the classical estimator: there
+        is a share, and the model is told a given print."""
+        return self.share > 0.0 and self.noise_power is not None and self.blend_print is not None
 
     @property
     def without_print(self) -> bool:
@@ -392,7 +407,7 @@ class Restorer:
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
                 if self.blended:
-                    fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.classical_blend)
+                    fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -638,8 +653,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         failures.append(str(exc))
         return False
     if restorer.blended:
-        info.append(f"{item.source.name}: restored {1 - restorer.classical_blend:.0%} by the model, "
-                    f"{restorer.classical_blend:.0%} by the classical estimator told the same print (inference.classical_blend)")  # fmt: skip
+        how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
+        info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
+                    f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

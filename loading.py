@@ -316,6 +316,9 @@ class Told:
     # the given print (a file or a range, never auto) the model is told, for the classical share
     # of inference.classical_blend; None with power None, or where the print was found by auto
     blend_print: np.ndarray | None = None
+    # the classical share the share check chose for this file (noise_print.share_check); None:
+    # the restorer's own (inference.classical_blend, or CLASSICAL_BLEND where it is null)
+    share: float | None = None
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -388,14 +391,19 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
         why = "noise_print_check=false" if not check else "too short to hold part of them out for the check"
         warns.append(f"{source}: auto's quietest {seconds:.1f} s lie only {contrast:.1f} dB below the median level and may "
                      f"hold programme; the model is told them unchecked ({why})")  # fmt: skip
-    told, lines = told_for(restorer, recording, audio, check, classical, source.name)
+    told, lines = told_for(restorer, recording, audio, check, classical, source.name, blend=False)
     return Told(power=told.power, classical=told.classical), info + lines, warns
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,
-             name: str) -> tuple[Told, list[str]]:  # fmt: skip
+             name: str, blend: bool = True) -> tuple[Told, list[str]]:  # fmt: skip
     """What to tell ``restorer`` for a recording (mono, model rate; None: no check can run) with
-    the usable print ``print_audio``, by the checks asked for; and info lines (``name``: the file)."""
+    the usable print ``print_audio``, by the checks asked for; and info lines (``name``: the file).
+
+    With ``check`` and ``blend`` (a given print, not auto's), where the restorer chooses its
+    classical share (``Restorer.choose_share``: ``inference.classical_blend`` null),
+    :func:`noise_print.share_check` chooses the share for this file; the held-out check then
+    tests the print as it will be used, with that share (or ``classical_blend``) of LSA."""
     import baselines
     import noise_print
 
@@ -403,26 +411,41 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     info: list[str] = []
     statistics = getattr(restorer, "print_statistics", "mean")
     power = noise_print.noise_power(print_audio, n_fft, hop, statistics) if restorer.conditioned else None
+
+    def lsa(mix: np.ndarray, fit: np.ndarray) -> np.ndarray:
+        return baselines.ephraim_malah_lsa(mix, rate, noise_print=fit)
+
+    share = None  # the share check's choice
     if power is not None and recording is not None and check:
+        # the share a given print carries; the held-out check tests the restoration made with it
+        used = getattr(restorer, "classical_blend", 0.0) if blend else 0.0
+        chosen = None
+        if blend and getattr(restorer, "choose_share", False):
+            chosen = noise_print.share_check(restorer.restore_told, lsa, recording, print_audio, rate, used, n_fft, hop,
+                                             statistics)  # fmt: skip
+            if chosen is not None:  # None: too short to hold part out, as the held-out check says below
+                share = used = chosen.share
         result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
-                                            statistics=statistics)  # fmt: skip
+                                            statistics=statistics, classical=lsa, share=used)  # fmt: skip
         if result is None:
             info.append(f"{name}: the print is too short to hold part of it out; used unchecked")
         else:
             info.append(f"{name}: {result.describe()}")
             if not result.use_print:
                 power = None
+        if chosen is not None and power is not None:
+            info.append(f"{name}: {chosen.describe()}")
     if classical and recording is not None:
-        choice = noise_print.classical_check(
-            lambda mix: restorer.restore_told(mix, power),
-            lambda mix, fit: baselines.ephraim_malah_lsa(mix, rate, noise_print=fit), recording, print_audio, rate)  # fmt: skip
+        choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power), lsa, recording, print_audio, rate)
         if choice is None:
             info.append(f"{name}: the print is too short to hold part of it out; the model restores this file")
         else:
             info.append(f"{name}: {choice.describe()}")
             if choice.use_classical:
                 return Told(classical=np.asarray(print_audio, dtype=np.float32)), info
-    return Told(power=power, blend_print=None if power is None else np.asarray(print_audio, dtype=np.float32)), info
+    if power is None:
+        return Told(), info
+    return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,

@@ -26,12 +26,17 @@ the file is restored by whichever scores higher there. The reference is syntheti
 recording, because at low input SNR the recording's loudest passage is mostly noise, and a
 system that removes it is then scored down (measured: docs/EXPERIMENTS.md, 2026-11-25).
 
+A print given to a conditioned model carries a share of that estimator's restoration
+(``inference.classical_blend``); where the option is null, :func:`share_check` chooses the
+share for the file on the same kind of held-out mix, and the held-out check then tests the
+print with that share in the restoration with it.
+
 Pure numpy (and soundfile for reading a range): used by the data pipeline (training),
 inference and evaluation alike.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -334,6 +339,7 @@ class CheckResult:
 
     with_print: float
     without_print: float
+    share: float = 0.0  # the classical estimator's share in the restoration with the print
 
     @property
     def use_print(self) -> bool:
@@ -341,13 +347,16 @@ class CheckResult:
 
     def describe(self) -> str:
         verdict = "the print is used" if self.use_print else "the print does not help here: restoring without it"
-        return (f"held-out check: {self.with_print:.2f} dB SI-SDR with the print, {self.without_print:.2f} dB "
+        how = f" ({self.share:.0%} classical LSA with it)" if self.share > 0 else ""
+        return (f"held-out check: {self.with_print:.2f} dB SI-SDR with the print{how}, {self.without_print:.2f} dB "
                 f"without; {verdict}")  # fmt: skip
 
 
 def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray], recording: np.ndarray,
                    print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
-                   reference: str | None = None, statistics: str = "mean") -> CheckResult | None:  # fmt: skip
+                   reference: str | None = None, statistics: str = "mean",
+                   classical: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                   share: float = 0.0) -> CheckResult | None:  # fmt: skip
     """Does the print help this model on this recording?
 
     The last ``CHECK_HELD_OUT`` of ``print_audio`` is held out and mixed into a programme:
@@ -357,8 +366,10 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power)``
     restores the mix with the power of the rest of the print (scaled as the held-out part was)
     and with None (no print); ``statistics`` says what the model is told of the noise
-    (:func:`describe_noise`). Returns None when the print is too short to hold out
-    ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
+    (:func:`describe_noise`). With ``classical`` and a ``share`` > 0, the restoration with the
+    print is the one the restorer makes with a given print: ``share`` of it is
+    ``classical(mix, print)``'s (told the rest of the print), the rest the model's. Returns None
+    when the print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
     """
     reference = reference or CHECK_REFERENCE
     if reference not in CHECK_REFERENCES:
@@ -373,9 +384,13 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
         return None
     mix, fit = mixed
     power = noise_power(fit, n_fft, hop, statistics)
-    with_print = metrics.si_sdr(restore(mix, power), programme)
+    restored = np.asarray(restore(mix, power), dtype=np.float64)
+    share = float(share) if classical is not None else 0.0
+    if share > 0:
+        restored = (1.0 - share) * restored + share * np.asarray(classical(mix, fit), dtype=np.float64)
+    with_print = metrics.si_sdr(restored, programme)
     without = metrics.si_sdr(restore(mix, None), programme)
-    return CheckResult(float(with_print), float(without))
+    return CheckResult(float(with_print), float(without), share)
 
 
 def can_hold_out(samples: int, sample_rate: int) -> bool:
@@ -450,6 +465,20 @@ class ClassicalResult:
                 f"{self.model:.2f} dB SI-SDR, classical LSA with the print {self.classical:.2f} dB; {verdict}")
 
 
+def reference_mix(recording: np.ndarray, print_audio: np.ndarray,
+                  sample_rate: int) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:  # fmt: skip
+    """The test of :func:`classical_check` and :func:`share_check`: ``(programme, snr_db, mix, fit)``,
+    :func:`reference_programme` with the held-out part of ``print_audio`` mixed in at the
+    recording's :func:`estimated_snr_db`, and the rest of the print (:func:`held_out_mix`); None
+    where the print is too short to split."""
+    programme = reference_programme(sample_rate)
+    snr = estimated_snr_db(recording, print_audio)
+    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
+    if mixed is None:
+        return None
+    return (programme, snr, *mixed)
+
+
 def classical_check(restore_model: Callable[[np.ndarray], np.ndarray],
                     restore_classical: Callable[[np.ndarray, np.ndarray], np.ndarray], recording: np.ndarray,
                     print_audio: np.ndarray, sample_rate: int) -> ClassicalResult | None:  # fmt: skip
@@ -461,12 +490,70 @@ def classical_check(restore_model: Callable[[np.ndarray], np.ndarray],
     was) restore it, and each is scored against the programme. None when the print is too
     short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
     """
-    programme = reference_programme(sample_rate)
-    snr = estimated_snr_db(recording, print_audio)
-    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
+    mixed = reference_mix(recording, print_audio, sample_rate)
     if mixed is None:
         return None
-    mix, fit = mixed
+    programme, snr, mix, fit = mixed
     model = metrics.si_sdr(restore_model(mix), programme)
     classical = metrics.si_sdr(restore_classical(mix, fit), programme)
     return ClassicalResult(float(model), float(classical), snr)
+
+
+# The classical shares the share check tries (inference.classical_blend null with a given print):
+# from SHARE_FLOOR to 1 in steps of 0.05. Never less than SHARE_FLOOR: the check's programme is
+# not the recording's, and on items where the model alone fails (film crackle at 0 dB input) it
+# chose shares near 0 that lost up to 5 dB; with the floor the largest loss was 1.1 dB
+# (docs/EXPERIMENTS.md, "2026-11-27: the classical share chosen per file")
+SHARE_FLOOR = 0.2
+SHARE_GRID = tuple(round(0.05 * k, 2) for k in range(int(round(SHARE_FLOOR / 0.05)), 21))
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """The share check's choice of the classical estimator's share, with its SI-SDR (dB) and
+    that of ``default`` (the fixed share it replaces), on the held-out mix."""
+
+    share: float
+    score: float
+    default: float
+    default_score: float
+    snr_db: float
+
+    def describe(self) -> str:
+        return (f"share check (held-out print at {self.snr_db:.1f} dB SNR in a reference programme): "
+                f"{self.share:.0%} classical LSA with the print, {self.score:.2f} dB SI-SDR "
+                f"({self.default:.0%}: {self.default_score:.2f} dB)")  # fmt: skip
+
+
+def share_check(restore_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                restore_classical: Callable[[np.ndarray, np.ndarray], np.ndarray], recording: np.ndarray,
+                print_audio: np.ndarray, sample_rate: int, default: float, n_fft: int = 2048, hop: int = 512,
+                statistics: str = "mean", grid: Sequence[float] = SHARE_GRID) -> ShareResult | None:  # fmt: skip
+    """Which share of the classical estimator, mixed with the conditioned model told the print,
+    restores this noise best?
+
+    As :func:`classical_check`, the last ``CHECK_HELD_OUT`` of ``print_audio`` is mixed into
+    :func:`reference_programme` at the recording's :func:`estimated_snr_db` (the recording's
+    loudest passage, :func:`held_out_check`'s reference, holds its own noise, and at low input
+    SNR chose shares that lost up to 2 dB on the synthetic families: docs/EXPERIMENTS.md,
+    "2026-11-27: the classical share chosen per file"). ``restore_model(mix, power)`` (told the
+    power of the rest of the print, scaled as the held-out part was) and
+    ``restore_classical(mix, print)`` (told that rest) restore it once each; every share of
+    ``grid`` (:data:`SHARE_GRID`: :data:`SHARE_FLOOR` to 1) mixes the two and is scored against
+    the programme, the highest kept (ties: the one nearest ``default``). None when the print is too short to hold out
+    ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
+    """
+    mixed = reference_mix(recording, print_audio, sample_rate)
+    if mixed is None:
+        return None
+    programme, snr, mix, fit = mixed
+    n = len(programme)
+    ours = np.asarray(restore_model(mix, noise_power(fit, n_fft, hop, statistics)), dtype=np.float64)[:n]
+    theirs = np.asarray(restore_classical(mix, fit), dtype=np.float64)[:n]
+
+    def score(share: float) -> float:
+        return float(metrics.si_sdr((1.0 - share) * ours + share * theirs, programme))
+
+    scores = {float(share): score(float(share)) for share in grid}
+    best = max(scores, key=lambda s: (round(scores[s], 6), -abs(s - default)))
+    return ShareResult(best, scores[best], default, score(default), snr)

@@ -370,9 +370,9 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert record["status"] == "restored", record
     # a one-second print is too short to hold a part out for the check: told to the model unchecked
     assert record["noise_print"] == "0-1" and record["noise_print_used"] is True
-    # a given print: by default a quarter of the restoration is the classical estimator's (loading.CLASSICAL_BLEND)
+    # a given print too short for the share check: a quarter of the restoration is the classical estimator's (loading.CLASSICAL_BLEND)
     assert record["classical_check"] is False and record["restored_by"] == "model and classical"
-    assert record["classical_blend"] == 0.25
+    assert record["classical_blend"] == 0.25 and record["classical_share"] == 0.25 and record["share_check"] is True
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -387,7 +387,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     item = archive.Item(str(source), previous=record)
     blended = archive.restore_item(item, archive.LazyRestorer(job), job)
     assert blended["status"] == "restored" and blended["classical_blend"] == 0.0, blended
-    assert blended["restored_by"] == "model"
+    assert blended["restored_by"] == "model" and blended["classical_share"] == 0.0 and blended["share_check"] is False
     reference = tmp_path / "reference" / Path(record["outputs"]["denoised"]).name
     assert Path(blended["outputs"]["denoised"]).read_bytes() != reference.read_bytes()
 

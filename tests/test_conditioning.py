@@ -351,7 +351,8 @@ def test_the_python_api_runs_the_checks_of_the_command_line(tiny_checkpoint, con
     with pytest.raises(ValueError, match="needs a noise print"):
         restorer.restore(stereo, SR, classical_check=True)
     # a conditioned model's held-out check: the print used or not, as noise_print.held_out_check decides
-    conditioned = inference.Restorer.from_pretrained(conditioned_checkpoint, batch_segments=1)
+    # (a fixed classical share: the share check's choice has its own test)
+    conditioned = inference.Restorer.from_pretrained(conditioned_checkpoint, batch_segments=1, classical_blend=0.25)
     checked = conditioned.restore(clean + noise, SR, noise_print=heard, noise_print_check=True)
     (line,) = conditioned.decisions
     assert line.startswith("audio: held-out check: ")
@@ -535,16 +536,21 @@ def test_model_code_calls_no_tensorflow_so_it_builds_under_jax():
 
 
 def test_evaluate_conditioned_checked_restores_as_the_held_out_check_decides(conditioned_checkpoint):
+    import baselines
     import evaluate
     import noise_print
 
     noisy = _programme(4.0) + (0.02 * np.random.default_rng(3).standard_normal(4 * SR)).astype(np.float32)
     heard = (0.02 * np.random.default_rng(4).standard_normal(3 * SR)).astype(np.float32)
-    checked = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="held_out")
-    told = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="print")
+    # a fixed classical share, which the check tests the print with (the share check has its own test)
+    checked = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="held_out", classical_blend=0.25)
+    told = evaluate.model_system(conditioned_checkpoint, 5.0, 0.5, told="print", classical_blend=0.25)
     model, cfg = inference.load_model(conditioned_checkpoint)
     restorer = inference.Restorer(model, cfg, 1.0, 5.0, 0.5, batch_segments=1)
-    decision = noise_print.held_out_check(restorer.restore_told, noisy, heard, SR, restorer.n_fft, restorer.hop_length)
+    decision = noise_print.held_out_check(restorer.restore_told, noisy, heard, SR, restorer.n_fft, restorer.hop_length,
+                                          classical=lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit),
+                                          share=0.25)  # fmt: skip
+    assert decision.share == 0.25
     assert decision is not None
     untold = restorer.denoise_array(noisy, SR)
     with_print = told(noisy, heard, SR)
@@ -786,6 +792,75 @@ def test_auto_prints_carry_no_classical_share_and_given_ones_do(tmp_path, condit
         told, _, _ = loading.file_noise_power(restorer, spec, src, None, check=False)
         assert (told.blend_print is not None) is blended, value
         assert (told.power is not None) is (value != "none"), value
+
+
+def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_path, conditioned_checkpoint, monkeypatch,
+                                                                          capsys, caplog):  # fmt: skip
+    import baselines
+    import evaluate
+    import loading
+
+    # the untrained model may not help with the print: the held-out check is told it does
+    checked_shares = []
+
+    def held_out_check(*args, **kwargs):
+        checked_shares.append(kwargs["share"])
+        return noise_print.CheckResult(1.0, 0.0, kwargs["share"])
+
+    monkeypatch.setattr(noise_print, "held_out_check", held_out_check)
+    audio = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(15).standard_normal(5 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(16).standard_normal(3 * SR)).astype(np.float32)
+    chooses = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5)
+    assert chooses.choose_share and chooses.classical_blend == loading.CLASSICAL_BLEND
+    expected = noise_print.share_check(chooses.restore_told, lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit),
+                                       audio, hiss, SR, 0.25, chooses.n_fft, chooses.hop_length)  # fmt: skip
+    assert expected.share != chooses.classical_blend  # a choice, not the default (the untrained model: all LSA)
+    told, lines = loading.told_for(chooses, audio, hiss, True, False, "reel.wav")
+    assert told.share == expected.share and told.blend_print is not None
+    # the held-out check tested the print with the share it carries, and both lines say so
+    assert checked_shares == [expected.share] and lines[0].startswith("reel.wav: held-out check")
+    assert lines[1] == f"reel.wav: {expected.describe()}" and len(lines) == 2
+    chooses.tell(told)
+    assert chooses.share == expected.share and chooses.blended == (expected.share > 0)
+    fixed = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5,
+                                               classical_blend=expected.share)  # fmt: skip
+    fixed.set_noise_print(hiss, SR)
+    np.testing.assert_allclose(chooses.denoise_array(audio, SR), fixed.denoise_array(audio, SR), atol=2e-5)
+    # the same through restore(), and evaluate.py's conditioned_checked system
+    np.testing.assert_allclose(chooses.restore(audio, SR, noise_print=hiss, noise_print_check=True),
+                               fixed.denoise_array(audio, SR), atol=2e-5)  # fmt: skip
+    assert any(line.startswith("audio: share check") for line in chooses.decisions)
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="held_out")
+    np.testing.assert_allclose(system(audio, hiss, SR), fixed.denoise_array(audio, SR), atol=2e-5)
+    # a share asked for is kept; auto's print carries none; no check, no choice; too short a print keeps the default
+    assert not fixed.choose_share
+    told, lines = loading.told_for(fixed, audio, hiss, True, False, "reel.wav")
+    assert told.share is None and not any("share check" in line for line in lines)
+    assert checked_shares[-1] == expected.share  # a share asked for: the check tests the print with it
+    told, lines = loading.told_for(fixed, audio, hiss, True, False, "reel.wav", blend=False)
+    assert checked_shares[-1] == 0.0 and told.share is None  # auto's print (blend=False) carries no share
+    assert loading.told_for(chooses, audio, hiss, True, False, "reel.wav", blend=False)[0].share is None
+    assert loading.told_for(chooses, audio, hiss, False, False, "reel.wav")[0].share is None
+    monkeypatch.undo()  # the held-out check's own line says the print is too short
+    told, lines = loading.told_for(chooses, audio, hiss[: int(1.2 * SR)], True, False, "reel.wav")
+    assert told.share is None and told.blend_print is not None and lines == ["reel.wav: the print is too short to hold part of it out; used unchecked"]
+    monkeypatch.setattr(noise_print, "held_out_check", held_out_check)
+    chooses.set_noise_print(hiss, SR)  # a print set directly: the restorer's own share
+    assert chooses.told_share is None and chooses.share == 0.25
+    # the command line says what it chose
+    src, heard = tmp_path / "reel.wav", tmp_path / "print.wav"
+    sf.write(src, audio, SR, subtype="FLOAT")
+    sf.write(heard, hiss, SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard), precision="float32",
+                     segment_seconds=2.0, overlap_seconds=0.5, quiet=False)  # fmt: skip
+    assert code == 0, err
+    assert f"reel.wav: {expected.describe()}" in caplog.text
+    if expected.share > 0:
+        assert (f"reel.wav: restored {1 - expected.share:.0%} by the model, {expected.share:.0%} by the classical estimator "
+                "told the same print (the share check)") in caplog.text  # fmt: skip
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    np.testing.assert_allclose(restored, fixed.denoise_array(audio, SR), atol=2e-5)
 
 
 def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint,

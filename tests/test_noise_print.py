@@ -196,6 +196,64 @@ def test_held_out_check_uses_the_print_only_when_it_helps(reference):
     assert noise_print.held_out_check(subtraction, recording, hiss(1.2), SR, reference=reference) is None  # too short to split
 
 
+# the model perfect: the floor, never the model alone
+@pytest.mark.parametrize("model_error, classical_error, share", [(1.0, -1.0, 0.5), (-1.0, 3.0, 0.25), (0.0, 1.0, noise_print.SHARE_FLOOR)])
+def test_share_check_keeps_the_classical_share_that_restores_the_held_out_mix_best(model_error, classical_error, share):
+    # each restorer leaves a multiple of the held-out noise in; the mix of the two that cancels it wins
+    t = np.arange(6 * SR) / SR
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
+    heard = hiss(4.0, 0.02, seed=3)
+    programme = noise_print.reference_programme(SR).astype(np.float64)
+    told = []
+
+    def model(mix, power):
+        told.append(power)
+        return programme + model_error * (mix - programme)
+
+    def classical(mix, fit):
+        told.append(fit)
+        return programme + classical_error * (mix - programme)
+
+    result = noise_print.share_check(model, classical, recording, heard, SR, default=0.25)
+    assert result is not None and result.share == share and result.share in noise_print.SHARE_GRID
+    assert min(noise_print.SHARE_GRID) == noise_print.SHARE_FLOOR and max(noise_print.SHARE_GRID) == 1.0
+    assert result.snr_db == pytest.approx(noise_print.estimated_snr_db(recording, heard))
+    assert result.score >= result.default_score and result.default == 0.25
+    if share != 0.25:
+        assert result.score > result.default_score + 1
+    # the model was told the power of the rest of the print, the classical estimator that rest
+    cut = int(len(heard) * (1 - noise_print.CHECK_HELD_OUT))
+    assert told[0].shape == noise_print.noise_power(heard[:cut]).shape and len(told[1]) == cut
+    assert f"{share:.0%} classical LSA with the print" in result.describe()
+    assert noise_print.share_check(model, classical, recording, hiss(1.2), SR, default=0.25) is None  # too short to split
+
+
+def test_share_check_breaks_ties_toward_the_default_share():
+    recording, heard = hiss(6.0, 0.02, seed=7), hiss(4.0, 0.02, seed=3)
+    same = lambda mix, _: mix  # noqa: E731  (both restorers alike: every share scores the same)
+    for default in (0.25, 0.6):
+        assert noise_print.share_check(same, same, recording, heard, SR, default=default).share == default
+
+
+def test_held_out_check_tests_the_print_with_the_classical_share_it_will_carry():
+    t = np.arange(6 * SR) / SR
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
+    programme = noise_print.loudest_passage(recording, int(noise_print.CHECK_PROGRAMME_SECONDS * SR)).astype(np.float64)
+
+    def model(mix, power):  # told the print it doubles the noise; untold it leaves the mix
+        return mix if power is None else programme + 2.0 * (mix - programme)
+
+    def classical(mix, fit):  # the opposite error: half of each cancels
+        return programme - 2.0 * (mix - programme)
+
+    alone = noise_print.held_out_check(model, recording, hiss(4.0, 0.02), SR, classical=classical, share=0.0)
+    assert not alone.use_print and alone.share == 0.0 and "classical LSA" not in alone.describe()
+    assert noise_print.held_out_check(model, recording, hiss(4.0, 0.02), SR, share=0.5) == alone  # no estimator, no share
+    mixed = noise_print.held_out_check(model, recording, hiss(4.0, 0.02), SR, classical=classical, share=0.5)
+    assert mixed.use_print and mixed.with_print > alone.with_print + 20 and mixed.without_print == alone.without_print
+    assert "with the print (50% classical LSA with it)" in mixed.describe()
+
+
 def test_held_out_check_refuses_an_unknown_reference():
     with pytest.raises(ValueError, match="reference must be one of"):
         noise_print.held_out_check(_spectral_subtraction, hiss(4.0), hiss(4.0), SR, reference="loudest")
