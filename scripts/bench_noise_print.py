@@ -8,7 +8,10 @@ warm-up run, ``--repeats`` times, and prints the median wall time of each and it
 also ``none`` restored by the mean of those models (``inference.no_print_models``). With
 ``--classical-blend S ...`` also the file print restored without the held-out check (which may
 refuse the print, and then no share applies) with each of those shares for the classical
-estimator (``inference.classical_blend``). Run it on an otherwise idle machine.
+estimator (``inference.classical_blend``). With ``--share-check`` also the share check alone
+(``noise_print.share_check``, which chooses the share per file where ``classical_blend`` is
+null), timed on the same recording and print, beside the one-pass restoration with the print.
+Run it on an otherwise idle machine.
 """
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ def main() -> None:
                         help="also time noise_print=none restored by the mean of these model folders")  # fmt: skip
     parser.add_argument("--classical-blend", nargs="+", type=float, default=[], metavar="SHARE",
                         help="also time the file print with these shares for the classical estimator")  # fmt: skip
+    parser.add_argument("--share-check", action="store_true",
+                        help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
     import configs
     import inference
@@ -87,6 +92,30 @@ def main() -> None:
     print("|---|---|---|")
     for name, seconds in times.items():
         print(f"| {name} | {seconds:.2f} | {seconds / times['none'] - 1:+.1%} |")
+    if args.share_check:
+        seconds, share = time_share_check(args.checkpoint, audio, heard, args.repeats)
+        base = times.get("file (5 s), no check, classical_blend=0.25")
+        against = f", {seconds / base:.1%} of the file's one-pass restoration with the share" if base else ""
+        print(f"share check alone: {seconds:.2f} s (median of {args.repeats}; chose {share:.0%}){against}")
+
+
+def time_share_check(checkpoint: str, audio: np.ndarray, heard: np.ndarray, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``noise_print.share_check`` as the restorer runs it (after a warm-up), and its choice."""
+    import baselines
+    import inference
+    import noise_print
+
+    restorer = inference.Restorer.from_pretrained(checkpoint)
+    runs, share = [], 0.0
+    for k in range(repeats + 1):
+        start = time.perf_counter()
+        result = noise_print.share_check(
+            restorer.restore_told, lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit), audio, heard, SR,
+            restorer.classical_blend, restorer.n_fft, restorer.hop_length, restorer.print_statistics)  # fmt: skip
+        if k:
+            runs.append(time.perf_counter() - start)
+        share = result.share if result is not None else restorer.classical_blend
+    return statistics.median(runs), share
 
 
 if __name__ == "__main__":
