@@ -556,4 +556,4 @@ def share_check(restore_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
     scores = {float(share): score(float(share)) for share in grid}
     best = max(scores, key=lambda s: (round(scores[s], 6), -abs(s - default)))
-    return ShareResult(best, scores[best], default, score(default), snr)
+    return ShareResult(best, scores[best], default, scores[default] if default in scores else score(default), snr)
