@@ -129,6 +129,9 @@ def restoring_settings(cfg: Mapping, archive: ArchiveSettings) -> inference.Infe
     if settings.no_print_models:  # the manifest names one model's weights; others it cannot name
         raise UsageError("inference.no_print_models: archive.py restores with one model (its manifest records that "
                          "model's weights); restore with inference.py to use others without a print")  # fmt: skip
+    if settings.print_models:
+        raise UsageError("inference.print_models: archive.py restores with one model (its manifest records that "
+                         "model's weights); restore with inference.py to average others told the print")  # fmt: skip
     return settings
 
 

@@ -195,7 +195,8 @@ class EvaluateConfig:
     # print of the whole item, as noise_print=auto, the default, with inference.noise_print_check;
     # on evaluate.reel items), conditioned_checked (the print used where the held-out check finds
     # it helps, with the share the share check chooses where inference.classical_blend is null,
-    # as the command restores with a given print by default; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd),
+    # as the command restores with a given print by default; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd,
+    # and are the mean of it and inference.print_models where that lists others),
     # lsa_print, noisereduce_print, checked_print (the model or LSA, as inference.classical_check
     # decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
@@ -321,6 +322,14 @@ class InferenceConfig:
     # own estimate from each segment. [] (default): the checkpoint restores alone. What it
     # measured: docs/RESTORATION_GUIDE.md, "Without a print: other models, averaged"
     no_print_models: List[str] = field(default_factory=list)
+    # Conditioned model folders that join a conditioned checkpoint told a given print (a file or
+    # START-END; never auto's, never without a print): each told the same print, the mean of all
+    # restores, and the classical share applies to that mean. With noise_print_check (default)
+    # they join a file only where the print-models check finds the mean better on the held-out
+    # part of the print (a print too short for it: the checkpoint alone); without it, always.
+    # [] (default): the checkpoint alone. Each model adds its restoring time. What it measured
+    # (not recommended yet): docs/RESTORATION_GUIDE.md, "Told a print: other models, averaged"
+    print_models: List[str] = field(default_factory=list)
 
 
 SCHEMAS["inference"] = InferenceConfig
@@ -335,7 +344,7 @@ class AppConfig:
     overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check,
     classical_blend, plot_seconds (the spectrograms show the first this many seconds),
     denoising_strength (the slider's starting value), noise_print (auto, none or START-END),
-    classical_check (the noise-print section's start) and no_print_models.
+    classical_check (the noise-print section's start), no_print_models and print_models.
     """
 
     # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)

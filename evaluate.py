@@ -146,7 +146,8 @@ def draw_reel(corpus: Any, category: int, num_samples: int, rng: np.random.Gener
 
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
                  told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
-                 classical_blend: float | None = None, check: bool = True) -> Callable:  # fmt: skip
+                 classical_blend: float | None = None, check: bool = True,
+                 print_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -164,18 +165,21 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     restore without a print (``told`` None or ``'auto'``), the mean of theirs restores instead.
     ``classical_blend`` (``inference.classical_blend``; None: the restorer's default): told the
     print, that share of the restoration is the classical estimator's told the same print.
+    ``print_models`` (conditioned model folders, ``inference.print_models``): their restorations,
+    each told the same print, are averaged with the conditioned model's own.
     """
     import inference
     import loading
 
     model, mcfg = inference.load_model(checkpoint)
     others = loading.load_no_print_models(no_print_models, mcfg, checkpoint=checkpoint, model=model)
+    joined = loading.load_print_models(print_models, mcfg, checkpoint=checkpoint, model=model)
     conditioned = mcfg.get("conditioning", "none") != "none"
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others,
-                                  classical_blend=classical_blend)  # fmt: skip
+                                  classical_blend=classical_blend, print_models=joined)  # fmt: skip
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -500,7 +504,8 @@ def run(cfg: DictConfig, command: str) -> int:
                     raise ValueError(f"evaluate.systems: {name} needs evaluate.conditioned_checkpoint (a conditioned model)")
                 systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how,
                                              classical_blend=cfg.inference.get("classical_blend"),
-                                             check=bool(cfg.inference.noise_print_check))  # fmt: skip
+                                             check=bool(cfg.inference.noise_print_check),
+                                             print_models=[repo_path(str(f)) for f in cfg.inference.get("print_models") or []])  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")

@@ -45,8 +45,11 @@ without it; an input is never written over), ``denoising_strength``, ``segment_s
 BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_seconds``),
 ``quiet`` (no progress bars or info lines), ``verbose`` (device, model, segmentation),
 ``allow_truncated``, the noise print's ``noise_print``, ``noise_print_check`` and
-``classical_check`` and ``classical_blend``, and ``no_print_models`` (model folders whose
-mean restoration replaces the checkpoint's where it would restore without a print). The path options are taken
+``classical_check`` and ``classical_blend``, ``no_print_models`` (model folders whose
+mean restoration replaces the checkpoint's where it would restore without a print) and
+``print_models`` (conditioned model folders whose restorations, told the same given print,
+are averaged with a conditioned checkpoint's own where the print-models check finds that it
+helps). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
@@ -93,7 +96,8 @@ from loading import (  # noqa: E402
     classical_share,
     file_noise_power,
 )
-from loading import load_model, load_no_print_models, model_noise_function, print_spec, resolve_precision  # noqa: E402
+from loading import (load_model, load_no_print_models, load_print_models, model_noise_function, print_spec,  # noqa: E402
+                     resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -116,6 +120,7 @@ class InferenceSettings(configs.InferenceConfig):
     output_dir: Path | None = None
     checkpoint: Path = DEFAULT_CHECKPOINT
     no_print_models: list[Path] = field(default_factory=list)
+    print_models: list[Path] = field(default_factory=list)
 
 
 def settings_from_config(cfg: Mapping) -> InferenceSettings:
@@ -141,6 +146,7 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         "output_dir": Path(group.output_dir).expanduser() if group.output_dir else None,
         "checkpoint": Path(group.checkpoint).expanduser() if group.checkpoint else DEFAULT_CHECKPOINT,
         "no_print_models": [Path(str(folder)).expanduser() for folder in group.no_print_models],
+        "print_models": [Path(str(folder)).expanduser() for folder in group.print_models],
     })  # fmt: skip
     if s.batch_segments is not None and s.batch_segments < 1:
         raise UsageError(f"inference.batch_segments: must be at least 1, got {s.batch_segments}")
@@ -197,6 +203,11 @@ class Restorer:
     ``no_print_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``):
     where the model would restore without a print, the mean of their restorations replaces
     its own (``inference.no_print_models``; a pair of the model itself includes it).
+    ``print_models`` (loaded ``(model, config)`` pairs of conditioned models,
+    ``loading.load_print_models``): where they join (:attr:`joined`: a print given to
+    :meth:`set_noise_print`, or one the print-models check in ``loading.told_for`` found them to
+    help), the mean of the model's restoration and theirs, each told the same print, restores
+    (``inference.print_models``); the classical share applies to the mean.
     ``classical_blend`` (0..1; None: ``loading.CLASSICAL_BLEND``): where a conditioned model is
     told a given print (a file, a range, an array; not auto's), that share of the restoration
     is the classical Ephraim-Malah LSA estimator's told the same print (``inference.classical_blend``).
@@ -216,6 +227,7 @@ class Restorer:
         *,
         no_print_models: Sequence[tuple[Any, Mapping]] = (),
         classical_blend: float | None = DEFAULTS.classical_blend,
+        print_models: Sequence[tuple[Any, Mapping]] = (),
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
         # the classical estimator's share where a conditioned model is told a given print
@@ -256,6 +268,17 @@ class Restorer:
                 raise ValueError(f"no_print_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
         # where the model would restore without a print, these restore instead (inference.no_print_models)
         self.no_print_models = [(m, dict(c)) for m, c in no_print_models]
+        if print_models and not self.conditioned:
+            raise ValueError("print_models: join a conditioned model's restoration; this model is not conditioned")
+        for _, theirs in print_models:
+            if int(theirs["sample_rate"]) != self.model_rate or str(theirs.get("conditioning") or "none") == "none":
+                raise ValueError(f"print_models: a conditioned model at {self.model_rate} Hz expected, got "
+                                 f"{theirs.get('conditioning') or 'none'} at {theirs['sample_rate']} Hz")  # fmt: skip
+        # averaged with the model's own restoration, each told the same print (inference.print_models),
+        # where they join: see joined
+        self.print_models = [(m, dict(c)) for m, c in print_models]
+        # whether print_models join the model for what follows (told a print; Told.joined)
+        self.joined = False
 
     @classmethod
     def from_pretrained(
@@ -265,12 +288,15 @@ class Restorer:
         strength: float = DEFAULTS.denoising_strength,
         backend: str = DEFAULTS.backend,
         no_print_models: Sequence[str | os.PathLike] = (),
+        print_models: Sequence[str | os.PathLike] = (),
         **settings: Any,
     ) -> "Restorer":
         """The one-call way in, without Hydra: load ``checkpoint`` (a model folder; None: the
         shipped ``models/default``; with ``backend="onnxruntime"`` an export folder of export.py;
         ``auto``: :func:`loading.resolve_backend`) and return a restorer for it; the mean of the
-        model folders ``no_print_models`` restores where it would restore without a print. ``precision``:
+        model folders ``no_print_models`` restores where it would restore without a print, and the
+        conditioned model folders ``print_models`` join a conditioned model's own restoration, each
+        told the same print (their mean restores). ``precision``:
         ``auto`` (bfloat16 on CPUs that have it natively, else float32), ``float32`` or ``bfloat16``.
 
         ``settings`` are the other keyword arguments of :class:`Restorer` (``segment_seconds``,
@@ -284,14 +310,15 @@ class Restorer:
         folder = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
         model, cfg = load_model(folder, precision, backend)
         others = load_no_print_models(no_print_models, cfg, precision, backend, folder, model)
-        return cls(model, cfg, strength=strength, no_print_models=others, **settings)
+        joined = load_print_models(print_models, cfg, precision, backend, folder, model)
+        return cls(model, cfg, strength=strength, no_print_models=others, print_models=joined, **settings)
 
     @contextlib.contextmanager
     def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
         the classical estimator); afterwards all are as they were."""
-        saved = self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share
+        saved = self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
@@ -299,7 +326,18 @@ class Restorer:
                 self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
             yield
         finally:
-            self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share = saved
+            self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined = saved
+
+    @contextlib.contextmanager
+    def joining(self, joined: bool) -> Iterator[None]:
+        """Within the block, :attr:`print_models` join the model's restorations told a print
+        (``joined``) or not; afterwards as before (the print-models check restores both ways)."""
+        saved = self.joined
+        self.joined = bool(joined)
+        try:
+            yield
+        finally:
+            self.joined = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
@@ -349,10 +387,12 @@ class Restorer:
         """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
         with the model, told ``told.power`` (with :attr:`share` of the classical estimator told
         ``told.blend_print``: ``told.share`` where the share check chose one, else
-        :attr:`classical_blend`), or with the classical estimator told ``told.classical``."""
+        :attr:`classical_blend`; with :attr:`print_models` where ``told.joined``), or with the
+        classical estimator told ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
         self.blend_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
+        self.joined = bool(told.joined) and told.power is not None
 
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
@@ -367,6 +407,7 @@ class Restorer:
         import noise_print
 
         self.told_share = None
+        self.joined = print_audio is not None  # a print told without the checks: print_models join
         if print_audio is None:
             self.noise_power = self.blend_print = None
             return
@@ -406,6 +447,8 @@ class Restorer:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
+                if self.print_models and self.joined and self.noise_power is not None:  # each told the same print
+                    fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
@@ -591,9 +634,10 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
             print_warning(f"inference.classical_blend={settings.classical_blend:g} applies to a given print (a file or "
                           f"START-END), not to noise_print={spec.kind}: the model restores alone")  # fmt: skip
     others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
+    joined = load_print_models(settings.print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
                         settings.batch_segments, settings.block_seconds, no_print_models=others,
-                        classical_blend=settings.classical_blend)  # fmt: skip
+                        classical_blend=settings.classical_blend, print_models=joined)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -656,6 +700,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
         info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
+    if restorer.print_models and restorer.joined and restorer.noise_power is not None:
+        info.append(f"{item.source.name}: restored by the mean of {len(restorer.print_models) + 1} models told the same print "
+                    "(inference.print_models)")  # fmt: skip
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

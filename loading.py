@@ -10,6 +10,7 @@ so it goes with its model).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 import weakref
@@ -231,13 +232,13 @@ def averaged_noise(functions: Sequence[Callable]) -> Callable:
 
 def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mapping, precision: str = "float32",
                          backend: str = "tensorflow", checkpoint: str | os.PathLike | None = None,
-                         model: Any = None) -> list[tuple[Any, dict]]:  # fmt: skip
+                         model: Any = None, option: str = "inference.no_print_models") -> list[tuple[Any, dict]]:  # fmt: skip
     """The models of ``inference.no_print_models`` (:func:`load_model` each, never the one-entry
     cache, which holds the restorer's own model): the mean of their restorations replaces the
     restorer's where it would restore without a print. A folder listed twice is loaded once, and
     the restorer's own ``checkpoint`` (its loaded ``model``) not again. Raises
     ``unet.CheckpointError`` for a folder that cannot be loaded or whose sample rate or STFT
-    differ from ``model_cfg``'s."""
+    differ from ``model_cfg``'s (named by ``option``)."""
     import unet
 
     loaded: dict[Path, tuple[Any, dict]] = {}
@@ -252,15 +253,46 @@ def load_no_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mappin
         try:
             other, cfg = load_model(folder, precision, backend)
         except unet.CheckpointError as exc:  # say which option named the folder
-            raise unet.CheckpointError(f"inference.no_print_models: {exc}") from None
+            raise unet.CheckpointError(f"{option}: {exc}") from None
         theirs = tuple(int(cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
         ours = tuple(int(model_cfg[k]) for k in ("sample_rate", "n_fft", "hop_length"))
         if theirs != ours:
-            raise unet.CheckpointError(f"{folder}: inference.no_print_models: its sample rate, n_fft and hop "
+            raise unet.CheckpointError(f"{folder}: {option}: its sample rate, n_fft and hop "
                                        f"{theirs} differ from the checkpoint's {ours}")  # fmt: skip
         loaded[key] = (other, cfg)
         models.append(loaded[key])
     return models
+
+
+def load_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mapping, precision: str = "float32",
+                      backend: str = "tensorflow", checkpoint: str | os.PathLike | None = None,
+                      model: Any = None) -> list[tuple[Any, dict]]:  # fmt: skip
+    """The models of ``inference.print_models``: conditioned models whose restorations, each
+    told the same print as the restorer's own (conditioned) model ``model``, are averaged with
+    its own. Loaded as :func:`load_no_print_models` loads its models (a folder listed twice, or
+    the restorer's own ``checkpoint``, once: the mean weights each restoration equally, so the
+    restorer's own is never listed again). Raises ``unet.CheckpointError`` for a folder that
+    cannot be loaded, differs in sample rate or STFT, or is not told a print the way the
+    restorer's model is (unconditioned, or other ``model.print_statistics``), and for an
+    unconditioned restorer's model."""
+    import unet
+
+    folders = list(folders)
+    if not folders:
+        return []
+    if str(model_cfg.get("conditioning") or "none") == "none":
+        raise unet.CheckpointError(f"inference.print_models: {checkpoint} is not conditioned; the models told the print "
+                                   "join a conditioned checkpoint's own restoration")  # fmt: skip
+    own = Path(checkpoint).resolve() if checkpoint is not None else None
+    unique = list(dict.fromkeys(Path(folder).resolve() for folder in folders if Path(folder).resolve() != own))
+    others = load_no_print_models(unique, model_cfg, precision, backend, None, None, "inference.print_models")
+    for folder, (_, cfg) in zip(unique, others):
+        if str(cfg.get("conditioning") or "none") == "none":
+            raise unet.CheckpointError(f"{folder}: inference.print_models: not a conditioned model (model.conditioning: none)")
+        if unet.print_statistics(cfg) != unet.print_statistics(model_cfg):
+            raise unet.CheckpointError(f"{folder}: inference.print_models: told the print's {unet.print_statistics(cfg)!r} "
+                                       f"statistics, the checkpoint its {unet.print_statistics(model_cfg)!r}")  # fmt: skip
+    return others
 
 
 def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Callable:
@@ -319,6 +351,8 @@ class Told:
     # the classical share the share check chose for this file (noise_print.share_check); None:
     # the restorer's own (inference.classical_blend, or CLASSICAL_BLEND where it is null)
     share: float | None = None
+    # whether the restorer's print models (inference.print_models) join it told this print
+    joined: bool = False
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -403,7 +437,14 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     With ``check`` and ``blend`` (a given print, not auto's), where the restorer chooses its
     classical share (``Restorer.choose_share``: ``inference.classical_blend`` null),
     :func:`noise_print.share_check` chooses the share for this file; the held-out check then
-    tests the print as it will be used, with that share (or ``classical_blend``) of LSA."""
+    tests the print as it will be used, with that share (or ``classical_blend``) of LSA.
+
+    Where the restorer has print models (``inference.print_models``) and is given a print
+    (``blend``), they join it unchecked without ``check``; with ``check``, the print-models
+    check decides: the share check runs with the model alone and with the mean of all (over
+    its one share where the share is not chosen) and the higher score on the held-out mix
+    wins; a print too short for it keeps the model alone (they were measured to lose on noise
+    none of the models heard: docs/EXPERIMENTS.md, "2026-11-27: several models told the print")."""
     import baselines
     import noise_print
 
@@ -416,17 +457,35 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
         return baselines.ephraim_malah_lsa(mix, rate, noise_print=fit)
 
     share = None  # the share check's choice
+    others = bool(getattr(restorer, "print_models", None)) and blend and power is not None
+    joined = others and not check  # asked for, and no check to judge them
     if power is not None and recording is not None and check:
         # the share a given print carries; the held-out check tests the restoration made with it
         used = getattr(restorer, "classical_blend", 0.0) if blend else 0.0
         chosen = None
-        if blend and getattr(restorer, "choose_share", False):
-            chosen = noise_print.share_check(restorer.restore_told, lsa, recording, print_audio, rate, used, n_fft, hop,
-                                             statistics)  # fmt: skip
-            if chosen is not None:  # None: too short to hold part out, as the held-out check says below
-                share = used = chosen.share
-        result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
-                                            statistics=statistics, classical=lsa, share=used)  # fmt: skip
+        choose = blend and getattr(restorer, "choose_share", False)
+        if choose or others:
+            grid = noise_print.SHARE_GRID if choose else (used,)
+            ways = (False, True) if others else (False,)
+            found = {}
+            for way in ways:
+                with restorer.joining(way) if others else contextlib.nullcontext():
+                    found[way] = noise_print.share_check(restorer.restore_told, lsa, recording, print_audio, rate, used,
+                                                         n_fft, hop, statistics, grid)  # fmt: skip
+            if found[False] is not None:  # None: too short to hold part out, as the held-out check says below
+                joined = others and found[True].score > found[False].score
+                chosen = found[joined]
+                if others:
+                    info.append(f"{name}: print-models check (the held-out mix): the mean of {len(restorer.print_models) + 1} "
+                                f"models {found[True].score:.2f} dB SI-SDR, the model alone {found[False].score:.2f} dB: "
+                                f"{'the mean' if joined else 'the model alone'} restores")  # fmt: skip
+                if choose:
+                    share = used = chosen.share
+                else:
+                    chosen = None  # the share is the restorer's own: nothing chosen to report
+        with restorer.joining(joined) if others else contextlib.nullcontext():
+            result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
+                                                statistics=statistics, classical=lsa, share=used)  # fmt: skip
         if result is None:
             info.append(f"{name}: the print is too short to hold part of it out; used unchecked")
         else:
@@ -436,7 +495,8 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
         if chosen is not None and power is not None:
             info.append(f"{name}: {chosen.describe()}")
     if classical and recording is not None:
-        choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power), lsa, recording, print_audio, rate)
+        with restorer.joining(joined) if others else contextlib.nullcontext():
+            choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power), lsa, recording, print_audio, rate)
         if choice is None:
             info.append(f"{name}: the print is too short to hold part of it out; the model restores this file")
         else:
@@ -445,7 +505,7 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
                 return Told(classical=np.asarray(print_audio, dtype=np.float32)), info
     if power is None:
         return Told(), info
-    return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share), info
+    return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share, joined=joined), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,

@@ -12,10 +12,12 @@ import pytest
 import soundfile as sf
 from omegaconf import OmegaConf
 
+import baselines
 import configs
 import dataset_loader
 import degradations
 import inference
+import loading
 import noise_print
 import unet
 
@@ -659,6 +661,146 @@ def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, 
     own = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto")(noisy, SR)
     other = evaluate.model_system(tiny_checkpoint, 2.0, 0.5)(noisy, SR)
     np.testing.assert_allclose(mean(noisy, SR), (own + other) / 2, atol=2e-5)
+
+
+# --------------------------------------------------------------------------- with a print: other models
+
+
+@pytest.fixture(scope="module")
+def second_conditioned_checkpoint(tmp_path_factory) -> Path:
+    keras.utils.set_random_seed(8)  # not conditioned_checkpoint's weights: the mean is neither model
+    cfg = tiny_cfg("noise_psd_refine")
+    return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned_second"))
+
+
+def test_print_models_join_the_models_restoration_told_the_same_print(conditioned_checkpoint, second_conditioned_checkpoint,
+                                                                      tiny_checkpoint):  # fmt: skip
+    noisy = _programme(4.0, seed=2) + (0.02 * np.random.default_rng(21).standard_normal(4 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(22).standard_normal(3 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    other_model, other_cfg = inference.load_model(second_conditioned_checkpoint)
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
+    other = inference.Restorer(other_model, other_cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
+    both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0,
+                              print_models=[(other_model, other_cfg)])  # fmt: skip
+    for restorer in (alone, other, both):
+        restorer.set_noise_print(hiss, SR)
+    own, theirs = alone.denoise_array(noisy, SR), other.denoise_array(noisy, SR)
+    assert np.abs(own - theirs).max() > 1e-3
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), (own + theirs) / 2, atol=2e-5)
+    # the classical share applies to the mean: (1 - s) mean + s LSA
+    lsa = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=1.0)
+    lsa.set_noise_print(hiss, SR)
+    shared = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.25,
+                                print_models=[(other_model, other_cfg)])  # fmt: skip
+    shared.set_noise_print(hiss, SR)
+    np.testing.assert_allclose(shared.denoise_array(noisy, SR), 0.75 * (own + theirs) / 2 + 0.25 * lsa.denoise_array(noisy, SR),
+                               atol=3e-5)  # fmt: skip
+    # without a print the model restores alone; the checks restore told a power both ways
+    for restorer in (alone, other, both):
+        restorer.set_noise_print(None)
+    assert not both.joined
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), alone.denoise_array(noisy, SR), atol=1e-6)
+    power = noise_print.noise_power(hiss, cfg["n_fft"], cfg["hop_length"])
+    with both.joining(True):
+        np.testing.assert_allclose(both.restore_told(noisy, power), (alone.restore_told(noisy, power) + other.restore_told(noisy, power)) / 2,
+                                   atol=2e-5)  # fmt: skip
+        np.testing.assert_allclose(both.restore_told(noisy, None), alone.restore_told(noisy, None), atol=1e-6)
+    np.testing.assert_allclose(both.restore_told(noisy, power), alone.restore_told(noisy, power), atol=1e-6)
+    # told as a file's decision: joined only where it says so
+    both.tell(loading.Told(power=power, blend_print=hiss, joined=False))
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), own, atol=1e-6)
+    both.tell(loading.Told(power=power, blend_print=hiss, joined=True))
+    np.testing.assert_allclose(both.denoise_array(noisy, SR), (own + theirs) / 2, atol=2e-5)
+    both.tell(loading.Told(joined=True))  # no print: nothing to join
+    assert not both.joined
+    # the API loads them by folder; the checkpoint listed again is not counted twice
+    loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
+                                                overlap_seconds=0.5, classical_blend=0.0,
+                                                print_models=[second_conditioned_checkpoint, conditioned_checkpoint])  # fmt: skip
+    assert len(loaded.print_models) == 1
+    np.testing.assert_allclose(loaded.restore(noisy, SR, noise_print=hiss), (own + theirs) / 2, atol=2e-5)
+    # an unconditioned model neither joins nor is joined
+    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    with pytest.raises(ValueError, match="not conditioned"):
+        inference.Restorer(plain_model, plain_cfg, print_models=[(other_model, other_cfg)])
+    with pytest.raises(ValueError, match="a conditioned model at 44100 Hz expected"):
+        inference.Restorer(model, cfg, print_models=[(plain_model, plain_cfg)])
+    with pytest.raises(unet.CheckpointError, match="not a conditioned model"):
+        loading.load_print_models([tiny_checkpoint], cfg, checkpoint=conditioned_checkpoint)
+    with pytest.raises(unet.CheckpointError, match="is not conditioned"):
+        loading.load_print_models([second_conditioned_checkpoint], plain_cfg, checkpoint=tiny_checkpoint)
+    assert loading.load_print_models([], plain_cfg, checkpoint=tiny_checkpoint) == []
+
+
+def test_print_models_check_decides_per_file_and_a_short_print_keeps_the_model_alone(conditioned_checkpoint,
+                                                                                     second_conditioned_checkpoint):  # fmt: skip
+    noisy = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(41).standard_normal(5 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(42).standard_normal(4 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    other_model, other_cfg = inference.load_model(second_conditioned_checkpoint)
+    for blend in (None, 0.25):  # the share chosen per file, or fixed
+        both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=blend,
+                                  print_models=[(other_model, other_cfg)])  # fmt: skip
+        told, info = loading.told_for(both, noisy, hiss, True, False, "reel.wav")
+        line = next(x for x in info if "print-models check" in x)
+        mean_db, alone_db = (float(x.split(" dB")[0].split()[-1]) for x in line.split("models ", 1)[1].split(", the model alone "))
+        assert told.joined is (mean_db > alone_db) or told.power is None, line
+        assert line.endswith("the mean restores" if mean_db > alone_db else "the model alone restores")
+        assert (told.share is not None) is (blend is None)
+        # the same decision made by hand: the share check with the model alone and with the mean
+        lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
+        grid = noise_print.SHARE_GRID if blend is None else (0.25,)
+        for way, score in ((False, alone_db), (True, mean_db)):
+            with both.joining(way):
+                found = noise_print.share_check(both.restore_told, lsa, noisy, hiss, SR, 0.25, cfg["n_fft"], cfg["hop_length"],
+                                                grid=grid)  # fmt: skip
+            assert found.score == pytest.approx(score, abs=0.006)
+        # without the check, a given print is told to all; an auto print (blend=False) to the model alone
+        assert loading.told_for(both, noisy, hiss, False, False, "reel.wav")[0].joined
+        assert not loading.told_for(both, noisy, hiss, False, False, "reel.wav", blend=False)[0].joined
+        # too short to hold part out: the model alone, and no print-models line
+        short, info = loading.told_for(both, noisy, hiss[: int(1.2 * SR)], True, False, "reel.wav")
+        assert not short.joined and not any("print-models check" in x for x in info)
+
+
+def test_cli_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, conditioned_checkpoint, second_conditioned_checkpoint,
+                                                                  tiny_checkpoint, capsys, caplog):  # fmt: skip
+    src, heard = tmp_path / "reel.wav", tmp_path / "hiss.wav"
+    hiss = (0.02 * np.random.default_rng(31).standard_normal(3 * SR)).astype(np.float32)
+    sf.write(src, _programme(4.0, seed=3) + 0.5 * np.resize(hiss, 4 * SR), SR, subtype="FLOAT")
+    sf.write(heard, hiss, SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard), noise_print_check=False,
+                     classical_blend=0.0, print_models=[str(second_conditioned_checkpoint)], precision="float32",
+                     quiet=False)  # fmt: skip
+    assert code == 0, err
+    assert "reel.wav: restored by the mean of 2 models told the same print (inference.print_models)" in caplog.text
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    audio = sf.read(src, dtype="float32")[0]
+    told = [inference.Restorer.from_pretrained(ck, "float32", classical_blend=0.0).restore(audio, SR, noise_print=hiss)
+            for ck in (conditioned_checkpoint, second_conditioned_checkpoint)]  # fmt: skip
+    np.testing.assert_allclose(restored, (told[0] + told[1]) / 2, atol=2e-5)
+    for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
+        (tmp_path / name).unlink()
+    # an unconditioned one, or no model at all: refused in one line, nothing written
+    for folder, problem in [(tiny_checkpoint, "not a conditioned model"), (tmp_path / "nope", "inference.print_models: ")]:
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
+                         print_models=[str(folder)])  # fmt: skip
+        assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["hiss.wav", "reel.wav"]
+
+
+def test_evaluate_conditioned_systems_take_the_print_models(conditioned_checkpoint, second_conditioned_checkpoint):
+    import evaluate
+
+    noisy = _programme(3.0, seed=5) + (0.02 * np.random.default_rng(6).standard_normal(3 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(7).standard_normal(3 * SR)).astype(np.float32)
+    told = [evaluate.model_system(ck, 2.0, 0.5, told="print", classical_blend=0.0)(noisy, hiss, SR)
+            for ck in (conditioned_checkpoint, second_conditioned_checkpoint)]  # fmt: skip
+    mean = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0,
+                                 print_models=[second_conditioned_checkpoint])  # fmt: skip
+    np.testing.assert_allclose(mean(noisy, hiss, SR), (told[0] + told[1]) / 2, atol=2e-5)
 
 
 def test_print_statistics_mean_median_adds_an_impulsiveness_channel_and_grows_from_the_mean():
