@@ -11,6 +11,9 @@ refuse the print, and then no share applies) with each of those shares for the c
 estimator (``inference.classical_blend``). With ``--share-check`` also the share check alone
 (``noise_print.share_check``, which chooses the share per file where ``classical_blend`` is
 null), timed on the same recording and print, beside the one-pass restoration with the print.
+With ``--print-models FOLDER ...`` also the file print restored with those conditioned models
+joining the checkpoint (``inference.print_models``): with the checks on (the print-models check
+decides) and without (all of them told the print, with the share 0.25).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -54,6 +57,8 @@ def main() -> None:
                         help="also time noise_print=none restored by the mean of these model folders")  # fmt: skip
     parser.add_argument("--classical-blend", nargs="+", type=float, default=[], metavar="SHARE",
                         help="also time the file print with these shares for the classical estimator")  # fmt: skip
+    parser.add_argument("--print-models", nargs="+", default=[], metavar="FOLDER",
+                        help="also time the file print with these conditioned models joining the checkpoint")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
@@ -70,6 +75,12 @@ def main() -> None:
         settings[f"none, the mean of {len(args.no_print_models)} models"] = "none"
     shares = {f"file (5 s), no check, classical_blend={share:g}": share for share in args.classical_blend}
     settings.update({name: settings["file (5 s)"] for name in shares})
+    joined = {}
+    if args.print_models:
+        n = len(args.print_models) + 1
+        joined = {f"file (5 s), the checks on, print_models ({n} models)": True,
+                  f"file (5 s), no check, classical_blend=0.25, print_models ({n} models)": False}  # fmt: skip
+        settings.update({name: settings["file (5 s)"] for name in joined})
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -79,6 +90,10 @@ def main() -> None:
             cfg.no_print_models = list(args.no_print_models)
         if name in shares:
             cfg.classical_blend, cfg.noise_print_check = shares[name], False
+        if name in joined:
+            cfg.print_models = list(args.print_models)
+            if not joined[name]:
+                cfg.classical_blend, cfg.noise_print_check = 0.25, False
         runs = []
         for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
             start = time.perf_counter()
