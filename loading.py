@@ -269,9 +269,9 @@ def load_print_models(folders: Sequence[str | os.PathLike], model_cfg: Mapping, 
                       model: Any = None) -> list[tuple[Any, dict]]:  # fmt: skip
     """The models of ``inference.print_models``: conditioned models whose restorations, each
     told the same print as the restorer's own (conditioned) model ``model``, are averaged with
-    its own. Loaded as :func:`load_no_print_models` loads its models (a folder listed twice, or
-    the restorer's own ``checkpoint``, once: the mean weights each restoration equally, so the
-    restorer's own is never listed again). Raises ``unet.CheckpointError`` for a folder that
+    its own. Loaded as :func:`load_no_print_models` loads its models; a folder listed twice
+    counts once and the restorer's own ``checkpoint`` is dropped from the list, since the mean
+    weights each model equally. Raises ``unet.CheckpointError`` for a folder that
     cannot be loaded, differs in sample rate or STFT, or is not told a print the way the
     restorer's model is (unconditioned, or other ``model.print_statistics``), and for an
     unconditioned restorer's model."""
@@ -443,8 +443,9 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     (``blend``), they join it unchecked without ``check``; with ``check``, the print-models
     check decides: the share check runs with the model alone and with the mean of all (over
     its one share where the share is not chosen) and the higher score on the held-out mix
-    wins; a print too short for it keeps the model alone (they were measured to lose on noise
-    none of the models heard: docs/EXPERIMENTS.md, "2026-11-27: several models told the print")."""
+    wins; a print too short for it keeps the model alone, since nothing judges the others then
+    and a partner can lose on noise it never heard (docs/EXPERIMENTS.md, "2026-11-27: several
+    models told the print")."""
     import baselines
     import noise_print
 
