@@ -274,6 +274,9 @@ class Restorer:
             if int(theirs["sample_rate"]) != self.model_rate or str(theirs.get("conditioning") or "none") == "none":
                 raise ValueError(f"print_models: a conditioned model at {self.model_rate} Hz expected, got "
                                  f"{theirs.get('conditioning') or 'none'} at {theirs['sample_rate']} Hz")  # fmt: skip
+            if unet.print_statistics(theirs) != self.print_statistics:  # told another shape of description
+                raise ValueError(f"print_models: a model told the print's {unet.print_statistics(theirs)!r} statistics, "
+                                 f"this one its {self.print_statistics!r}")  # fmt: skip
         # averaged with the model's own restoration, each told the same print (inference.print_models),
         # where they join: see joined
         self.print_models = [(m, dict(c)) for m, c in print_models]
@@ -434,6 +437,12 @@ class Restorer:
         return self.share > 0.0 and self.noise_power is not None and self.blend_print is not None
 
     @property
+    def averaged(self) -> bool:
+        """Whether what follows is restored by the mean of the model and :attr:`print_models`,
+        each told the same print: there are some, they join (:attr:`joined`), and there is a print."""
+        return bool(self.print_models) and self.joined and self.noise_power is not None
+
+    @property
     def without_print(self) -> bool:
         """Whether what follows is restored by the mean of :attr:`no_print_models` instead of the
         model: there are some, and the model would restore without being told a print."""
@@ -447,7 +456,7 @@ class Restorer:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
-                if self.print_models and self.joined and self.noise_power is not None:  # each told the same print
+                if self.averaged:  # each told the same print
                     fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
@@ -700,7 +709,7 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
         info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
-    if restorer.print_models and restorer.joined and restorer.noise_power is not None:
+    if restorer.averaged:
         info.append(f"{item.source.name}: restored by the mean of {len(restorer.print_models) + 1} models told the same print "
                     "(inference.print_models)")  # fmt: skip
     if restorer.without_print:

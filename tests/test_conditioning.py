@@ -726,6 +726,8 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
         inference.Restorer(plain_model, plain_cfg, print_models=[(other_model, other_cfg)])
     with pytest.raises(ValueError, match="a conditioned model at 44100 Hz expected"):
         inference.Restorer(model, cfg, print_models=[(plain_model, plain_cfg)])
+    with pytest.raises(ValueError, match="'mean_median' statistics"):
+        inference.Restorer(model, cfg, print_models=[(other_model, {**other_cfg, "print_statistics": "mean_median"})])
     with pytest.raises(unet.CheckpointError, match="not a conditioned model"):
         loading.load_print_models([tiny_checkpoint], cfg, checkpoint=conditioned_checkpoint)
     with pytest.raises(unet.CheckpointError, match="is not conditioned"):
