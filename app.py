@@ -9,7 +9,7 @@ restored and residual files for download, named as the command line names them
 
 The model is loaded once, at start (``inference.checkpoint``, ``inference.precision``,
 ``inference.backend``; the other ``inference.*`` options set the segmentation, the slider's
-starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend`` and the
+starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend``, ``postfilter`` and the
 starting noise print and classical check). Under "Noise print" the page offers what
 ``inference.noise_print`` and ``inference.classical_check`` offer on the command line: auto
 (the quietest passages), a range of the recording, an uploaded noise-only recording, or none; and the classical check,
@@ -406,7 +406,7 @@ def load_page(options: inference.InferenceSettings) -> PageRestorer:
         segment_seconds=options.segment_seconds, overlap_seconds=options.overlap_seconds,
         block_seconds=options.block_seconds, batch_segments=options.batch_segments,
         no_print_models=options.no_print_models, classical_blend=options.classical_blend,
-        print_models=options.print_models,
+        print_models=options.print_models, postfilter=options.postfilter,
     )  # fmt: skip
     start = PrintChoice.from_settings(options, restorer.conditioned)
     return PageRestorer(restorer, options.plot_seconds, options.allow_truncated, options.noise_print_check, start)

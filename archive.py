@@ -200,7 +200,8 @@ class LazyRestorer:
             model, model_cfg = loading.load_model(s.checkpoint, s.precision, s.backend)
             self.spec, self.file_print = loading.print_spec(s, model_cfg, s.checkpoint)
             self.restorer = inference.Restorer(model, model_cfg, s.denoising_strength, s.segment_seconds, s.overlap_seconds,
-                                               s.batch_segments, s.block_seconds, classical_blend=s.classical_blend)  # fmt: skip
+                                               s.batch_segments, s.block_seconds, classical_blend=s.classical_blend,
+                                               postfilter=s.postfilter)  # fmt: skip
         except Exception as exc:  # unet.CheckpointError, a config the model cannot use, a bad noise print
             kind = type(exc).__name__
             message = str(exc) if kind in ("CheckpointError", "UsageError") else f"{s.checkpoint}: cannot load the model ({exc})"
@@ -213,8 +214,8 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
-    same input (size, sha256), model weights, strength, noise print, classical check and the
-    classical estimator's share, and outputs whose sha256 are the recorded ones."""
+    same input (size, sha256), model weights, strength, noise print, classical check, the
+    classical estimator's share and the post-filter, and outputs whose sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
         return False
@@ -224,6 +225,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and bool(prev.get("classical_check", False)) == job.inference.classical_check
             and float(prev.get("classical_blend", 0.0)) == loading.classical_share(job.inference.classical_blend)
             and bool(prev.get("share_check", False)) == _share_check(job.inference)
+            and float(prev.get("postfilter", 0.0)) == float(job.inference.postfilter)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -252,7 +254,8 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
         "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
         "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
-        "classical_share": None, "noise_print_used": None,
+        "postfilter": float(s.postfilter),
+        "classical_share": None, "postfiltered": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,
     }  # fmt: skip
@@ -295,6 +298,8 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
         record["restored_by"] = "classical" if told.classical is not None else "model and classical" if restorer.blended else "model"
         # the classical estimator's share of this file's restoration (the share check's choice, or classical_blend)
         record["classical_share"] = 1.0 if told.classical is not None else restorer.share if restorer.blended else 0.0
+        # whether the Wiener post-filter told the print passed this file's restoration (inference.postfilter)
+        record["postfiltered"] = restorer.postfiltered
         record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):

@@ -330,6 +330,12 @@ class InferenceConfig:
     # [] (default): the checkpoint alone. Each model adds its restoring time. What it measured
     # (not recommended yet): docs/RESTORATION_GUIDE.md, "Told a print: other models, averaged"
     print_models: List[str] = field(default_factory=list)
+    # Where a conditioned model is told a given print (a file or START-END; not auto's): a Wiener
+    # post-filter of each segment whose programme power is the model's restoration (smoothed
+    # over 5 frames) and whose noise power is the print's, weighted this many times
+    # (baselines.wiener_postfilter); the classical share applies after it, and the checks test
+    # the print with it. 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The post-filter"
+    postfilter: float = 1.5
 
 
 SCHEMAS["inference"] = InferenceConfig
@@ -342,7 +348,7 @@ class AppConfig:
 
     The page restores with the inference group's settings: checkpoint, precision, segment_seconds,
     overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check,
-    classical_blend, plot_seconds (the spectrograms show the first this many seconds),
+    classical_blend, postfilter, plot_seconds (the spectrograms show the first this many seconds),
     denoising_strength (the slider's starting value), noise_print (auto, none or START-END),
     classical_check (the noise-print section's start), no_print_models and print_models.
     """

@@ -147,7 +147,7 @@ def draw_reel(corpus: Any, category: int, num_samples: int, rng: np.random.Gener
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
                  told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
                  classical_blend: float | None = None, check: bool = True,
-                 print_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
+                 print_models: Sequence[str | os.PathLike] = (), postfilter: float | None = None) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -166,7 +166,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     ``classical_blend`` (``inference.classical_blend``; None: the restorer's default): told the
     print, that share of the restoration is the classical estimator's told the same print.
     ``print_models`` (conditioned model folders, ``inference.print_models``): their restorations,
-    each told the same print, are averaged with the conditioned model's own.
+    each told the same print, are averaged with the conditioned model's own. ``postfilter``
+    (``inference.postfilter``; None: the restorer's default): the Wiener post-filter's weight
+    where the model is told a given print (0: off).
     """
     import inference
     import loading
@@ -178,8 +180,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
+    extra = {} if postfilter is None else {"postfilter": float(postfilter)}
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others,
-                                  classical_blend=classical_blend, print_models=joined)  # fmt: skip
+                                  classical_blend=classical_blend, print_models=joined, **extra)  # fmt: skip
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -505,7 +508,8 @@ def run(cfg: DictConfig, command: str) -> int:
                 systems[name] = model_system(repo_path(ecfg.conditioned_checkpoint), segment, overlap, told=how,
                                              classical_blend=cfg.inference.get("classical_blend"),
                                              check=bool(cfg.inference.noise_print_check),
-                                             print_models=[repo_path(str(f)) for f in cfg.inference.get("print_models") or []])  # fmt: skip
+                                             print_models=[repo_path(str(f)) for f in cfg.inference.get("print_models") or []],
+                                             postfilter=cfg.inference.get("postfilter"))  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")

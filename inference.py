@@ -49,7 +49,8 @@ BF16/AMX), ``plot`` (also ``<stem>_spectrograms_s<N>.png`` of the first ``plot_s
 mean restoration replaces the checkpoint's where it would restore without a print) and
 ``print_models`` (conditioned model folders whose restorations, told the same given print,
 are averaged with a conditioned checkpoint's own where the print-models check finds that it
-helps). The path options are taken
+helps), ``postfilter`` (the weight of a given print's noise power in the Wiener post-filter of
+a conditioned model's restoration; 0: off). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
@@ -96,8 +97,8 @@ from loading import (  # noqa: E402
     classical_share,
     file_noise_power,
 )
-from loading import (load_model, load_no_print_models, load_print_models, model_noise_function, print_spec,  # noqa: E402
-                     resolve_precision)
+from loading import (load_model, load_no_print_models, load_print_models, model_noise_function, postfiltered_noise,  # noqa: E402
+                     print_spec, resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -161,6 +162,8 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         raise UsageError("inference.precision=bfloat16 needs inference.backend=tensorflow (an ONNX export computes in float32)")
     if s.classical_blend is not None and not (0.0 <= s.classical_blend <= 1.0):
         raise UsageError(f"inference.classical_blend: must be between 0.0 and 1.0, got {s.classical_blend}")
+    if not (s.postfilter >= 0 and math.isfinite(s.postfilter)):
+        raise UsageError(f"inference.postfilter: must be 0 (off) or a positive number, got {s.postfilter}")
     SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
     return s
 
@@ -213,6 +216,9 @@ class Restorer:
     is the classical Ephraim-Malah LSA estimator's told the same print (``inference.classical_blend``).
     With None, where the checks run on a given print (``loading.told_for``), the share check
     chooses the share for each file instead (``noise_print.share_check``; :attr:`share`).
+    ``postfilter`` (0: off): where the model is told a given print, each segment's restoration
+    passes a Wiener post-filter whose noise power is the print's weighted this many times
+    (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share.
     """
 
     def __init__(
@@ -228,8 +234,16 @@ class Restorer:
         no_print_models: Sequence[tuple[Any, Mapping]] = (),
         classical_blend: float | None = DEFAULTS.classical_blend,
         print_models: Sequence[tuple[Any, Mapping]] = (),
+        postfilter: float = DEFAULTS.postfilter,
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
+        if not (float(postfilter) >= 0 and math.isfinite(float(postfilter))):
+            raise ValueError(f"postfilter: must be 0 (off) or a positive number, got {postfilter}")
+        # the Wiener post-filter's weight of the print's noise power; 0: off
+        self.postfilter = float(postfilter)
+        # whether the print told is a given one, which the post-filter uses (Told.blend_print;
+        # the checks of loading.told_for set it for the print they test)
+        self.filtering = False
         # the classical estimator's share where a conditioned model is told a given print
         self.classical_blend = classical_share(classical_blend)
         # null: where a check runs on a given print, the share check chooses the share per file
@@ -321,7 +335,8 @@ class Restorer:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
         the classical estimator); afterwards all are as they were."""
-        saved = self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined
+        saved = (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
+                 self.filtering)  # fmt: skip
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
@@ -329,7 +344,8 @@ class Restorer:
                 self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
             yield
         finally:
-            self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined = saved
+            (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
+             self.filtering) = saved  # fmt: skip
 
     @contextlib.contextmanager
     def joining(self, joined: bool) -> Iterator[None]:
@@ -341,6 +357,17 @@ class Restorer:
             yield
         finally:
             self.joined = saved
+
+    @contextlib.contextmanager
+    def filtering_given(self, given: bool) -> Iterator[None]:
+        """Within the block, a print the model is told is a given one (``given``: the post-filter
+        applies) or auto's; afterwards as before (the checks test a print as it will be used)."""
+        saved = self.filtering
+        self.filtering = bool(given)
+        try:
+            yield
+        finally:
+            self.filtering = saved
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
@@ -390,12 +417,14 @@ class Restorer:
         """Restore what follows as ``told`` (``loading.file_noise_power``'s decision for a file):
         with the model, told ``told.power`` (with :attr:`share` of the classical estimator told
         ``told.blend_print``: ``told.share`` where the share check chose one, else
-        :attr:`classical_blend`; with :attr:`print_models` where ``told.joined``), or with the
+        :attr:`classical_blend`; with :attr:`print_models` where ``told.joined``; through the
+        post-filter where the print is a given one, unless ``told.unfiltered``), or with the
         classical estimator told ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
         self.blend_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
         self.joined = bool(told.joined) and told.power is not None
+        self.filtering = self.blend_print is not None and not told.unfiltered
 
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
@@ -411,6 +440,7 @@ class Restorer:
 
         self.told_share = None
         self.joined = print_audio is not None  # a print told without the checks: print_models join
+        self.filtering = print_audio is not None
         if print_audio is None:
             self.noise_power = self.blend_print = None
             return
@@ -443,6 +473,12 @@ class Restorer:
         return bool(self.print_models) and self.joined and self.noise_power is not None
 
     @property
+    def postfiltered(self) -> bool:
+        """Whether what follows passes the Wiener post-filter: it is on (:attr:`postfilter`), and
+        the model is told a given print (:attr:`filtering`)."""
+        return self.postfilter > 0.0 and self.filtering and self.noise_power is not None and self.classical_print is None
+
+    @property
     def without_print(self) -> bool:
         """Whether what follows is restored by the mean of :attr:`no_print_models` instead of the
         model: there are some, and the model would restore without being told a print."""
@@ -458,6 +494,8 @@ class Restorer:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
                 if self.averaged:  # each told the same print
                     fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
+                if self.postfiltered:
+                    fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
@@ -646,7 +684,8 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
     joined = load_print_models(settings.print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
                         settings.batch_segments, settings.block_seconds, no_print_models=others,
-                        classical_blend=settings.classical_blend, print_models=joined)  # fmt: skip
+                        classical_blend=settings.classical_blend, print_models=joined,
+                        postfilter=settings.postfilter)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -705,13 +744,17 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         print_error(exc)
         failures.append(str(exc))
         return False
+    # in the order the restoration is made: the mean of the models, the post-filter, the classical share
+    if restorer.averaged:
+        info.append(f"{item.source.name}: restored by the mean of {len(restorer.print_models) + 1} models told the same print "
+                    "(inference.print_models)")  # fmt: skip
+    if restorer.postfiltered:
+        info.append(f"{item.source.name}: the model's restoration post-filtered with the print's noise power weighted "
+                    f"{restorer.postfilter:g} times (inference.postfilter)")  # fmt: skip
     if restorer.blended:
         how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
         info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
-    if restorer.averaged:
-        info.append(f"{item.source.name}: restored by the mean of {len(restorer.print_models) + 1} models told the same print "
-                    "(inference.print_models)")  # fmt: skip
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

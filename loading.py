@@ -339,6 +339,22 @@ def blended_noise(model: Callable, classical: Callable, share: float) -> Callabl
     return estimate
 
 
+def postfiltered_noise(model: Callable, power: np.ndarray, over: float, n_fft: int, hop: int) -> Callable:
+    """The noise estimate ``model`` (``[batch, samples] -> noise``) with its restorations passed
+    through the Wiener post-filter told ``power`` (a print's description, ``noise_print.noise_power``;
+    its mean power row) weighted ``over`` times (``baselines.wiener_postfilter``)."""
+    import baselines
+
+    mean = np.asarray(power, dtype=np.float32).reshape(-1, n_fft // 2 + 1)[0]
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        restored = x - np.asarray(model(x), dtype=np.float32)
+        return x - np.stack([baselines.wiener_postfilter(row, est, mean, n_fft, hop, over) for row, est in zip(x, restored)])
+
+    return estimate
+
+
 @dataclass(frozen=True)
 class Told:
     """What a restorer is told about one file's noise (``Restorer.tell``)."""
@@ -353,6 +369,9 @@ class Told:
     share: float | None = None
     # whether the restorer's print models (inference.print_models) join it told this print
     joined: bool = False
+    # whether the post-filter check found this print better without the restorer's post-filter
+    # (inference.postfilter); False: filtered wherever the print is a given one and it is on
+    unfiltered: bool = False
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -445,7 +464,21 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     its one share where the share is not chosen) and the higher score on the held-out mix
     wins; a print too short for it keeps the model alone, since nothing judges the others then
     and a partner can lose on noise it never heard (docs/EXPERIMENTS.md, "2026-11-27: several
-    models told the print")."""
+    models told the print").
+
+    Where the restorer has a Wiener post-filter (``Restorer.postfilter``) and is given a print
+    (``blend``), the checks test the print as it will be used, through the filter (auto's
+    without it); with ``check``, the post-filter check decides: the share check runs with and
+    without the filter (each way of the print models, where there are some) and the highest
+    score on the held-out mix decides both; a print too short for it, or no check, keeps the
+    filter (docs/EXPERIMENTS.md, "2026-11-27: a Wiener post-filter told the print")."""
+    given = getattr(restorer, "filtering_given", None)
+    with given(blend) if given is not None else contextlib.nullcontext():
+        return _told_for(restorer, recording, print_audio, check, classical, name, blend)
+
+
+def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,
+              name: str, blend: bool) -> tuple[Told, list[str]]:  # fmt: skip
     import baselines
     import noise_print
 
@@ -460,31 +493,50 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     share = None  # the share check's choice
     others = bool(getattr(restorer, "print_models", None)) and blend and power is not None
     joined = others and not check  # asked for, and no check to judge them
+    # the Wiener post-filter: on a given print unless the post-filter check finds it better off
+    filters = blend and power is not None and getattr(restorer, "postfilter", 0.0) > 0.0
+    filtered = filters
+
+    def told_as(joins: bool, filters_it: bool) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        if others:
+            stack.enter_context(restorer.joining(joins))
+        if filters:
+            stack.enter_context(restorer.filtering_given(filters_it))
+        return stack
+
     if power is not None and recording is not None and check:
         # the share a given print carries; the held-out check tests the restoration made with it
         used = getattr(restorer, "classical_blend", 0.0) if blend else 0.0
         chosen = None
         choose = blend and getattr(restorer, "choose_share", False)
-        if choose or others:
+        if choose or others or filters:
             grid = noise_print.SHARE_GRID if choose else (used,)
-            ways = (False, True) if others else (False,)
+            ways = [(j, f) for j in ((False, True) if others else (False,)) for f in ((False, True) if filters else (False,))]
             found = {}
             for way in ways:
-                with restorer.joining(way) if others else contextlib.nullcontext():
+                with told_as(*way):
                     found[way] = noise_print.share_check(restorer.restore_told, lsa, recording, print_audio, rate, used,
                                                          n_fft, hop, statistics, grid)  # fmt: skip
-            if found[False] is not None:  # None: too short to hold part out, as the held-out check says below
-                joined = others and found[True].score > found[False].score
-                chosen = found[joined]
+            if found[ways[0]] is not None:  # None: too short to hold part out, as the held-out check says below
+                joined, filtered = max(ways, key=lambda way: found[way].score)
+                chosen = found[(joined, filtered)]
+
+                def best(**fixed: bool) -> float:
+                    return max(found[(j, f)].score for j, f in ways if fixed.get("joins", j) == j and fixed.get("filters", f) == f)
+
                 if others:
                     info.append(f"{name}: print-models check (the held-out mix): the mean of {len(restorer.print_models) + 1} "
-                                f"models {found[True].score:.2f} dB SI-SDR, the model alone {found[False].score:.2f} dB: "
+                                f"models {best(joins=True):.2f} dB SI-SDR, the model alone {best(joins=False):.2f} dB: "
                                 f"{'the mean' if joined else 'the model alone'} restores")  # fmt: skip
+                if filters:
+                    info.append(f"{name}: post-filter check (the held-out mix): with the post-filter {best(filters=True):.2f} dB "
+                                f"SI-SDR, without {best(filters=False):.2f} dB: {'with' if filtered else 'without'} it")  # fmt: skip
                 if choose:
                     share = used = chosen.share
                 else:
                     chosen = None  # the share is the restorer's own: nothing chosen to report
-        with restorer.joining(joined) if others else contextlib.nullcontext():
+        with told_as(joined, filtered):
             result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
                                                 statistics=statistics, classical=lsa, share=used)  # fmt: skip
         if result is None:
@@ -496,7 +548,7 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
         if chosen is not None and power is not None:
             info.append(f"{name}: {chosen.describe()}")
     if classical and recording is not None:
-        with restorer.joining(joined) if others else contextlib.nullcontext():
+        with told_as(joined, filtered):
             choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power), lsa, recording, print_audio, rate)
         if choice is None:
             info.append(f"{name}: the print is too short to hold part of it out; the model restores this file")
@@ -506,7 +558,8 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
                 return Told(classical=np.asarray(print_audio, dtype=np.float32)), info
     if power is None:
         return Told(), info
-    return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share, joined=joined), info
+    return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share, joined=joined,
+                unfiltered=filters and not filtered), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,

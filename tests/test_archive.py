@@ -375,6 +375,8 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     # a given print too short for the share check: a quarter of the restoration is the classical estimator's (loading.CLASSICAL_BLEND)
     assert record["classical_check"] is False and record["restored_by"] == "model and classical"
     assert record["classical_blend"] == 0.25 and record["classical_share"] == 0.25 and record["share_check"] is True
+    # a given print passes the Wiener post-filter (inference.postfilter), recorded with its weight
+    assert record["postfilter"] == 1.5 and record["postfiltered"] is True
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -392,6 +394,13 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert blended["restored_by"] == "model" and blended["classical_share"] == 0.0 and blended["share_check"] is False
     reference = tmp_path / "reference" / Path(record["outputs"]["denoised"]).name
     assert Path(blended["outputs"]["denoised"]).read_bytes() != reference.read_bytes()
+    # without the post-filter: recorded, and the entry made with it is not a match
+    filtered_bytes = Path(blended["outputs"]["denoised"]).read_bytes()
+    settings = inference.settings_from_config({**options, "audio": str(source), "classical_blend": 0.0, "postfilter": 0.0})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-3", job.weights_sha256, str(checkpoint))
+    plain = archive.restore_item(archive.Item(str(source), previous=blended), archive.LazyRestorer(job), job)
+    assert plain["status"] == "restored" and plain["postfilter"] == 0.0 and plain["postfiltered"] is False, plain
+    assert Path(plain["outputs"]["denoised"]).read_bytes() != filtered_bytes
 
 
 def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):

@@ -204,3 +204,41 @@ def test_lsa_takes_the_print_or_its_spectrum_computed_once():
         baselines.ephraim_malah_lsa(noisy, sr, noise_psd=psd[:10])
     with pytest.raises(ValueError, match="at least one frame"):
         baselines.print_psd(heard[:100], sr)
+
+
+def _noisy_and_print(clean: np.ndarray, snr_db: float = 5.0, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    noisy = add_white_noise(clean, snr_db, seed)
+    noise = (noisy - clean).astype(np.float32)
+    print_audio = (noise.std() * np.random.default_rng(seed + 100).standard_normal(2 * SR)).astype(np.float32)
+    return noisy, print_audio
+
+
+def test_wiener_postfilter_takes_the_print_out_where_the_estimate_holds_no_programme(clean):
+    import noise_print
+
+    noisy, heard = _noisy_and_print(clean)
+    power = noise_print.noise_power(heard)
+    # a restoration that kept half the noise: the post-filter, told the print, takes more of it out
+    leaky = (clean + 0.5 * (noisy - clean)).astype(np.float32)
+    filtered = baselines.wiener_postfilter(noisy, leaky, power)
+    assert filtered.shape == noisy.shape and filtered.dtype == np.float32
+    assert metrics.si_sdr(filtered, clean) > metrics.si_sdr(leaky, clean) + 3.0
+    # told no noise it passes the input through; an estimate of silence silences it
+    np.testing.assert_allclose(baselines.wiener_postfilter(noisy, leaky, np.zeros_like(power)), noisy, atol=1e-5)
+    assert np.abs(baselines.wiener_postfilter(noisy, np.zeros_like(noisy), power)).max() < 1e-6
+    # a louder print weighs more: more is taken out
+    assert np.sum(baselines.wiener_postfilter(noisy, leaky, power, over=4.0) ** 2) < np.sum(filtered**2)
+
+
+def test_wiener_postfilter_refuses_what_it_cannot_use(clean):
+    import noise_print
+
+    noisy, heard = _noisy_and_print(clean)
+    power = noise_print.noise_power(heard)
+    with pytest.raises(ValueError, match="differ in length"):
+        baselines.wiener_postfilter(noisy, noisy[:-1], power)
+    with pytest.raises(ValueError, match="expected 1025 bins"):
+        baselines.wiener_postfilter(noisy, noisy, power[:10])
+    with pytest.raises(ValueError, match="over must be positive"):
+        baselines.wiener_postfilter(noisy, noisy, power, over=0.0)
+    assert baselines.wiener_postfilter(noisy[:0], noisy[:0], power).size == 0

@@ -353,8 +353,9 @@ def test_the_python_api_runs_the_checks_of_the_command_line(tiny_checkpoint, con
     with pytest.raises(ValueError, match="needs a noise print"):
         restorer.restore(stereo, SR, classical_check=True)
     # a conditioned model's held-out check: the print used or not, as noise_print.held_out_check decides
-    # (a fixed classical share: the share check's choice has its own test)
-    conditioned = inference.Restorer.from_pretrained(conditioned_checkpoint, batch_segments=1, classical_blend=0.25)
+    # (a fixed classical share and no post-filter: the share check's choice and the post-filter check have their own tests)
+    conditioned = inference.Restorer.from_pretrained(conditioned_checkpoint, batch_segments=1, classical_blend=0.25,
+                                                     postfilter=0.0)  # fmt: skip
     checked = conditioned.restore(clean + noise, SR, noise_print=heard, noise_print_check=True)
     (line,) = conditioned.decisions
     assert line.startswith("audio: held-out check: ")
@@ -679,20 +680,21 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
     hiss = (0.02 * np.random.default_rng(22).standard_normal(3 * SR)).astype(np.float32)
     model, cfg = inference.load_model(conditioned_checkpoint)
     other_model, other_cfg = inference.load_model(second_conditioned_checkpoint)
-    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
-    other = inference.Restorer(other_model, other_cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
+    # the mean itself, without the post-filter (which is not linear in the restoration)
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0, postfilter=0.0)
+    other = inference.Restorer(other_model, other_cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0, postfilter=0.0)
     both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0,
-                              print_models=[(other_model, other_cfg)])  # fmt: skip
+                              print_models=[(other_model, other_cfg)], postfilter=0.0)  # fmt: skip
     for restorer in (alone, other, both):
         restorer.set_noise_print(hiss, SR)
     own, theirs = alone.denoise_array(noisy, SR), other.denoise_array(noisy, SR)
     assert np.abs(own - theirs).max() > 1e-3
     np.testing.assert_allclose(both.denoise_array(noisy, SR), (own + theirs) / 2, atol=2e-5)
     # the classical share applies to the mean: (1 - s) mean + s LSA
-    lsa = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=1.0)
+    lsa = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=1.0, postfilter=0.0)
     lsa.set_noise_print(hiss, SR)
     shared = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.25,
-                                print_models=[(other_model, other_cfg)])  # fmt: skip
+                                print_models=[(other_model, other_cfg)], postfilter=0.0)  # fmt: skip
     shared.set_noise_print(hiss, SR)
     np.testing.assert_allclose(shared.denoise_array(noisy, SR), 0.75 * (own + theirs) / 2 + 0.25 * lsa.denoise_array(noisy, SR),
                                atol=3e-5)  # fmt: skip
@@ -717,7 +719,7 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
     # the API loads them by folder; the checkpoint listed again is not counted twice
     loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
                                                 overlap_seconds=0.5, classical_blend=0.0,
-                                                print_models=[second_conditioned_checkpoint, conditioned_checkpoint])  # fmt: skip
+                                                print_models=[second_conditioned_checkpoint, conditioned_checkpoint], postfilter=0.0)  # fmt: skip
     assert len(loaded.print_models) == 1
     np.testing.assert_allclose(loaded.restore(noisy, SR, noise_print=hiss), (own + theirs) / 2, atol=2e-5)
     # an unconditioned model neither joins nor is joined
@@ -743,7 +745,7 @@ def test_print_models_check_decides_per_file_and_a_short_print_keeps_the_model_a
     other_model, other_cfg = inference.load_model(second_conditioned_checkpoint)
     for blend in (None, 0.25):  # the share chosen per file, or fixed
         both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=blend,
-                                  print_models=[(other_model, other_cfg)])  # fmt: skip
+                                  print_models=[(other_model, other_cfg)], postfilter=0.0)  # fmt: skip
         told, info = loading.told_for(both, noisy, hiss, True, False, "reel.wav")
         line = next(x for x in info if "print-models check" in x)
         mean_db, alone_db = (float(x.split(" dB")[0].split()[-1]) for x in line.split("models ", 1)[1].split(", the model alone "))
@@ -775,12 +777,13 @@ def test_cli_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, con
     caplog.set_level("INFO", logger="inference")
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard), noise_print_check=False,
                      classical_blend=0.0, print_models=[str(second_conditioned_checkpoint)], precision="float32",
-                     quiet=False)  # fmt: skip
+                     quiet=False, postfilter=0.0)  # fmt: skip
     assert code == 0, err
     assert "reel.wav: restored by the mean of 2 models told the same print (inference.print_models)" in caplog.text
     restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
     audio = sf.read(src, dtype="float32")[0]
-    told = [inference.Restorer.from_pretrained(ck, "float32", classical_blend=0.0).restore(audio, SR, noise_print=hiss)
+    told = [inference.Restorer.from_pretrained(ck, "float32", classical_blend=0.0, postfilter=0.0).restore(audio, SR,
+                                                                                                          noise_print=hiss)
             for ck in (conditioned_checkpoint, second_conditioned_checkpoint)]  # fmt: skip
     np.testing.assert_allclose(restored, (told[0] + told[1]) / 2, atol=2e-5)
     for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
@@ -788,7 +791,7 @@ def test_cli_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, con
     # an unconditioned one, or no model at all: refused in one line, nothing written
     for folder, problem in [(tiny_checkpoint, "not a conditioned model"), (tmp_path / "nope", "inference.print_models: ")]:
         code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
-                         print_models=[str(folder)])  # fmt: skip
+                         print_models=[str(folder)], postfilter=0.0)  # fmt: skip
         assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["hiss.wav", "reel.wav"]
 
@@ -798,10 +801,10 @@ def test_evaluate_conditioned_systems_take_the_print_models(conditioned_checkpoi
 
     noisy = _programme(3.0, seed=5) + (0.02 * np.random.default_rng(6).standard_normal(3 * SR)).astype(np.float32)
     hiss = (0.02 * np.random.default_rng(7).standard_normal(3 * SR)).astype(np.float32)
-    told = [evaluate.model_system(ck, 2.0, 0.5, told="print", classical_blend=0.0)(noisy, hiss, SR)
+    told = [evaluate.model_system(ck, 2.0, 0.5, told="print", classical_blend=0.0, postfilter=0.0)(noisy, hiss, SR)
             for ck in (conditioned_checkpoint, second_conditioned_checkpoint)]  # fmt: skip
     mean = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0,
-                                 print_models=[second_conditioned_checkpoint])  # fmt: skip
+                                 print_models=[second_conditioned_checkpoint], postfilter=0.0)  # fmt: skip
     np.testing.assert_allclose(mean(noisy, hiss, SR), (told[0] + told[1]) / 2, atol=2e-5)
 
 
@@ -890,13 +893,13 @@ def test_classical_blend_mixes_the_classical_restoration_told_the_same_print(con
     model, cfg = inference.load_model(conditioned_checkpoint)
 
     def restorer(share: float) -> inference.Restorer:
-        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share)
+        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=0.0)
 
     alone, half, lsa = restorer(0.0), restorer(0.5), restorer(1.0)
     for r in (alone, half, lsa):
         r.set_noise_print(hiss, SR)
     own = alone.denoise_array(noisy, SR)
-    classical = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    classical = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0)
     classical.tell(loading.Told(classical=hiss))
     by_lsa = classical.denoise_array(noisy, SR)
     assert np.abs(own - by_lsa).max() > 1e-3  # the two differ, so the mix is neither
@@ -918,7 +921,7 @@ def test_classical_blend_mixes_the_classical_restoration_told_the_same_print(con
     half.tell(loading.Told(power=alone.noise_power))
     np.testing.assert_allclose(half.denoise_array(noisy, SR), own, atol=1e-6)
     # evaluate.py's conditioned_print system restores as the restorer does
-    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.5)
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.5, postfilter=0.0)
     np.testing.assert_allclose(system(noisy, hiss, SR), mixed, atol=2e-5)
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="classical_blend"):
@@ -954,7 +957,8 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     monkeypatch.setattr(noise_print, "held_out_check", held_out_check)
     audio = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(15).standard_normal(5 * SR)).astype(np.float32)
     hiss = (0.02 * np.random.default_rng(16).standard_normal(3 * SR)).astype(np.float32)
-    chooses = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5)
+    chooses = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5,
+                                                 postfilter=0.0)  # fmt: skip
     assert chooses.choose_share and chooses.classical_blend == loading.CLASSICAL_BLEND
     expected = noise_print.share_check(chooses.restore_told, lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit),
                                        audio, hiss, SR, 0.25, chooses.n_fft, chooses.hop_length)  # fmt: skip
@@ -967,14 +971,14 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     chooses.tell(told)
     assert chooses.share == expected.share and chooses.blended == (expected.share > 0)
     fixed = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5,
-                                               classical_blend=expected.share)  # fmt: skip
+                                               classical_blend=expected.share, postfilter=0.0)  # fmt: skip
     fixed.set_noise_print(hiss, SR)
     np.testing.assert_allclose(chooses.denoise_array(audio, SR), fixed.denoise_array(audio, SR), atol=2e-5)
     # the same through restore(), and evaluate.py's conditioned_checked system
     np.testing.assert_allclose(chooses.restore(audio, SR, noise_print=hiss, noise_print_check=True),
                                fixed.denoise_array(audio, SR), atol=2e-5)  # fmt: skip
     assert any(line.startswith("audio: share check") for line in chooses.decisions)
-    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="held_out")
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="held_out", postfilter=0.0)
     np.testing.assert_allclose(system(audio, hiss, SR), fixed.denoise_array(audio, SR), atol=2e-5)
     # a share asked for is kept; auto's print carries none; no check, no choice; too short a print keeps the default
     assert not fixed.choose_share
@@ -997,7 +1001,7 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     sf.write(heard, hiss, SR, subtype="FLOAT")
     caplog.set_level("INFO", logger="inference")
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard), precision="float32",
-                     segment_seconds=2.0, overlap_seconds=0.5, quiet=False)  # fmt: skip
+                     segment_seconds=2.0, overlap_seconds=0.5, quiet=False, postfilter=0.0)  # fmt: skip
     assert code == 0, err
     assert f"reel.wav: {expected.describe()}" in caplog.text
     if expected.share > 0:
@@ -1036,3 +1040,133 @@ def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, con
         code, err = _run(capsys, **{"audio": str(src), "checkpoint": str(conditioned_checkpoint), **overrides})
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["print.wav", "reel.wav"]
+
+
+def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classical_share(conditioned_checkpoint):
+    import baselines
+    import evaluate
+    import loading
+
+    # one segment (1.5 s, segments of 2 s): the post-filter sees the whole restoration
+    noisy = _programme(1.5, seed=9) + (0.02 * np.random.default_rng(15).standard_normal(int(1.5 * SR))).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(16).standard_normal(3 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+
+    def restorer(over: float, share: float = 0.0) -> inference.Restorer:
+        r = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=over)
+        r.set_noise_print(hiss, SR)
+        return r
+
+    plain, filtered = restorer(0.0), restorer(1.5)
+    assert not plain.postfiltered and filtered.postfiltered
+    own = plain.denoise_array(noisy, SR)
+    expected = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss), over=1.5)
+    assert np.abs(expected - own).max() > 1e-3  # the filter changes the restoration
+    np.testing.assert_allclose(filtered.denoise_array(noisy, SR), expected, atol=2e-4)
+    # the classical share mixes LSA's restoration into the filtered one
+    by_lsa = restorer(0.0, 1.0).denoise_array(noisy, SR)
+    np.testing.assert_allclose(restorer(1.5, 0.25).denoise_array(noisy, SR), 0.75 * expected + 0.25 * by_lsa, atol=2e-4)
+    # a print found by auto, or none, is not filtered
+    filtered.tell(loading.Told(power=plain.noise_power))
+    assert not filtered.postfiltered
+    np.testing.assert_allclose(filtered.denoise_array(noisy, SR), own, atol=1e-6)
+    filtered.tell(loading.Told(power=plain.noise_power, blend_print=hiss))
+    assert filtered.postfiltered
+    filtered.set_noise_print(None)
+    assert not filtered.postfiltered
+    # evaluate.py's conditioned_print system restores as the restorer does
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0, postfilter=1.5)
+    np.testing.assert_allclose(system(noisy, hiss, SR), expected, atol=2e-4)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="postfilter"):
+            restorer(bad)
+
+
+def test_the_checks_test_a_given_print_through_the_postfilter_and_autos_without(conditioned_checkpoint):
+    import loading
+
+    noisy = _programme(6.0, seed=10) + (0.02 * np.random.default_rng(17).standard_normal(6 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(18).standard_normal(4 * SR)).astype(np.float32)
+    restorer = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", segment_seconds=2.0, overlap_seconds=0.5,
+                                                  batch_segments=1, postfilter=1.5)  # fmt: skip
+    seen = []
+    told_restore = restorer.restore_told
+
+    def spy(audio, power):
+        seen.append(restorer.filtering and power is not None)
+        return told_restore(audio, power)
+
+    restorer.restore_told = spy
+    for blend in (True, False):
+        seen.clear()
+        loading.told_for(restorer, noisy, hiss, True, False, "reel", blend=blend)
+        assert seen and any(seen) is blend, (blend, seen)
+        assert restorer.filtering is False  # as it was before the checks
+
+
+def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditioned_checkpoint, capsys, caplog):
+    src = tmp_path / "reel.wav"
+    audio = _programme(5.0, seed=5) + (0.02 * np.random.default_rng(19).standard_normal(5 * SR)).astype(np.float32)
+    sf.write(src, audio, SR, subtype="FLOAT")
+    heard = tmp_path / "print.wav"
+    hiss = (0.02 * np.random.default_rng(20).standard_normal(3 * SR)).astype(np.float32)
+    sf.write(heard, hiss, SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    outputs = {}
+    for over in (2.0, 0.0):
+        caplog.clear()
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
+                         noise_print_check=False, classical_blend=0.0, postfilter=over, precision="float32", quiet=False,
+                         overwrite=True)  # fmt: skip
+        assert code == 0, err
+        said = "reel.wav: the model's restoration post-filtered with the print's noise power weighted 2 times" in caplog.text
+        assert said is (over > 0), caplog.text
+        outputs[over], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+        expected = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", classical_blend=0.0, postfilter=over)
+        np.testing.assert_allclose(outputs[over], expected.restore(audio, SR, noise_print=hiss), atol=2e-5)
+    assert np.abs(outputs[2.0] - outputs[0.0]).max() > 1e-3
+    for f in tmp_path.glob("reel_*"):
+        f.unlink()
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard), postfilter=-1.0)
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "inference.postfilter" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["print.wav", "reel.wav"]
+
+
+def test_postfilter_check_decides_per_file_and_a_short_print_keeps_the_filter(conditioned_checkpoint):
+    import loading
+
+    noisy = _programme(5.0, seed=6) + (0.02 * np.random.default_rng(43).standard_normal(5 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(44).standard_normal(4 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
+    for blend in (None, 0.25):  # the share chosen per file, or fixed
+        restorer = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=blend, postfilter=1.5)
+        told, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav")
+        line = next(x for x in info if "post-filter check" in x)
+        with_db, without_db = (float(x.split(" dB")[0].split()[-1]) for x in line.split("post-filter ", 2)[2].split(", without "))
+        assert told.unfiltered is (without_db >= with_db) or told.power is None, line
+        assert line.endswith("without it" if told.unfiltered else "with it")
+        restorer.tell(told)
+        assert restorer.postfiltered is (told.power is not None and not told.unfiltered)
+        # the same decision made by hand: the share check with the post-filter and without
+        grid = noise_print.SHARE_GRID if blend is None else (0.25,)
+        for way, score in ((True, with_db), (False, without_db)):
+            with restorer.filtering_given(way):
+                found = noise_print.share_check(restorer.restore_told, lsa, noisy, hiss, SR, 0.25, cfg["n_fft"], cfg["hop_length"],
+                                                grid=grid)  # fmt: skip
+            assert found.score == pytest.approx(score, abs=0.006)
+        # without the check a given print is filtered; auto's print is never, and has no such line
+        assert not loading.told_for(restorer, noisy, hiss, False, False, "reel.wav")[0].unfiltered
+        auto, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav", blend=False)
+        assert not any("post-filter check" in x for x in info)
+        restorer.tell(auto)
+        assert not restorer.postfiltered
+        # too short to hold part out: filtered, and no post-filter line
+        short, info = loading.told_for(restorer, noisy, hiss[: int(1.2 * SR)], True, False, "reel.wav")
+        assert not short.unfiltered and not any("post-filter check" in x for x in info)
+    # off: no check, nothing filtered
+    off = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0)
+    told, info = loading.told_for(off, noisy, hiss, True, False, "reel.wav")
+    assert not any("post-filter check" in x for x in info)
+    off.tell(told)
+    assert not off.postfiltered
