@@ -13,7 +13,9 @@ estimator (``inference.classical_blend``). With ``--share-check`` also the share
 null), timed on the same recording and print, beside the one-pass restoration with the print.
 With ``--print-models FOLDER ...`` also the file print restored with those conditioned models
 joining the checkpoint (``inference.print_models``): with the checks on (the print-models check
-decides) and without (all of them told the print, with the share 0.25).
+decides) and without (all of them told the print, with the share 0.25). With
+``--postfilter-off`` also the file print without the Wiener post-filter (``inference.postfilter=0``),
+with the checks on and without them (the share 0.25), beside the same with it (the default).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -59,6 +61,8 @@ def main() -> None:
                         help="also time the file print with these shares for the classical estimator")  # fmt: skip
     parser.add_argument("--print-models", nargs="+", default=[], metavar="FOLDER",
                         help="also time the file print with these conditioned models joining the checkpoint")  # fmt: skip
+    parser.add_argument("--postfilter-off", action="store_true",
+                        help="also time the file print without the post-filter (inference.postfilter=0)")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
@@ -81,6 +85,11 @@ def main() -> None:
         joined = {f"file (5 s), the checks on, print_models ({n} models)": True,
                   f"file (5 s), no check, classical_blend=0.25, print_models ({n} models)": False}  # fmt: skip
         settings.update({name: settings["file (5 s)"] for name in joined})
+    unfiltered = {}
+    if args.postfilter_off:
+        unfiltered = {"file (5 s), postfilter=0": True, "file (5 s), no check, classical_blend=0.25, postfilter=0": False,
+                      "file (5 s), no check, classical_blend=0.25": False}  # fmt: skip
+        settings.update({name: settings["file (5 s)"] for name in unfiltered})
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -93,6 +102,10 @@ def main() -> None:
         if name in joined:
             cfg.print_models = list(args.print_models)
             if not joined[name]:
+                cfg.classical_blend, cfg.noise_print_check = 0.25, False
+        if name in unfiltered:
+            cfg.postfilter = 0.0 if name.endswith("postfilter=0") else cfg.postfilter
+            if not unfiltered[name]:
                 cfg.classical_blend, cfg.noise_print_check = 0.25, False
         runs = []
         for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
