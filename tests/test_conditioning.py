@@ -737,6 +737,19 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
     assert loading.load_print_models([], plain_cfg, checkpoint=tiny_checkpoint) == []
 
 
+def _assert_share_checks_score(restorer: inference.Restorer, within, scores: dict, noisy: np.ndarray, hiss: np.ndarray,
+                               blend: float | None) -> None:  # fmt: skip
+    """The share check run by hand within each way (``within(way)``: a context of the restorer)
+    scores what the restorer's check printed for that way (``scores[way]``)."""
+    lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
+    grid = noise_print.SHARE_GRID if blend is None else (0.25,)
+    for way, score in scores.items():
+        with within(way):
+            found = noise_print.share_check(restorer.restore_told, lsa, noisy, hiss, SR, 0.25, restorer.n_fft, restorer.hop_length,
+                                            grid=grid)  # fmt: skip
+        assert found.score == pytest.approx(score, abs=0.006), way
+
+
 def test_print_models_check_decides_per_file_and_a_short_print_keeps_the_model_alone(conditioned_checkpoint,
                                                                                      second_conditioned_checkpoint):  # fmt: skip
     noisy = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(41).standard_normal(5 * SR)).astype(np.float32)
@@ -753,13 +766,7 @@ def test_print_models_check_decides_per_file_and_a_short_print_keeps_the_model_a
         assert line.endswith("the mean restores" if mean_db > alone_db else "the model alone restores")
         assert (told.share is not None) is (blend is None)
         # the same decision made by hand: the share check with the model alone and with the mean
-        lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
-        grid = noise_print.SHARE_GRID if blend is None else (0.25,)
-        for way, score in ((False, alone_db), (True, mean_db)):
-            with both.joining(way):
-                found = noise_print.share_check(both.restore_told, lsa, noisy, hiss, SR, 0.25, cfg["n_fft"], cfg["hop_length"],
-                                                grid=grid)  # fmt: skip
-            assert found.score == pytest.approx(score, abs=0.006)
+        _assert_share_checks_score(both, both.joining, {False: alone_db, True: mean_db}, noisy, hiss, blend)
         # without the check, a given print is told to all; an auto print (blend=False) to the model alone
         assert loading.told_for(both, noisy, hiss, False, False, "reel.wav")[0].joined
         assert not loading.told_for(both, noisy, hiss, False, False, "reel.wav", blend=False)[0].joined
@@ -1011,14 +1018,19 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     np.testing.assert_allclose(restored, fixed.denoise_array(audio, SR), atol=2e-5)
 
 
+def _reel_and_print(tmp_path: Path, seed: int, noise_seed: int) -> tuple[Path, np.ndarray, Path, np.ndarray]:
+    """``reel.wav`` (5 s of programme in hiss) and ``print.wav`` (3 s of other hiss) in ``tmp_path``: paths and audio."""
+    src, heard = tmp_path / "reel.wav", tmp_path / "print.wav"
+    audio = _programme(5.0, seed=seed) + (0.02 * np.random.default_rng(noise_seed).standard_normal(5 * SR)).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(noise_seed + 1).standard_normal(3 * SR)).astype(np.float32)
+    sf.write(src, audio, SR, subtype="FLOAT")
+    sf.write(heard, hiss, SR, subtype="FLOAT")
+    return src, audio, heard, hiss
+
+
 def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint,
                                                                   capsys, caplog):  # fmt: skip
-    src = tmp_path / "reel.wav"
-    audio = _programme(5.0, seed=4) + (0.02 * np.random.default_rng(15).standard_normal(5 * SR)).astype(np.float32)
-    sf.write(src, audio, SR, subtype="FLOAT")
-    heard = tmp_path / "print.wav"
-    hiss = (0.02 * np.random.default_rng(16).standard_normal(3 * SR)).astype(np.float32)
-    sf.write(heard, hiss, SR, subtype="FLOAT")
+    src, audio, heard, hiss = _reel_and_print(tmp_path, 4, 15)
     caplog.set_level("INFO", logger="inference")
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
                      noise_print_check=False, precision="float32", quiet=False)  # fmt: skip  (the default share)
@@ -1105,12 +1117,7 @@ def test_the_checks_test_a_given_print_through_the_postfilter_and_autos_without(
 
 
 def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditioned_checkpoint, capsys, caplog):
-    src = tmp_path / "reel.wav"
-    audio = _programme(5.0, seed=5) + (0.02 * np.random.default_rng(19).standard_normal(5 * SR)).astype(np.float32)
-    sf.write(src, audio, SR, subtype="FLOAT")
-    heard = tmp_path / "print.wav"
-    hiss = (0.02 * np.random.default_rng(20).standard_normal(3 * SR)).astype(np.float32)
-    sf.write(heard, hiss, SR, subtype="FLOAT")
+    src, audio, heard, hiss = _reel_and_print(tmp_path, 5, 19)
     caplog.set_level("INFO", logger="inference")
     outputs = {}
     for over in (2.0, 0.0):
@@ -1138,7 +1145,6 @@ def test_postfilter_check_decides_per_file_and_a_short_print_keeps_the_filter(co
     noisy = _programme(5.0, seed=6) + (0.02 * np.random.default_rng(43).standard_normal(5 * SR)).astype(np.float32)
     hiss = (0.02 * np.random.default_rng(44).standard_normal(4 * SR)).astype(np.float32)
     model, cfg = inference.load_model(conditioned_checkpoint)
-    lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
     for blend in (None, 0.25):  # the share chosen per file, or fixed
         restorer = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=blend, postfilter=1.5)
         told, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav")
@@ -1149,12 +1155,7 @@ def test_postfilter_check_decides_per_file_and_a_short_print_keeps_the_filter(co
         restorer.tell(told)
         assert restorer.postfiltered is (told.power is not None and not told.unfiltered)
         # the same decision made by hand: the share check with the post-filter and without
-        grid = noise_print.SHARE_GRID if blend is None else (0.25,)
-        for way, score in ((True, with_db), (False, without_db)):
-            with restorer.filtering_given(way):
-                found = noise_print.share_check(restorer.restore_told, lsa, noisy, hiss, SR, 0.25, cfg["n_fft"], cfg["hop_length"],
-                                                grid=grid)  # fmt: skip
-            assert found.score == pytest.approx(score, abs=0.006)
+        _assert_share_checks_score(restorer, restorer.filtering_given, {True: with_db, False: without_db}, noisy, hiss, blend)
         # without the check a given print is filtered; auto's print is never, and has no such line
         assert not loading.told_for(restorer, noisy, hiss, False, False, "reel.wav")[0].unfiltered
         auto, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav", blend=False)
