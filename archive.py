@@ -225,7 +225,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and bool(prev.get("classical_check", False)) == job.inference.classical_check
             and float(prev.get("classical_blend", 0.0)) == loading.classical_share(job.inference.classical_blend)
             and bool(prev.get("share_check", False)) == _share_check(job.inference)
-            and float(prev.get("postfilter", 0.0)) == float(job.inference.postfilter)
+            and float(prev.get("postfilter", 0.0)) == _postfilter(job)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -235,6 +235,20 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
         if not manifest.exists(path) or hashes.get(kind) != manifest.sha256_of(path):
             return False
     return True
+
+
+def _postfilter(job: ArchiveJob) -> float:
+    """The post-filter's weight where it can apply (``inference.postfilter``: a conditioned model
+    told a given print, a file or START-END), else 0: records made without the option still
+    match a run where it cannot change the restoration (the shipped model, auto, no print)."""
+    s = job.inference
+    if not s.postfilter or s.noise_print in (None, "auto", "none"):
+        return 0.0
+    try:
+        config = json.loads((Path(job.model_folder) / "config.json").read_text())
+    except (OSError, ValueError):  # unreadable here (a worker's own copy): as if it could apply
+        return float(s.postfilter)
+    return float(s.postfilter) if str(config.get("conditioning") or "none") != "none" else 0.0
 
 
 def _share_check(s: Any) -> bool:
@@ -254,7 +268,7 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
         "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
         "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
-        "postfilter": float(s.postfilter),
+        "postfilter": _postfilter(job),
         "classical_share": None, "postfiltered": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,

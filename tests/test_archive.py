@@ -419,6 +419,11 @@ def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_pa
     loaded = archive.LazyRestorer(without_plot)
     second = archive.restore_item(archive.Item(str(source), previous=first), loaded, without_plot)
     assert second["status"] == "skipped" and second["outputs"] == first["outputs"] and loaded.restorer is None
+    # the post-filter cannot apply to an unconditioned model: a record made before the option still matches
+    assert first["postfilter"] == 0.0 and first["postfiltered"] is False
+    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered")}
+    assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(without_plot),
+                                without_plot)["status"] == "skipped"  # fmt: skip
     Path(first["outputs"]["plot"]).write_bytes(b"not the plot")
     third = archive.restore_item(archive.Item(str(source), previous=second), archive.LazyRestorer(job), job)
     assert third["status"] == "restored" and third["output_sha256"]["plot"] == sha256(first["outputs"]["plot"])
