@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -244,11 +245,18 @@ def _postfilter(job: ArchiveJob) -> float:
     s = job.inference
     if not s.postfilter or s.noise_print in (None, "auto", "none"):
         return 0.0
+    return float(s.postfilter) if _conditioned(job.model_folder) else 0.0
+
+
+@functools.lru_cache(maxsize=8)
+def _conditioned(model_folder: str) -> bool:
+    """Whether the model folder's config.json names a conditioned model, read once per folder
+    (each file's record and resume check asks); unreadable here (a worker's own copy): True."""
     try:
-        config = json.loads((Path(job.model_folder) / "config.json").read_text())
-    except (OSError, ValueError):  # unreadable here (a worker's own copy): as if it could apply
-        return float(s.postfilter)
-    return float(s.postfilter) if str(config.get("conditioning") or "none") != "none" else 0.0
+        config = json.loads((Path(model_folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return str(config.get("conditioning") or "none") != "none"
 
 
 def _share_check(s: Any) -> bool:

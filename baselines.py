@@ -327,7 +327,8 @@ def _benchmark(seconds: float = 10.0, sample_rate: int = 44100, snr_db: float = 
             f"{real_time_factor(elapsed, seconds):>8.4f}"
         )
     # the post-filter told the noise's own power (noise_print.noise_power's units: the mean power
-    # of the plain rfft of Hamming-windowed frames), on a restoration that kept half the noise
+    # of the plain rfft of Hamming-windowed frames; computed here, since noise_print imports this
+    # module), on a restoration that kept half the noise
     frames = np.lib.stride_tricks.sliding_window_view(noise, 2048)[::512]
     power = np.mean(np.abs(np.fft.rfft(frames * scipy.signal.get_window("hamming", 2048), axis=-1)) ** 2, axis=0)
     leaky = (clean + 0.5 * noise).astype(np.float32)

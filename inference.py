@@ -348,26 +348,24 @@ class Restorer:
              self.filtering) = saved  # fmt: skip
 
     @contextlib.contextmanager
-    def joining(self, joined: bool) -> Iterator[None]:
+    def _holding(self, name: str, value: bool) -> Iterator[None]:
+        # the flag ``name`` set to ``value`` within the block, as it was afterwards
+        saved = getattr(self, name)
+        setattr(self, name, bool(value))
+        try:
+            yield
+        finally:
+            setattr(self, name, saved)
+
+    def joining(self, joined: bool) -> contextlib.AbstractContextManager:
         """Within the block, :attr:`print_models` join the model's restorations told a print
         (``joined``) or not; afterwards as before (the print-models check restores both ways)."""
-        saved = self.joined
-        self.joined = bool(joined)
-        try:
-            yield
-        finally:
-            self.joined = saved
+        return self._holding("joined", joined)
 
-    @contextlib.contextmanager
-    def filtering_given(self, given: bool) -> Iterator[None]:
+    def filtering_given(self, given: bool) -> contextlib.AbstractContextManager:
         """Within the block, a print the model is told is a given one (``given``: the post-filter
         applies) or auto's; afterwards as before (the checks test a print as it will be used)."""
-        saved = self.filtering
-        self.filtering = bool(given)
-        try:
-            yield
-        finally:
-            self.filtering = saved
+        return self._holding("filtering", given)
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
