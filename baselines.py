@@ -194,23 +194,31 @@ def ephraim_malah_lsa(
 
 # The post-filter's defaults (docs/EXPERIMENTS.md, "2026-11-27: a Wiener post-filter told the
 # print"): the model's restoration smoothed over 5 frames (116 ms at hop 512) as the programme's
-# power, the print's power over-weighted 1.5 times, since the restoration keeps some noise
+# power, the print's power over-weighted 1.5 times, since the restoration keeps some noise; the
+# gain applied to the noisy input alone (an input share of 1: with a given print, half the input
+# and half the restoration lost 0.1 dB through the command's checks; with auto's print it won,
+# loading.AUTO_POSTFILTER_INPUT_SHARE: docs/EXPERIMENTS.md, "2026-11-27: the post-filter on
+# auto's print")
 POSTFILTER_FRAMES = 5
 POSTFILTER_OVER = 1.5
+POSTFILTER_INPUT_SHARE = 1.0
 
 
 def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.ndarray, n_fft: int = 2048,
-                      hop: int = 512, over: float = POSTFILTER_OVER, frames: int = POSTFILTER_FRAMES) -> np.ndarray:  # fmt: skip
+                      hop: int = 512, over: float = POSTFILTER_OVER, frames: int = POSTFILTER_FRAMES,
+                      input_share: float = POSTFILTER_INPUT_SHARE) -> np.ndarray:  # fmt: skip
     """A Wiener filter of ``noisy`` whose programme power is a restoration's and whose noise
     power is a print's: per bin ``k`` and frame ``t``, ``G = P / (P + over * N_k)`` with ``P``
     the power of ``estimate`` (a restoration of ``noisy``, the same length) averaged over
-    ``frames`` neighbouring frames, applied to the noisy STFT (periodic Hamming ``n_fft`` /
-    ``hop``). ``noise_power`` is ``[n_fft // 2 + 1]`` in the units of
+    ``frames`` neighbouring frames, applied to ``input_share`` of the noisy STFT and the rest of
+    the estimate's (periodic Hamming ``n_fft`` / ``hop``; ``input_share=1``: the noisy input
+    alone). ``noise_power`` is ``[n_fft // 2 + 1]`` in the units of
     ``noise_print.noise_power`` (mean ``|rfft(frame * window)|^2``).
 
     A restorer that knows the programme but not this noise leaves noise where its estimate
     holds no programme; the print says how much noise lies in each bin, and the gain takes
-    it out there while it keeps the noisy input where the estimate holds programme."""
+    it out there while it keeps the noisy input where the estimate holds programme, with a
+    share of the estimate, which took noise out inside the programme's bins too."""
     noisy, estimate = _as_mono_float(noisy), _as_mono_float(estimate)
     if noisy.shape != estimate.shape:
         raise ValueError(f"noisy and estimate differ in length: {noisy.size} and {estimate.size}")
@@ -219,6 +227,8 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
         raise ValueError(f"noise_power: expected {n_fft // 2 + 1} bins, got shape {noise_power.shape}")
     if over <= 0 or frames < 1:
         raise ValueError(f"wiener_postfilter: over must be positive and frames at least 1, got {over} and {frames}")
+    if not 0.0 <= input_share <= 1.0:
+        raise ValueError(f"wiener_postfilter: input_share must lie in [0, 1], got {input_share}")
     if noisy.size == 0:
         return np.zeros(0, dtype=np.float32)
     pad = (0, max(0, n_fft - noisy.size))
@@ -232,7 +242,7 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
     # scipy's STFT divides by the window's sum; the print's power is of the plain rfft
     noise = over * noise_power[:, None] / window.sum() ** 2
     gain = power / np.maximum(power + noise, np.finfo(np.float64).tiny)
-    _, restored = scipy.signal.istft(spec_x * gain, **stft_args)
+    _, restored = scipy.signal.istft((input_share * spec_x + (1.0 - input_share) * spec_s) * gain, **stft_args)
     return restored[: noisy.size].astype(np.float32)
 
 

@@ -223,8 +223,13 @@ def test_wiener_postfilter_takes_the_print_out_where_the_estimate_holds_no_progr
     filtered = baselines.wiener_postfilter(noisy, leaky, power)
     assert filtered.shape == noisy.shape and filtered.dtype == np.float32
     assert metrics.si_sdr(filtered, clean) > metrics.si_sdr(leaky, clean) + 3.0
-    # told no noise it passes the input through; an estimate of silence silences it
-    np.testing.assert_allclose(baselines.wiener_postfilter(noisy, leaky, np.zeros_like(power)), noisy, atol=1e-5)
+    # told no noise it passes the input through (its input share of it: the rest is the
+    # estimate); an estimate of silence silences it
+    none = np.zeros_like(power)
+    np.testing.assert_allclose(baselines.wiener_postfilter(noisy, leaky, none, input_share=1.0), noisy, atol=1e-5)
+    np.testing.assert_allclose(baselines.wiener_postfilter(noisy, leaky, none, input_share=0.75), 0.75 * noisy + 0.25 * leaky,
+                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(baselines.wiener_postfilter(noisy, leaky, none, input_share=0.0), leaky, atol=1e-5)
     assert np.abs(baselines.wiener_postfilter(noisy, np.zeros_like(noisy), power)).max() < 1e-6
     # a louder print weighs more: more is taken out
     assert np.sum(baselines.wiener_postfilter(noisy, leaky, power, over=4.0) ** 2) < np.sum(filtered**2)
@@ -241,4 +246,6 @@ def test_wiener_postfilter_refuses_what_it_cannot_use(clean):
         baselines.wiener_postfilter(noisy, noisy, power[:10])
     with pytest.raises(ValueError, match="over must be positive"):
         baselines.wiener_postfilter(noisy, noisy, power, over=0.0)
+    with pytest.raises(ValueError, match="input_share"):
+        baselines.wiener_postfilter(noisy, noisy, power, input_share=1.5)
     assert baselines.wiener_postfilter(noisy[:0], noisy[:0], power).size == 0
