@@ -7,7 +7,8 @@ print (no classical share, no post-filter), and filters the noisy input with
 ``G = P / (P + N)`` for each pair of programme power ``P`` (the restoration's or the clean
 programme's, averaged over 5 frames) and noise power ``N`` (the print's, or the true noise's),
 the post-filter's form (``baselines.wiener_postfilter``). Prints the mean SI-SDR improvement of
-each, and of the restoration, LSA given the print and the restoration post-filtered.
+each, and of the restoration, LSA given the print and the restoration post-filtered, its gain
+applied to each of ``INPUT_SHARES`` of the noisy input (the rest the restoration).
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ import scipy.ndimage  # noqa: E402
 import scipy.signal  # noqa: E402
 
 FRAMES = 5
+# the post-filter's gain applied to this share of the noisy input, the rest the restoration
+# (baselines.POSTFILTER_INPUT_SHARE: 0.5)
+INPUT_SHARES = (1.0, 0.75, 0.5, 0.0)
 
 
 def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -80,8 +84,9 @@ def main() -> None:
         power = noise_print.noise_power(heard, n_fft, hop)
         outputs = {"the restoration": restored,
                    "LSA given the print": baselines.ephraim_malah_lsa(noisy, rate, noise_print=heard),
-                   "the restoration post-filtered (baselines.wiener_postfilter)":
-                       baselines.wiener_postfilter(noisy, restored, power, n_fft, hop),
+                   **{f"the restoration post-filtered (baselines.wiener_postfilter), input share {share:g}":
+                          baselines.wiener_postfilter(noisy, restored, power, n_fft, hop, input_share=share)
+                      for share in INPUT_SHARES},
                    **ceilings(noisy, clean, restored, power, n_fft, hop)}  # fmt: skip
         before = metrics.si_sdr(noisy, clean)
         for name, out in outputs.items():
