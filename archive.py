@@ -240,11 +240,10 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
 
 def _postfilter(job: ArchiveJob) -> float:
     """The post-filter's weight where it can apply (``inference.postfilter``: a conditioned model
-    told a given print, a file or START-END, or auto's with the check on), else 0: records made
-    without the option still match a run where it cannot change the restoration (the shipped
-    model, no print, auto unchecked)."""
+    told a given print, a file or START-END), else 0: records made without the option still
+    match a run where it cannot change the restoration (the shipped model, auto, no print)."""
     s = job.inference
-    if not s.postfilter or s.noise_print == "none" or (s.noise_print in (None, "auto") and not s.noise_print_check):
+    if not s.postfilter or s.noise_print in (None, "auto", "none"):
         return 0.0
     return float(s.postfilter) if _conditioned(job.model_folder) else 0.0
 

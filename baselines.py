@@ -195,10 +195,9 @@ def ephraim_malah_lsa(
 # The post-filter's defaults (docs/EXPERIMENTS.md, "2026-11-27: a Wiener post-filter told the
 # print"): the model's restoration smoothed over 5 frames (116 ms at hop 512) as the programme's
 # power, the print's power over-weighted 1.5 times, since the restoration keeps some noise; the
-# gain applied to the noisy input alone (an input share of 1: with a given print, half the input
-# and half the restoration lost 0.1 dB through the command's checks; with auto's print it won,
-# loading.AUTO_POSTFILTER_INPUT_SHARE: docs/EXPERIMENTS.md, "2026-11-27: the post-filter on
-# auto's print")
+# gain applied to the noisy input alone (an input share of 1: half the input and half the
+# restoration lost 0.1 dB through the command's checks with a given print; docs/EXPERIMENTS.md,
+# "2026-11-27: the post-filter on auto's print")
 POSTFILTER_FRAMES = 5
 POSTFILTER_OVER = 1.5
 POSTFILTER_INPUT_SHARE = 1.0

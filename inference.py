@@ -50,8 +50,8 @@ mean restoration replaces the checkpoint's where it would restore without a prin
 ``print_models`` (conditioned model folders whose restorations, told the same given print,
 are averaged with a conditioned checkpoint's own where the print-models check finds that it
 helps), ``postfilter`` (the weight of a given print's noise power in the Wiener post-filter of
-a conditioned model's restoration, and of auto's where the post-filter check passes it; 0:
-off). The path options are taken literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
+a conditioned model's restoration; 0: off). The path options are taken
+literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
 
@@ -97,8 +97,8 @@ from loading import (  # noqa: E402
     classical_share,
     file_noise_power,
 )
-from loading import (AUTO_POSTFILTER_INPUT_SHARE, GIVEN_POSTFILTER_INPUT_SHARE, load_model, load_no_print_models,  # noqa: E402
-                     load_print_models, model_noise_function, postfiltered_noise, print_spec, resolve_precision)
+from loading import (load_model, load_no_print_models, load_print_models, model_noise_function, postfiltered_noise,  # noqa: E402
+                     print_spec, resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -216,9 +216,8 @@ class Restorer:
     is the classical Ephraim-Malah LSA estimator's told the same print (``inference.classical_blend``).
     With None, where the checks run on a given print (``loading.told_for``), the share check
     chooses the share for each file instead (``noise_print.share_check``; :attr:`share`).
-    ``postfilter`` (0: off): where the model is told a given print (or auto's, where the
-    post-filter check passes it: ``loading.told_for``), each segment's restoration passes a
-    Wiener post-filter whose noise power is the print's weighted this many times
+    ``postfilter`` (0: off): where the model is told a given print, each segment's restoration
+    passes a Wiener post-filter whose noise power is the print's weighted this many times
     (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share.
     """
 
@@ -242,11 +241,9 @@ class Restorer:
             raise ValueError(f"postfilter: must be 0 (off) or a positive number, got {postfilter}")
         # the Wiener post-filter's weight of the print's noise power; 0: off
         self.postfilter = float(postfilter)
-        # whether the print told is one the post-filter uses (a given one, Told.blend_print, or
-        # auto's that the post-filter check passed; the checks of loading.told_for set it for the
-        # print they test), and the share of the noisy input its gain is applied to
+        # whether the print told is a given one, which the post-filter uses (Told.blend_print;
+        # the checks of loading.told_for set it for the print they test)
         self.filtering = False
-        self.filter_input_share = GIVEN_POSTFILTER_INPUT_SHARE
         # the classical estimator's share where a conditioned model is told a given print
         self.classical_blend = classical_share(classical_blend)
         # null: where a check runs on a given print, the share check chooses the share per file
@@ -339,7 +336,7 @@ class Restorer:
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
         the classical estimator); afterwards all are as they were."""
         saved = (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-                 self.filtering, self.filter_input_share)  # fmt: skip
+                 self.filtering)  # fmt: skip
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
@@ -348,32 +345,27 @@ class Restorer:
             yield
         finally:
             (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-             self.filtering, self.filter_input_share) = saved  # fmt: skip
+             self.filtering) = saved  # fmt: skip
 
     @contextlib.contextmanager
-    def _holding(self, **values: Any) -> Iterator[None]:
-        # the attributes named set to their values within the block, as they were afterwards
-        saved = {name: getattr(self, name) for name in values}
-        for name, value in values.items():
-            setattr(self, name, value)
+    def _holding(self, name: str, value: bool) -> Iterator[None]:
+        # the flag ``name`` set to ``value`` within the block, as it was afterwards
+        saved = getattr(self, name)
+        setattr(self, name, bool(value))
         try:
             yield
         finally:
-            for name, value in saved.items():
-                setattr(self, name, value)
+            setattr(self, name, saved)
 
     def joining(self, joined: bool) -> contextlib.AbstractContextManager:
         """Within the block, :attr:`print_models` join the model's restorations told a print
         (``joined``) or not; afterwards as before (the print-models check restores both ways)."""
-        return self._holding(joined=bool(joined))
+        return self._holding("joined", joined)
 
-    def filtering_given(self, given: bool, input_share: float | None = None) -> contextlib.AbstractContextManager:
-        """Within the block, the post-filter applies to a print the model is told (``given``) or
-        not, its gain on ``input_share`` of the noisy input (None: the restorer's own,
-        :attr:`filter_input_share`); afterwards as before (the checks test a print as it will be
-        used)."""
-        share = self.filter_input_share if input_share is None else float(input_share)
-        return self._holding(filtering=bool(given), filter_input_share=share)
+    def filtering_given(self, given: bool) -> contextlib.AbstractContextManager:
+        """Within the block, a print the model is told is a given one (``given``: the post-filter
+        applies) or auto's; afterwards as before (the checks test a print as it will be used)."""
+        return self._holding("filtering", given)
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
                 noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
@@ -424,14 +416,13 @@ class Restorer:
         with the model, told ``told.power`` (with :attr:`share` of the classical estimator told
         ``told.blend_print``: ``told.share`` where the share check chose one, else
         :attr:`classical_blend`; with :attr:`print_models` where ``told.joined``; through the
-        post-filter where the print is a given one, unless ``told.unfiltered``, or auto's where
-        ``told.auto_filtered``), or with the classical estimator told ``told.classical``."""
+        post-filter where the print is a given one, unless ``told.unfiltered``), or with the
+        classical estimator told ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
         self.blend_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
         self.joined = bool(told.joined) and told.power is not None
-        self.filtering = (self.blend_print is not None and not told.unfiltered) or (told.auto_filtered and told.power is not None)
-        self.filter_input_share = AUTO_POSTFILTER_INPUT_SHARE if self.blend_print is None else GIVEN_POSTFILTER_INPUT_SHARE
+        self.filtering = self.blend_print is not None and not told.unfiltered
 
     def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
@@ -448,7 +439,6 @@ class Restorer:
         self.told_share = None
         self.joined = print_audio is not None  # a print told without the checks: print_models join
         self.filtering = print_audio is not None
-        self.filter_input_share = GIVEN_POSTFILTER_INPUT_SHARE
         if print_audio is None:
             self.noise_power = self.blend_print = None
             return
@@ -483,8 +473,7 @@ class Restorer:
     @property
     def postfiltered(self) -> bool:
         """Whether what follows passes the Wiener post-filter: it is on (:attr:`postfilter`), and
-        the model is told a given print, or auto's where the post-filter check passed it
-        (:attr:`filtering`)."""
+        the model is told a given print (:attr:`filtering`)."""
         return self.postfilter > 0.0 and self.filtering and self.noise_power is not None and self.classical_print is None
 
     @property
@@ -504,8 +493,7 @@ class Restorer:
                 if self.averaged:  # each told the same print
                     fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
                 if self.postfiltered:
-                    fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length,
-                                            self.filter_input_share)  # fmt: skip
+                    fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)

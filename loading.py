@@ -339,26 +339,10 @@ def blended_noise(model: Callable, classical: Callable, share: float) -> Callabl
     return estimate
 
 
-# How much better (SI-SDR, dB, on the held-out mix) the post-filter check must find auto's print
-# with the post-filter than without before auto's print is filtered: any gain, as for a given
-# print. The share of the noisy input the filter's gain is applied to, the rest the model's
-# restoration: a given print's, the input alone (baselines.POSTFILTER_INPUT_SHARE; half lost
-# 0.1 dB through the checks); auto's, half: auto's print may hold programme, and the restoration
-# took out noise inside the programme's bins that a gain on the input keeps (on 15-s reels with
-# synthetic noise, forced on auto's print, the input alone lost 0.87 dB on film noise and 0.57 at
-# 0 dB input, half of it the restoration 0.20 and 0.00: docs/EXPERIMENTS.md, "2026-11-27: the
-# post-filter on auto's print")
-AUTO_POSTFILTER_MARGIN_DB = 0.0
-GIVEN_POSTFILTER_INPUT_SHARE = 1.0
-AUTO_POSTFILTER_INPUT_SHARE = 0.5
-
-
-def postfiltered_noise(model: Callable, power: np.ndarray, over: float, n_fft: int, hop: int,
-                       input_share: float = GIVEN_POSTFILTER_INPUT_SHARE) -> Callable:  # fmt: skip
+def postfiltered_noise(model: Callable, power: np.ndarray, over: float, n_fft: int, hop: int) -> Callable:
     """The noise estimate ``model`` (``[batch, samples] -> noise``) with its restorations passed
     through the Wiener post-filter told ``power`` (a print's description, ``noise_print.noise_power``;
-    its mean power row) weighted ``over`` times, its gain applied to ``input_share`` of the
-    noisy input and the rest of the restoration (``baselines.wiener_postfilter``)."""
+    its mean power row) weighted ``over`` times (``baselines.wiener_postfilter``)."""
     import baselines
 
     mean = np.asarray(power, dtype=np.float32).reshape(-1, n_fft // 2 + 1)[0]
@@ -366,8 +350,7 @@ def postfiltered_noise(model: Callable, power: np.ndarray, over: float, n_fft: i
     def estimate(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         restored = x - np.asarray(model(x), dtype=np.float32)
-        return x - np.stack([baselines.wiener_postfilter(row, est, mean, n_fft, hop, over, input_share=input_share)
-                             for row, est in zip(x, restored)])  # fmt: skip
+        return x - np.stack([baselines.wiener_postfilter(row, est, mean, n_fft, hop, over) for row, est in zip(x, restored)])
 
     return estimate
 
@@ -389,10 +372,6 @@ class Told:
     # whether the post-filter check found this print better without the restorer's post-filter
     # (inference.postfilter); False: filtered wherever the print is a given one and it is on
     unfiltered: bool = False
-    # whether the post-filter check found auto's print better with the post-filter (auto's print
-    # is filtered only then, its gain on AUTO_POSTFILTER_INPUT_SHARE of the input: its quiet
-    # passages may hold programme)
-    auto_filtered: bool = False
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -465,12 +444,12 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
         why = "noise_print_check=false" if not check else "too short to hold part of them out for the check"
         warns.append(f"{source}: auto's quietest {seconds:.1f} s lie only {contrast:.1f} dB below the median level and may "
                      f"hold programme; the model is told them unchecked ({why})")  # fmt: skip
-    told, lines = told_for(restorer, recording, audio, check, classical, source.name, blend=False, auto=True)
-    return Told(power=told.power, classical=told.classical, auto_filtered=told.auto_filtered), info + lines, warns
+    told, lines = told_for(restorer, recording, audio, check, classical, source.name, blend=False)
+    return Told(power=told.power, classical=told.classical), info + lines, warns
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,
-             name: str, blend: bool = True, auto: bool = False) -> tuple[Told, list[str]]:  # fmt: skip
+             name: str, blend: bool = True) -> tuple[Told, list[str]]:  # fmt: skip
     """What to tell ``restorer`` for a recording (mono, model rate; None: no check can run) with
     the usable print ``print_audio``, by the checks asked for; and info lines (``name``: the file).
 
@@ -492,21 +471,14 @@ def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarra
     without it); with ``check``, the post-filter check decides: the share check runs with and
     without the filter (each way of the print models, where there are some) and the highest
     score on the held-out mix decides both; a print too short for it, or no check, keeps the
-    filter (docs/EXPERIMENTS.md, "2026-11-27: a Wiener post-filter told the print").
-
-    For ``auto``'s print (not ``blend``), the post-filter check runs the same way with
-    ``check`` and decides by :data:`AUTO_POSTFILTER_MARGIN_DB`; without the check, or where the
-    print is too short for it, auto's print is not filtered (``Told.auto_filtered``): its quiet
-    passages may hold programme (docs/EXPERIMENTS.md, "2026-11-27: the post-filter on auto's
-    print")."""
+    filter (docs/EXPERIMENTS.md, "2026-11-27: a Wiener post-filter told the print")."""
     given = getattr(restorer, "filtering_given", None)
-    share = AUTO_POSTFILTER_INPUT_SHARE if auto else GIVEN_POSTFILTER_INPUT_SHARE
-    with given(blend, share) if given is not None else contextlib.nullcontext():
-        return _told_for(restorer, recording, print_audio, check, classical, name, blend, auto)
+    with given(blend) if given is not None else contextlib.nullcontext():
+        return _told_for(restorer, recording, print_audio, check, classical, name, blend)
 
 
 def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,
-              name: str, blend: bool, auto: bool) -> tuple[Told, list[str]]:  # fmt: skip
+              name: str, blend: bool) -> tuple[Told, list[str]]:  # fmt: skip
     import baselines
     import noise_print
 
@@ -521,11 +493,9 @@ def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarr
     share = None  # the share check's choice
     others = bool(getattr(restorer, "print_models", None)) and blend and power is not None
     joined = others and not check  # asked for, and no check to judge them
-    # the Wiener post-filter: on a given print unless the post-filter check finds it better off;
-    # on auto's only where the check finds it better on
-    filters = (blend or (auto and check and recording is not None)) and power is not None \
-        and getattr(restorer, "postfilter", 0.0) > 0.0  # fmt: skip
-    filtered = filters and blend
+    # the Wiener post-filter: on a given print unless the post-filter check finds it better off
+    filters = blend and power is not None and getattr(restorer, "postfilter", 0.0) > 0.0
+    filtered = filters
 
     def told_as(joins: bool, filters_it: bool) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
@@ -549,9 +519,7 @@ def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarr
                     found[way] = noise_print.share_check(restorer.restore_told, lsa, recording, print_audio, rate, used,
                                                          n_fft, hop, statistics, grid)  # fmt: skip
             if found[ways[0]] is not None:  # None: too short to hold part out, as the held-out check says below
-                # auto's print is filtered only where the filter wins by the margin
-                margin = {(j, f): AUTO_POSTFILTER_MARGIN_DB if (auto and f) else 0.0 for j, f in ways}
-                joined, filtered = max(ways, key=lambda way: found[way].score - margin[way])
+                joined, filtered = max(ways, key=lambda way: found[way].score)
                 chosen = found[(joined, filtered)]
 
                 def best(**fixed: bool) -> float:
@@ -591,7 +559,7 @@ def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarr
     if power is None:
         return Told(), info
     return Told(power=power, blend_print=np.asarray(print_audio, dtype=np.float32), share=share, joined=joined,
-                unfiltered=blend and filters and not filtered, auto_filtered=auto and filtered), info
+                unfiltered=filters and not filtered), info
 
 
 def print_spec(settings: Any, model_cfg: Mapping, checkpoint: Path,

@@ -15,8 +15,7 @@ With ``--print-models FOLDER ...`` also the file print restored with those condi
 joining the checkpoint (``inference.print_models``): with the checks on (the print-models check
 decides) and without (all of them told the print, with the share 0.25). With
 ``--postfilter-off`` also the file print without the Wiener post-filter (``inference.postfilter=0``),
-with the checks on and without them (the share 0.25), beside the same with it (the default), and
-auto without it (no post-filter check on auto's print then).
+with the checks on and without them (the share 0.25), beside the same with it (the default).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -91,8 +90,6 @@ def main() -> None:
         unfiltered = {"file (5 s), postfilter=0": True, "file (5 s), no check, classical_blend=0.25, postfilter=0": False,
                       "file (5 s), no check, classical_blend=0.25": False}  # fmt: skip
         settings.update({name: settings["file (5 s)"] for name in unfiltered})
-        unfiltered["auto, postfilter=0"] = True  # auto's print: the post-filter check runs only with the filter on
-        settings["auto, postfilter=0"] = "auto"
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()

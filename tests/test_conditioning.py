@@ -742,12 +742,11 @@ def _assert_share_checks_score(restorer: inference.Restorer, within, scores: dic
     """The share check run by hand within each way (``within(way)``: a context of the restorer)
     scores what the restorer's check printed for that way (``scores[way]``)."""
     lsa = lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit)  # noqa: E731
-    grid = noise_print.SHARE_GRID if blend is None else (blend,)
-    default = 0.25 if blend is None else blend
+    grid = noise_print.SHARE_GRID if blend is None else (0.25,)
     for way, score in scores.items():
         with within(way):
-            found = noise_print.share_check(restorer.restore_told, lsa, noisy, hiss, SR, default, restorer.n_fft,
-                                            restorer.hop_length, grid=grid)  # fmt: skip
+            found = noise_print.share_check(restorer.restore_told, lsa, noisy, hiss, SR, 0.25, restorer.n_fft, restorer.hop_length,
+                                            grid=grid)  # fmt: skip
         assert found.score == pytest.approx(score, abs=0.006), way
 
 
@@ -1085,16 +1084,6 @@ def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classi
     np.testing.assert_allclose(filtered.denoise_array(noisy, SR), own, atol=1e-6)
     filtered.tell(loading.Told(power=plain.noise_power, blend_print=hiss))
     assert filtered.postfiltered
-    # auto's print where the post-filter check passed it: filtered, its gain on auto's share of
-    # the input (the rest the restoration); a given print again: on the input alone
-    filtered.tell(loading.Told(power=plain.noise_power, auto_filtered=True))
-    assert filtered.postfiltered
-    by_auto = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss), over=1.5,
-                                          input_share=loading.AUTO_POSTFILTER_INPUT_SHARE)  # fmt: skip
-    assert np.abs(by_auto - expected).max() > 1e-3
-    np.testing.assert_allclose(filtered.denoise_array(noisy, SR), by_auto, atol=2e-4)
-    filtered.tell(loading.Told(power=plain.noise_power, blend_print=hiss))
-    np.testing.assert_allclose(filtered.denoise_array(noisy, SR), expected, atol=2e-4)
     filtered.set_noise_print(None)
     assert not filtered.postfiltered
     # evaluate.py's conditioned_print system restores as the restorer does
@@ -1125,68 +1114,6 @@ def test_the_checks_test_a_given_print_through_the_postfilter_and_autos_without(
         loading.told_for(restorer, noisy, hiss, True, False, "reel", blend=blend)
         assert seen and any(seen) is blend, (blend, seen)
         assert restorer.filtering is False  # as it was before the checks
-
-
-def test_postfilter_check_passes_autos_print_only_where_it_wins_by_the_margin(conditioned_checkpoint, monkeypatch):
-    import loading
-
-    noisy = _programme(5.0, seed=6) + (0.02 * np.random.default_rng(43).standard_normal(5 * SR)).astype(np.float32)
-    hiss = (0.02 * np.random.default_rng(44).standard_normal(4 * SR)).astype(np.float32)
-    model, cfg = inference.load_model(conditioned_checkpoint)
-    restorer = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=1.5)
-    told, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav", blend=False, auto=True)
-    line = next(x for x in info if "post-filter check" in x)
-    with_db, without_db = (float(x.split(" dB")[0].split()[-1]) for x in line.split("post-filter ", 2)[2].split(", without "))
-    wins = with_db - without_db > loading.AUTO_POSTFILTER_MARGIN_DB
-    assert told.auto_filtered is (wins and told.power is not None) and not told.unfiltered, line
-    # the same decision made by hand: the share check (auto's share, 0) with the post-filter (its
-    # gain on auto's share of the input) and without
-    auto_way = lambda way: restorer.filtering_given(way, loading.AUTO_POSTFILTER_INPUT_SHARE)  # noqa: E731
-    _assert_share_checks_score(restorer, auto_way, {True: with_db, False: without_db}, noisy, hiss, 0.0)
-    # the margin decides: any gain passes it below, none above; the restorer filters as told
-    for margin, filtered in ((-100.0, True), (100.0, False)):
-        monkeypatch.setattr(loading, "AUTO_POSTFILTER_MARGIN_DB", margin)
-        told, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav", blend=False, auto=True)
-        assert info[0].endswith("with it" if filtered else "without it"), info
-        # the held-out check then tests the print as it will be used (here it keeps it filtered)
-        assert told.auto_filtered is filtered and (told.power is not None or not filtered), info
-        told = loading.Told(power=told.power, auto_filtered=told.auto_filtered)  # as auto_told tells it
-        restorer.tell(told)
-        assert restorer.postfiltered is filtered
-        plain = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0)
-        plain.tell(told)
-        assert bool(np.abs(restorer.denoise_array(noisy, SR) - plain.denoise_array(noisy, SR)).max() > 1e-3) is filtered
-    # no check, a print too short for it, or the filter off: auto's print is not filtered, no line
-    monkeypatch.setattr(loading, "AUTO_POSTFILTER_MARGIN_DB", -100.0)
-    for args, r in (((noisy, hiss, False), restorer), ((noisy, hiss[: int(1.2 * SR)], True), restorer),
-                    ((None, hiss, True), restorer),
-                    ((noisy, hiss, True), inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0))):  # fmt: skip
-        recording, heard, check = args
-        told, info = loading.told_for(r, recording, heard, check, False, "reel.wav", blend=False, auto=True)
-        assert not told.auto_filtered and not any("post-filter check" in x for x in info), info
-
-
-def test_cli_auto_print_is_postfiltered_where_the_check_passes_it(tmp_path, conditioned_checkpoint, capsys, caplog,
-                                                                  monkeypatch):  # fmt: skip
-    import loading
-
-    # 18 s: auto's quietest tenth (the programme's pauses) is long enough to hold part out
-    src = tmp_path / "reel.wav"
-    audio = _programme(18.0, seed=21) + (0.02 * np.random.default_rng(22).standard_normal(18 * SR)).astype(np.float32)
-    sf.write(src, audio, SR, subtype="FLOAT")
-    caplog.set_level("INFO", logger="inference")
-    for margin in (-100.0, 100.0):
-        monkeypatch.setattr(loading, "AUTO_POSTFILTER_MARGIN_DB", margin)
-        caplog.clear()
-        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
-                         precision="float32", quiet=False, overwrite=True)  # fmt: skip
-        assert code == 0, err
-        check = next(line for line in caplog.text.splitlines() if "reel.wav: post-filter check (the held-out mix)" in line)
-        assert check.endswith("with it" if margin < 0 else "without it"), check
-        kept = "the print is used" in caplog.text
-        said = "reel.wav: the model's restoration post-filtered with the print's noise power weighted 1.5 times" in caplog.text
-        assert said is (margin < 0 and kept), caplog.text
-    assert (tmp_path / "reel_denoised_s10.wav").is_file()
 
 
 def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditioned_checkpoint, capsys, caplog):
@@ -1229,8 +1156,7 @@ def test_postfilter_check_decides_per_file_and_a_short_print_keeps_the_filter(co
         assert restorer.postfiltered is (told.power is not None and not told.unfiltered)
         # the same decision made by hand: the share check with the post-filter and without
         _assert_share_checks_score(restorer, restorer.filtering_given, {True: with_db, False: without_db}, noisy, hiss, blend)
-        # without the check a given print is filtered; a print told as neither given nor auto's
-        # (the checks' own) never is, and has no such line
+        # without the check a given print is filtered; auto's print is never, and has no such line
         assert not loading.told_for(restorer, noisy, hiss, False, False, "reel.wav")[0].unfiltered
         auto, info = loading.told_for(restorer, noisy, hiss, True, False, "reel.wav", blend=False)
         assert not any("post-filter check" in x for x in info)
