@@ -9,8 +9,8 @@ restored and residual files for download, named as the command line names them
 
 The model is loaded once, at start (``inference.checkpoint``, ``inference.precision``,
 ``inference.backend``; the other ``inference.*`` options set the segmentation, the slider's
-starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend``, ``postfilter`` and the
-starting noise print and classical check). Under "Noise print" the page offers what
+starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend``,
+``postfilter`` and the starting noise print and classical check). Under "Noise print" the page offers what
 ``inference.noise_print`` and ``inference.classical_check`` offer on the command line: auto
 (the quietest passages), a range of the recording, an uploaded noise-only recording, or none; and the classical check,
 which lets the print decide between the model and the classical estimator. What the print

@@ -216,8 +216,8 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
 
     A restorer that knows the programme but not this noise leaves noise where its estimate
     holds no programme; the print says how much noise lies in each bin, and the gain takes
-    it out there while it keeps the noisy input where the estimate holds programme, with a
-    share of the estimate, which took noise out inside the programme's bins too."""
+    it out there while it keeps the noisy input where the estimate holds programme (with
+    ``input_share < 1``, partly the estimate, which took noise out inside those bins too)."""
     noisy, estimate = _as_mono_float(noisy), _as_mono_float(estimate)
     if noisy.shape != estimate.shape:
         raise ValueError(f"noisy and estimate differ in length: {noisy.size} and {estimate.size}")

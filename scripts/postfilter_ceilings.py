@@ -25,7 +25,7 @@ import scipy.signal  # noqa: E402
 
 FRAMES = 5
 # the post-filter's gain applied to this share of the noisy input, the rest the restoration
-# (baselines.POSTFILTER_INPUT_SHARE: 0.5)
+# (the restorer's own: baselines.POSTFILTER_INPUT_SHARE, 1)
 INPUT_SHARES = (1.0, 0.75, 0.5, 0.0)
 
 
