@@ -406,7 +406,7 @@ def load_page(options: inference.InferenceSettings) -> PageRestorer:
         segment_seconds=options.segment_seconds, overlap_seconds=options.overlap_seconds,
         block_seconds=options.block_seconds, batch_segments=options.batch_segments,
         no_print_models=options.no_print_models, classical_blend=options.classical_blend,
-        print_models=options.print_models, postfilter=options.postfilter,
+        print_models=options.print_models, postfilter=options.postfilter, auto_models=options.auto_models,
     )  # fmt: skip
     start = PrintChoice.from_settings(options, restorer.conditioned)
     return PageRestorer(restorer, options.plot_seconds, options.allow_truncated, options.noise_print_check, start)

@@ -133,6 +133,9 @@ def restoring_settings(cfg: Mapping, archive: ArchiveSettings) -> inference.Infe
     if settings.print_models:
         raise UsageError("inference.print_models: archive.py restores with one model (its manifest records that "
                          "model's weights); restore with inference.py to average others told the print")  # fmt: skip
+    if settings.auto_models:
+        raise UsageError("inference.auto_models: archive.py restores with one model (its manifest records that "
+                         "model's weights); restore with inference.py to restore others beside auto's print")  # fmt: skip
     return settings
 
 

@@ -196,7 +196,8 @@ class EvaluateConfig:
     # on evaluate.reel items), conditioned_checked (the print used where the held-out check finds
     # it helps, with the share the share check chooses where inference.classical_blend is null,
     # as the command restores with a given print by default; all four need evaluate.conditioned_checkpoint, a model trained with model.conditioning=noise_psd,
-    # and are the mean of it and inference.print_models where that lists others),
+    # and are the mean of it and inference.print_models where that lists others; told auto's print,
+    # conditioned_auto_print restores beside the mean of inference.auto_models where that lists some),
     # lsa_print, noisereduce_print, checked_print (the model or LSA, as inference.classical_check
     # decides). 0 keeps the items without prints. Any set may list
     # no_print_models: the mean of the restorations of inference.no_print_models, each without a print.
@@ -336,6 +337,15 @@ class InferenceConfig:
     # (baselines.wiener_postfilter); the classical share applies after it, and the checks test
     # the print with it. 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The post-filter"
     postfilter: float = 1.5
+    # Model folders (any, each restoring without a print) whose mean restores beside a conditioned
+    # checkpoint told auto's print (noise_print=auto, the default, where the held-out check keeps
+    # it; where it refuses it, the checkpoint restores without a print): half of the restoration
+    # is the checkpoint's, half theirs (loading.AUTO_MODELS_SHARE); where auto's print is too short
+    # for the held-out check (a recording under about 17 s), theirs alone (no_print_models: not here). []
+    # (default): the checkpoint alone. Each model adds its restoring time. Recommended with a
+    # conditioned model: [models/default]. What it measured: docs/RESTORATION_GUIDE.md, "Auto's
+    # print beside the shipped model"
+    auto_models: List[str] = field(default_factory=list)
 
 
 SCHEMAS["inference"] = InferenceConfig
@@ -350,7 +360,7 @@ class AppConfig:
     overlap_seconds, batch_segments, block_seconds, allow_truncated, noise_print_check,
     classical_blend, postfilter, plot_seconds (the spectrograms show the first this many seconds),
     denoising_strength (the slider's starting value), noise_print (auto, none or START-END),
-    classical_check (the noise-print section's start), no_print_models and print_models.
+    classical_check (the noise-print section's start), no_print_models, print_models and auto_models.
     """
 
     # 127.0.0.1: this machine only; 0.0.0.0 serves the local network (no login: trusted networks only)

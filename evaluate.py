@@ -147,7 +147,8 @@ def draw_reel(corpus: Any, category: int, num_samples: int, rng: np.random.Gener
 def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_seconds: float,
                  told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
                  classical_blend: float | None = None, check: bool = True,
-                 print_models: Sequence[str | os.PathLike] = (), postfilter: float | None = None) -> Callable:  # fmt: skip
+                 print_models: Sequence[str | os.PathLike] = (), postfilter: float | None = None,
+                 auto_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -168,7 +169,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     ``print_models`` (conditioned model folders, ``inference.print_models``): their restorations,
     each told the same print, are averaged with the conditioned model's own. ``postfilter``
     (``inference.postfilter``; None: the restorer's default): the Wiener post-filter's weight
-    where the model is told a given print (0: off).
+    where the model is told a given print (0: off). ``auto_models`` (model folders,
+    ``inference.auto_models``): where the model is told auto's print (``'auto_print'``), the mean
+    of theirs without a print restores beside it.
     """
     import inference
     import loading
@@ -176,13 +179,14 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     model, mcfg = inference.load_model(checkpoint)
     others = loading.load_no_print_models(no_print_models, mcfg, checkpoint=checkpoint, model=model)
     joined = loading.load_print_models(print_models, mcfg, checkpoint=checkpoint, model=model)
+    beside = loading.load_no_print_models(auto_models, mcfg, checkpoint=checkpoint, model=model, option="inference.auto_models")
     conditioned = mcfg.get("conditioning", "none") != "none"
     if told != "checked" and conditioned != (told is not None):
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
     extra = {} if postfilter is None else {"postfilter": float(postfilter)}
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others,
-                                  classical_blend=classical_blend, print_models=joined, **extra)  # fmt: skip
+                                  classical_blend=classical_blend, print_models=joined, auto_models=beside, **extra)  # fmt: skip
     if told in ("checked", "held_out"):
         classical = told == "checked"
 
@@ -509,7 +513,8 @@ def run(cfg: DictConfig, command: str) -> int:
                                              classical_blend=cfg.inference.get("classical_blend"),
                                              check=bool(cfg.inference.noise_print_check),
                                              print_models=[repo_path(str(f)) for f in cfg.inference.get("print_models") or []],
-                                             postfilter=cfg.inference.get("postfilter"))  # fmt: skip
+                                             postfilter=cfg.inference.get("postfilter"),
+                                             auto_models=[repo_path(str(f)) for f in cfg.inference.get("auto_models") or []])  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"
                 systems[name] = model_system(repo_path(checkpoint), segment, overlap, told="checked")

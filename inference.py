@@ -88,6 +88,7 @@ import naming  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
 from loading import (  # noqa: E402
+    AUTO_MODELS_SHARE,
     BACKENDS,
     Told,
     averaged_noise,
@@ -122,6 +123,7 @@ class InferenceSettings(configs.InferenceConfig):
     checkpoint: Path = DEFAULT_CHECKPOINT
     no_print_models: list[Path] = field(default_factory=list)
     print_models: list[Path] = field(default_factory=list)
+    auto_models: list[Path] = field(default_factory=list)
 
 
 def settings_from_config(cfg: Mapping) -> InferenceSettings:
@@ -148,6 +150,7 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         "checkpoint": Path(group.checkpoint).expanduser() if group.checkpoint else DEFAULT_CHECKPOINT,
         "no_print_models": [Path(str(folder)).expanduser() for folder in group.no_print_models],
         "print_models": [Path(str(folder)).expanduser() for folder in group.print_models],
+        "auto_models": [Path(str(folder)).expanduser() for folder in group.auto_models],
     })  # fmt: skip
     if s.batch_segments is not None and s.batch_segments < 1:
         raise UsageError(f"inference.batch_segments: must be at least 1, got {s.batch_segments}")
@@ -219,6 +222,11 @@ class Restorer:
     ``postfilter`` (0: off): where the model is told a given print, each segment's restoration
     passes a Wiener post-filter whose noise power is the print's weighted this many times
     (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share.
+    ``auto_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``): where a
+    conditioned model follows auto's decision (:attr:`auto_mixed`), :attr:`auto_share` of the
+    restoration is the model's (told auto's print, or without one where auto gave none) and the
+    rest the mean of theirs, each without a print; where auto's print was too short for the
+    held-out check, theirs alone (``inference.auto_models``).
     """
 
     def __init__(
@@ -235,6 +243,7 @@ class Restorer:
         classical_blend: float | None = DEFAULTS.classical_blend,
         print_models: Sequence[tuple[Any, Mapping]] = (),
         postfilter: float = DEFAULTS.postfilter,
+        auto_models: Sequence[tuple[Any, Mapping]] = (),
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
         if not (float(postfilter) >= 0 and math.isfinite(float(postfilter))):
@@ -282,6 +291,16 @@ class Restorer:
                 raise ValueError(f"no_print_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
         # where the model would restore without a print, these restore instead (inference.no_print_models)
         self.no_print_models = [(m, dict(c)) for m, c in no_print_models]
+        if auto_models and not self.conditioned:
+            raise ValueError("auto_models: restore beside a conditioned model told auto's print; this model is not conditioned")
+        for _, theirs in auto_models:
+            if int(theirs["sample_rate"]) != self.model_rate:
+                raise ValueError(f"auto_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
+        # where the model follows auto, the mean of these without a print restores beside it (alone
+        # where auto's print is too short for the check; inference.auto_models, see auto_share)
+        self.auto_models = [(m, dict(c)) for m, c in auto_models]
+        # whether the print told is auto's (Told.auto), and one too short for the check asked for (Told.unchecked)
+        self.told_auto = self.told_unchecked = False
         if print_models and not self.conditioned:
             raise ValueError("print_models: join a conditioned model's restoration; this model is not conditioned")
         for _, theirs in print_models:
@@ -306,6 +325,7 @@ class Restorer:
         backend: str = DEFAULTS.backend,
         no_print_models: Sequence[str | os.PathLike] = (),
         print_models: Sequence[str | os.PathLike] = (),
+        auto_models: Sequence[str | os.PathLike] = (),
         **settings: Any,
     ) -> "Restorer":
         """The one-call way in, without Hydra: load ``checkpoint`` (a model folder; None: the
@@ -313,7 +333,8 @@ class Restorer:
         ``auto``: :func:`loading.resolve_backend`) and return a restorer for it; the mean of the
         model folders ``no_print_models`` restores where it would restore without a print, and the
         conditioned model folders ``print_models`` join a conditioned model's own restoration, each
-        told the same print (their mean restores). ``precision``:
+        told the same print (their mean restores), and the mean of the model folders ``auto_models``
+        restores beside a conditioned model told auto's print (``inference.auto_models``). ``precision``:
         ``auto`` (bfloat16 on CPUs that have it natively, else float32), ``float32`` or ``bfloat16``.
 
         ``settings`` are the other keyword arguments of :class:`Restorer` (``segment_seconds``,
@@ -328,7 +349,8 @@ class Restorer:
         model, cfg = load_model(folder, precision, backend)
         others = load_no_print_models(no_print_models, cfg, precision, backend, folder, model)
         joined = load_print_models(print_models, cfg, precision, backend, folder, model)
-        return cls(model, cfg, strength=strength, no_print_models=others, print_models=joined, **settings)
+        beside = load_no_print_models(auto_models, cfg, precision, backend, folder, model, option="inference.auto_models")
+        return cls(model, cfg, strength=strength, no_print_models=others, print_models=joined, auto_models=beside, **settings)
 
     @contextlib.contextmanager
     def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
@@ -336,16 +358,17 @@ class Restorer:
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
         the classical estimator); afterwards all are as they were."""
         saved = (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-                 self.filtering)  # fmt: skip
+                 self.filtering, self.told_auto, self.told_unchecked)  # fmt: skip
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
             if power is not _KEEP:
                 self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
+                self.told_auto = self.told_unchecked = False
             yield
         finally:
             (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-             self.filtering) = saved  # fmt: skip
+             self.filtering, self.told_auto, self.told_unchecked) = saved  # fmt: skip
 
     @contextlib.contextmanager
     def _holding(self, name: str, value: bool) -> Iterator[None]:
@@ -368,7 +391,7 @@ class Restorer:
         return self._holding("filtering", given)
 
     def restore(self, audio: np.ndarray, sample_rate: int, strength: float | None = None,
-                noise_print: np.ndarray | None = None, *, noise_print_check: bool = False,
+                noise_print: np.ndarray | str | None = None, *, noise_print_check: bool = False,
                 classical_check: bool = False) -> np.ndarray:  # fmt: skip
         """Restore an in-memory signal: float ``[samples]`` or ``[samples, channels]`` at
         ``sample_rate`` -> the same shape and dtype.
@@ -376,7 +399,10 @@ class Restorer:
         ``strength`` (0..1) overrides the restorer's own for this call; ``noise_print`` is a
         noise-only recording (``[samples]`` or ``[samples, channels]``) at ``sample_rate`` for
         this call: a conditioned model is told it, and the checks of the command line may
-        decide what to do with it. ``noise_print_check`` (a conditioned model): the print is
+        decide what to do with it; ``"auto"``: the quietest passages of ``audio``, as
+        ``inference.noise_print=auto`` finds them (``loading.auto_told``: restored without a
+        print where they are too short, and beside :attr:`auto_models`, as the command line
+        restores). ``noise_print_check`` (a conditioned model): the print is
         used only if the held-out check finds that it helps. ``classical_check`` (any model,
         the shipped one included): the classical estimator told the print restores instead of
         the model where the classical check finds it better. What the checks found and
@@ -390,6 +416,22 @@ class Restorer:
             if noise_print is None:
                 if classical_check:
                     raise ValueError("classical_check: needs a noise print to compare with")
+            elif isinstance(noise_print, str):
+                if noise_print != "auto":
+                    raise ValueError(f"noise_print: an array or 'auto', got {noise_print!r}")
+                if not (self.conditioned or classical_check):
+                    raise ValueError("noise_print: this model does not take a noise print (conditioning: none); "
+                                     "the classical check can use one (restore(..., classical_check=True))")  # fmt: skip
+                import loading
+                import noise_print as prints
+
+                head = np.asarray(audio)[: int(prints.AUTO_MAX_SECONDS * int(sample_rate))]  # as a file is read
+                told, info, warns = loading.auto_told(self, self._model_rate_mono(head, sample_rate), noise_print_check,
+                                                      classical_check, Path("audio"))  # fmt: skip
+                self.tell(told)
+                self.decisions = info + [f"warning: {line}" for line in warns]
+                if self.auto_mixed:
+                    self.decisions.append(self.auto_line("audio"))
             elif noise_print_check or classical_check:
                 import loading
                 import noise_print as prints
@@ -416,9 +458,13 @@ class Restorer:
         with the model, told ``told.power`` (with :attr:`share` of the classical estimator told
         ``told.blend_print``: ``told.share`` where the share check chose one, else
         :attr:`classical_blend`; with :attr:`print_models` where ``told.joined``; through the
-        post-filter where the print is a given one, unless ``told.unfiltered``), or with the
-        classical estimator told ``told.classical``."""
+        post-filter where the print is a given one, unless ``told.unfiltered``; beside the mean of
+        :attr:`auto_models` where it is auto's, ``told.auto``, or they alone where the held-out
+        check could not test it, ``told.unchecked``), or with the classical estimator told
+        ``told.classical``."""
         self.noise_power, self.classical_print = told.power, told.classical
+        self.told_auto = bool(told.auto)
+        self.told_unchecked = self.told_auto and bool(told.unchecked)
         self.blend_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
         self.joined = bool(told.joined) and told.power is not None
@@ -437,6 +483,7 @@ class Restorer:
         import noise_print
 
         self.told_share = None
+        self.told_auto = self.told_unchecked = False  # a print given as audio is never auto's
         self.joined = print_audio is not None  # a print told without the checks: print_models join
         self.filtering = print_audio is not None
         if print_audio is None:
@@ -477,14 +524,42 @@ class Restorer:
         return self.postfilter > 0.0 and self.filtering and self.noise_power is not None and self.classical_print is None
 
     @property
+    def auto_mixed(self) -> bool:
+        """Whether what follows is restored :attr:`auto_share` by the model (told auto's print, or
+        without a print where auto gave none) and the rest by the mean of :attr:`auto_models`
+        without a print: there are some, and the restorer follows auto's decision (``Told.auto``),
+        not the classical estimator."""
+        return bool(self.auto_models) and self.told_auto and self.classical_print is None
+
+    @property
+    def auto_share(self) -> float:
+        """The model's share where :attr:`auto_mixed`: :data:`loading.AUTO_MODELS_SHARE`, or 0 (the
+        auto models alone) where auto's print was too short for the held-out check asked for
+        (``Told.unchecked``): nothing judged it, and a short recording's quietest second is mostly
+        programme (docs/EXPERIMENTS.md, "2026-11-27: auto's print beside the shipped model")."""
+        return 0.0 if self.told_unchecked else AUTO_MODELS_SHARE
+
+    def auto_line(self, name: str) -> str:
+        """How what follows is restored where :attr:`auto_mixed`, the line the command prints for ``name``."""
+        n = len(self.auto_models)
+        if self.auto_share == 0.0:
+            return (f"{name}: auto's print is too short for the held-out check: restored by the mean of {n} model(s) "
+                    "without a print (inference.auto_models)")  # fmt: skip
+        how = "told auto's print" if self.noise_power is not None else "without a print"
+        return (f"{name}: restored {self.auto_share:.0%} by the model {how}, the rest by the mean of {n} model(s) "
+                "without a print (inference.auto_models)")  # fmt: skip
+
+    @property
     def without_print(self) -> bool:
         """Whether what follows is restored by the mean of :attr:`no_print_models` instead of the
         model: there are some, and the model would restore without being told a print."""
-        return bool(self.no_print_models) and self.noise_power is None and self.classical_print is None
+        return bool(self.no_print_models) and self.noise_power is None and self.classical_print is None and not self.auto_mixed
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
         if self.classical_print is not None:
             fn = classical_noise_function(self.classical_print, self.model_rate)
+        elif self.auto_mixed and self.auto_share == 0.0:  # each of them without a print
+            fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
         else:
             if self.without_print:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
@@ -496,6 +571,9 @@ class Restorer:
                     fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
+                if self.auto_mixed:  # each of them without a print
+                    beside = averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
+                    fn = blended_noise(fn, beside, 1.0 - self.auto_share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -680,10 +758,20 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
                           f"START-END), not to noise_print={spec.kind}: the model restores alone")  # fmt: skip
     others = load_no_print_models(settings.no_print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
     joined = load_print_models(settings.print_models, model_cfg, settings.precision, settings.backend, checkpoint, model)
+    if settings.auto_models:
+        if str(model_cfg.get("conditioning") or "none") == "none":
+            raise UsageError(f"inference.auto_models: restore beside a conditioned model told auto's print; {checkpoint} is "
+                             "not conditioned (inference.no_print_models averages models without a print)")  # fmt: skip
+        if spec.kind != "auto":
+            given = "noise_print=none" if spec.kind == "none" else f"a given print ({spec.describe()})"
+            print_warning(f"inference.auto_models applies where the model is told auto's print, not to {given}: "
+                          "they do not restore")  # fmt: skip
+    beside = load_no_print_models(settings.auto_models, model_cfg, settings.precision, settings.backend, checkpoint, model,
+                                  option="inference.auto_models")  # fmt: skip
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
                         settings.batch_segments, settings.block_seconds, no_print_models=others,
                         classical_blend=settings.classical_blend, print_models=joined,
-                        postfilter=settings.postfilter)  # fmt: skip
+                        postfilter=settings.postfilter, auto_models=beside)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -753,6 +841,8 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
         info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
+    if restorer.auto_mixed:
+        info.append(restorer.auto_line(item.source.name))
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

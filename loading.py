@@ -317,6 +317,16 @@ def classical_noise_function(print_audio: np.ndarray, sample_rate: int) -> Calla
 CLASSICAL_BLEND = 0.25
 
 
+# Where a conditioned model follows auto and inference.auto_models lists models: the conditioned
+# model's share of the restoration (told auto's print, or without one where the check refused
+# it), the rest the mean of theirs without a print (theirs alone where the print was too short
+# for the held-out check: Told.unchecked). On 15-s reels with refine4 and the shipped model, half
+# and half gained 1.30 dB over the shipped model on held-out recorded noise at 10 dB input and
+# 0.43 and 0.81 on two draws of the synthetic families, no family, category or SNR below it
+# (docs/EXPERIMENTS.md, "2026-11-27: auto's print beside the shipped model")
+AUTO_MODELS_SHARE = 0.5
+
+
 def classical_share(value: float | None) -> float:
     """``inference.classical_blend`` as a share (None: :data:`CLASSICAL_BLEND`); raises
     ``ValueError`` outside 0..1."""
@@ -327,9 +337,10 @@ def classical_share(value: float | None) -> float:
 
 
 def blended_noise(model: Callable, classical: Callable, share: float) -> Callable:
-    """The noise estimates of the model and of the classical estimator, ``[batch, samples] ->
-    noise``, mixed with ``share`` (0..1) of the classical one. Since each restoration is the
-    input minus its noise, the result restores with the same mix of the two restorations."""
+    """The noise estimates of the model and of the classical estimator (or of any second
+    restorer: :data:`AUTO_MODELS_SHARE`), ``[batch, samples] -> noise``, mixed with ``share``
+    (0..1) of the second one. Since each restoration is the input minus its noise, the result
+    restores with the same mix of the two restorations."""
     share = classical_share(share)
 
     def estimate(x: np.ndarray) -> np.ndarray:
@@ -372,6 +383,12 @@ class Told:
     # whether the post-filter check found this print better without the restorer's post-filter
     # (inference.postfilter); False: filtered wherever the print is a given one and it is on
     unfiltered: bool = False
+    # whether this is auto's decision (inference.noise_print=auto): the restorer's auto models
+    # (inference.auto_models) restore beside the model, told ``power`` or without a print
+    auto: bool = False
+    # whether auto's print was too short for the held-out check asked for (nothing judged it):
+    # where the restorer has auto models, they restore alone
+    unchecked: bool = False
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -429,11 +446,11 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
     audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
     seconds = len(audio) / rate
     if seconds < noise_print.MIN_PRINT_SECONDS:
-        return Told(), [], [f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
+        return Told(auto=True), [], [f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
                             f"{noise_print.MIN_PRINT_SECONDS:g} s a print needs; restoring without a print"]  # fmt: skip
     low = contrast < noise_print.AUTO_MIN_CONTRAST_DB
     if low and classical:
-        return Told(), [], [f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
+        return Told(auto=True), [], [f"{source}: auto found no pauses: its quietest {seconds:.1f} s lie only {contrast:.1f} dB below "
                             f"the median level (the classical check needs at least {noise_print.AUTO_MIN_CONTRAST_DB:g} dB); "
                             "restoring with the model without a print (give one with noise_print=START-END or a file)"]  # fmt: skip
     info = [f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
@@ -445,7 +462,8 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
         warns.append(f"{source}: auto's quietest {seconds:.1f} s lie only {contrast:.1f} dB below the median level and may "
                      f"hold programme; the model is told them unchecked ({why})")  # fmt: skip
     told, lines = told_for(restorer, recording, audio, check, classical, source.name, blend=False)
-    return Told(power=told.power, classical=told.classical), info + lines, warns
+    unchecked = told.power is not None and check and not noise_print.can_hold_out(len(audio), rate)
+    return Told(power=told.power, classical=told.classical, auto=True, unchecked=unchecked), info + lines, warns
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,

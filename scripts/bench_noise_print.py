@@ -16,6 +16,8 @@ joining the checkpoint (``inference.print_models``): with the checks on (the pri
 decides) and without (all of them told the print, with the share 0.25). With
 ``--postfilter-off`` also the file print without the Wiener post-filter (``inference.postfilter=0``),
 with the checks on and without them (the share 0.25), beside the same with it (the default).
+With ``--auto-models FOLDER ...`` also ``auto`` with the mean of those models restoring beside the
+checkpoint told auto's print (``inference.auto_models``).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -63,6 +65,8 @@ def main() -> None:
                         help="also time the file print with these conditioned models joining the checkpoint")  # fmt: skip
     parser.add_argument("--postfilter-off", action="store_true",
                         help="also time the file print without the post-filter (inference.postfilter=0)")  # fmt: skip
+    parser.add_argument("--auto-models", nargs="+", default=[], metavar="FOLDER",
+                        help="also time auto with these model folders restoring beside the checkpoint")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
@@ -90,6 +94,9 @@ def main() -> None:
         unfiltered = {"file (5 s), postfilter=0": True, "file (5 s), no check, classical_blend=0.25, postfilter=0": False,
                       "file (5 s), no check, classical_blend=0.25": False}  # fmt: skip
         settings.update({name: settings["file (5 s)"] for name in unfiltered})
+    beside = f"auto, auto_models ({len(args.auto_models)} models)" if args.auto_models else None
+    if beside:
+        settings[beside] = "auto"
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -97,6 +104,8 @@ def main() -> None:
                     "overwrite": True, "quiet": True})  # fmt: skip
         if name.startswith("none, the mean"):
             cfg.no_print_models = list(args.no_print_models)
+        if name == beside:
+            cfg.auto_models = list(args.auto_models)
         if name in shares:
             cfg.classical_blend, cfg.noise_print_check = shares[name], False
         if name in joined:

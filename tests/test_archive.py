@@ -301,6 +301,8 @@ def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_che
          "restores with one model"),
         ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.print_models=[{tiny_checkpoint}]"],
          "average others told the print"),
+        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.auto_models=[{tiny_checkpoint}]"],
+         "others beside auto's print"),
     ]:
         code, stdout, stderr = run_in_process(capsys, [*args, ck])
         assert code == 2, args

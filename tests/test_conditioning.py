@@ -664,6 +664,156 @@ def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, 
     np.testing.assert_allclose(mean(noisy, SR), (own + other) / 2, atol=2e-5)
 
 
+# --------------------------------------------------------------------------- auto's print: other models beside it
+
+
+def test_auto_models_restore_beside_the_model_told_autos_print_and_nowhere_else(tmp_path, conditioned_checkpoint,
+                                                                                tiny_checkpoint):  # fmt: skip
+    import loading
+
+    src = tmp_path / "reel.wav"
+    noisy = _programme(6.0, seed=4) + (0.02 * np.random.default_rng(41).standard_normal(6 * SR)).astype(np.float32)
+    sf.write(src, noisy, SR, subtype="FLOAT")
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    beside = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, auto_models=[(plain_model, plain_cfg)])
+    other = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1).denoise_array(noisy, SR)
+    told, _, _ = loading.file_noise_power(beside, noise_print.parse_spec("auto"), src, None, check=False)
+    assert told.auto and told.power is not None and not told.unchecked
+    for restorer in (alone, beside):
+        restorer.tell(told)
+    assert beside.auto_mixed and not alone.auto_mixed
+    own = alone.denoise_array(noisy, SR)
+    assert np.abs(own - other).max() > 1e-3  # the two differ, so the mix is neither
+    share = loading.AUTO_MODELS_SHARE
+    np.testing.assert_allclose(beside.denoise_array(noisy, SR), share * own + (1 - share) * other, atol=2e-5)
+    # at half strength, half of the mixed noise is removed
+    with beside._told(0.5):
+        mixed = share * own + (1 - share) * other
+        np.testing.assert_allclose(beside.denoise_array(noisy, SR), noisy - 0.5 * (noisy - mixed), atol=2e-5)
+    # a given print, no print, and a power told for a check: the model alone
+    hiss = (0.02 * np.random.default_rng(42).standard_normal(3 * SR)).astype(np.float32)
+    given, _, _ = loading.file_noise_power(beside, noise_print.parse_spec("0-1.5"), src, None, check=False)
+    assert not given.auto
+    for told_other in (given, loading.Told()):
+        for restorer in (alone, beside):
+            restorer.tell(told_other)
+        assert not beside.auto_mixed
+        np.testing.assert_allclose(beside.denoise_array(noisy, SR), alone.denoise_array(noisy, SR), atol=1e-6)
+    beside.set_noise_print(hiss, SR)
+    assert not beside.auto_mixed
+    # a print too short for the held-out check asked for (1 s of a 6-s reel): the auto models alone;
+    # auto giving no print (too little quiet material, or refused by the check): half the model's
+    # restoration without a print; no_print_models play no part in either
+    short, _, _ = loading.file_noise_power(beside, noise_print.parse_spec("auto"), src, None, check=True)
+    assert short.auto and short.unchecked and not noise_print.can_hold_out(int(1.2 * SR), SR)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(2 * SR, np.float32), SR, subtype="FLOAT")
+    nothing, _, warns = loading.file_noise_power(beside, noise_print.parse_spec("auto"), silent, None, check=True)
+    assert nothing.auto and nothing.power is None and not nothing.unchecked and "restoring without a print" in warns[0]
+    alone.tell(loading.Told())
+    untold = alone.denoise_array(noisy, SR)
+    assert np.abs(untold - own).max() > 1e-4  # the print made a difference
+    both = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, auto_models=[(plain_model, plain_cfg)],
+                              no_print_models=[(plain_model, plain_cfg)])  # fmt: skip
+    for restorer in (beside, both):
+        for decided, expected in ((short, other), (nothing, share * untold + (1 - share) * other)):
+            restorer.tell(decided)
+            assert restorer.auto_mixed and not restorer.without_print
+            assert restorer.auto_share == (0.0 if decided.unchecked else share)
+            np.testing.assert_allclose(restorer.denoise_array(noisy, SR), expected, atol=2e-5)
+    both.tell(loading.Told())  # noise_print=none: no_print_models, not the auto models
+    assert both.without_print and not both.auto_mixed
+    beside.tell(told)
+    with beside._told(1.0, told.power):  # as the checks restore: the model told the power, alone
+        assert not beside.auto_mixed
+    assert beside.auto_mixed
+    # the API loads them by folder; an unconditioned checkpoint or a model at another rate is refused
+    loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
+                                                overlap_seconds=0.5, auto_models=[tiny_checkpoint])  # fmt: skip
+    loaded.tell(told)
+    np.testing.assert_allclose(loaded.denoise_array(noisy, SR), share * own + (1 - share) * other, atol=2e-5)
+    # restore(noise_print="auto") finds the print as the command does, says so, and leaves the restorer as it was
+    loaded.tell(loading.Told())
+    via_api = loaded.restore(noisy, SR, noise_print="auto")
+    np.testing.assert_allclose(via_api, share * own + (1 - share) * other, atol=2e-5)
+    assert any("auto noise print" in line for line in loaded.decisions) and not loaded.auto_mixed
+    assert loaded.decisions[-1] == ("audio: restored 50% by the model told auto's print, the rest by the mean of 1 model(s) "
+                                    "without a print (inference.auto_models)")  # fmt: skip
+    with pytest.raises(ValueError, match="an array or 'auto'"):
+        loaded.restore(noisy, SR, noise_print="quiet")
+    with pytest.raises(ValueError, match="does not take a noise print"):
+        inference.Restorer(plain_model, plain_cfg).restore(noisy, SR, noise_print="auto")
+    with pytest.raises(ValueError, match="not conditioned"):
+        inference.Restorer(plain_model, plain_cfg, auto_models=[(model, cfg)])
+    with pytest.raises(ValueError, match="22050 Hz"):
+        inference.Restorer(model, cfg, auto_models=[(plain_model, {**plain_cfg, "sample_rate": 22050})])
+
+
+def test_cli_auto_models_say_so_and_what_they_cannot_do_is_refused(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+                                                                  capsys, caplog):  # fmt: skip
+    src = tmp_path / "reel.wav"
+    audio = _programme(6.0, seed=3) + (0.02 * np.random.default_rng(31).standard_normal(6 * SR)).astype(np.float32)
+    sf.write(src, audio, SR, subtype="FLOAT")
+    caplog.set_level("INFO", logger="inference")
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
+                     noise_print_check=False, auto_models=[str(tiny_checkpoint)], precision="float32", quiet=False)  # fmt: skip
+    assert code == 0, err
+    assert "reel.wav: restored 50% by the model told auto's print, the rest by the mean of 1 model(s) without a print " \
+           "(inference.auto_models)" in caplog.text
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    ours = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32")
+    ours.tell(loading_auto_told(ours, src))
+    other = inference.Restorer.from_pretrained(tiny_checkpoint, "float32").restore(audio, SR)
+    np.testing.assert_allclose(restored, 0.5 * ours.denoise_array(audio, SR) + 0.5 * other, atol=2e-5)
+    for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
+        (tmp_path / name).unlink()
+    # with the held-out check on, a 6-s reel's auto print (1 s) is too short to test: the auto models alone
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
+                     auto_models=[str(tiny_checkpoint)], precision="float32", quiet=False, overwrite=True)  # fmt: skip
+    assert code == 0, err
+    assert "reel.wav: auto's print is too short for the held-out check: restored by the mean of 1 model(s) without a " \
+           "print (inference.auto_models)" in caplog.text
+    restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    np.testing.assert_allclose(restored, other, atol=2e-5)
+    for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
+        (tmp_path / name).unlink()
+    # with a given print they do not restore, and the command says so
+    code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="0-1.5",
+                     noise_print_check=False, auto_models=[str(tiny_checkpoint)])  # fmt: skip
+    assert code == 0 and any("inference.auto_models applies where the model is told auto's print" in line for line in err), err
+    for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
+        (tmp_path / name).unlink()
+    # an unconditioned checkpoint (a usage error), a folder that is not a model: one line, nothing written
+    for checkpoint, folder, problem, exit_code in [(tiny_checkpoint, tiny_checkpoint, "not conditioned", 2),
+                                                   (conditioned_checkpoint, tmp_path / "nope", "inference.auto_models: ", 1)]:  # fmt: skip
+        code, err = _run(capsys, audio=str(src), checkpoint=str(checkpoint), auto_models=[str(folder)])
+        assert code == exit_code and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["reel.wav"]
+
+
+def loading_auto_told(restorer: inference.Restorer, src: Path):
+    import loading
+
+    return loading.file_noise_power(restorer, noise_print.parse_spec("auto"), src, None, check=False)[0]
+
+
+def test_evaluate_conditioned_auto_print_takes_the_auto_models(tmp_path, conditioned_checkpoint, tiny_checkpoint):
+    import evaluate
+
+    noisy = _programme(6.0, seed=6) + (0.02 * np.random.default_rng(61).standard_normal(6 * SR)).astype(np.float32)
+    src = tmp_path / "item.wav"
+    sf.write(src, noisy, SR, subtype="FLOAT")
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto_print", check=False,
+                                   auto_models=[tiny_checkpoint])  # fmt: skip
+    restorer = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
+                                                  overlap_seconds=0.5, auto_models=[tiny_checkpoint])  # fmt: skip
+    restorer.tell(loading_auto_told(restorer, src))
+    assert restorer.auto_mixed
+    np.testing.assert_allclose(system(noisy, SR), restorer.denoise_array(noisy, SR), atol=1e-5)
+
+
 # --------------------------------------------------------------------------- with a print: other models
 
 
