@@ -239,6 +239,8 @@ class PageRestorer:
             raise InferenceError(str(exc)) from None
         warnings.extend(warns)
         self.restorer.tell(told)
+        if self.restorer.auto_mixed:  # inference.auto_models restore beside the model, as on the command line
+            info.append(self.restorer.auto_line(source.name))
         return info
 
     def _restore(self, source: Path, strength: float, folder: Path, progress: Callable[[float, str], Any] | None,

@@ -295,6 +295,28 @@ def test_a_range_with_the_check_is_told_and_reported(served, tiny_checkpoint, tm
     assert result.noise_lines == ["reel.wav: the print is too short to hold part of it out; the model restores this file"]
 
 
+def test_auto_models_restore_beside_a_conditioned_model_as_on_the_command_line(tiny_checkpoint, tmp_path):
+    from omegaconf import OmegaConf
+
+    import unet
+
+    cfg = {**OmegaConf.to_container(configs.group_config("model", "tiny")), "conditioning": "noise_psd"}
+    conditioned = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "conditioned")
+    restorer = inference.Restorer.from_pretrained(conditioned, "float32", auto_models=[tiny_checkpoint])
+    page = app.PageRestorer(restorer, noise_print_check=False)
+    try:
+        reel, _, _ = _hissy_reel(tmp_path)
+        result = page.restore_upload(reel, 1.0, noise=app.PrintChoice("auto"))
+        assert result.noise_lines[-1] == ("reel.wav: restored 50% by the model told auto's print, the rest by the mean of "
+                                          "1 model(s) without a print (inference.auto_models)")  # fmt: skip
+        got = sf.read(str(result.restored), dtype="float32")[0]
+        want = _cli_restored(conditioned, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print="auto",
+                             noise_print_check=False, auto_models=[str(tiny_checkpoint)], precision="float32")  # fmt: skip
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("noise_print,classical,expected", [
     (None, False, app.PrintChoice("none")),
     (None, True, app.PrintChoice("auto", classical_check=True)),
