@@ -190,15 +190,17 @@ def atomic_outputs(targets: list[Path]) -> tuple[list[Path], list[Path]]:
     """Temporary paths for outputs written together (:func:`atomic_output` each) and the
     folders made for them; :func:`commit_outputs` renames all, :func:`discard_outputs` removes
     all. Raises ``OSError`` (with none left behind) when one cannot be made; its
-    ``filename`` is then the output's name, not its temporary file's."""
+    ``filename`` is then the output's name, not its temporary file's. An interruption while
+    they are made (KeyboardInterrupt, SIGTERM) leaves none behind either."""
     created = new_folders(targets[0].parent)
     temps: list[Path] = []
     try:
         for t in targets:
             temps.append(atomic_output(t)[0])
-    except OSError as exc:  # a folder that is a file, or not writable
+    except BaseException as exc:  # a folder that is a file, not writable, or an interruption between two
         discard_outputs(temps, created)
-        exc.filename = str(t)
+        if isinstance(exc, OSError):
+            exc.filename = str(t)
         raise
     return temps, created
 

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 
 import audio_io
 
@@ -21,3 +22,26 @@ def test_audio_cache_keeps_the_budget_dropping_the_least_recently_used():
     for k, a in arrays.items():
         unbounded.put(k, a)
     assert all(unbounded.get(k) is a for k, a in arrays.items())
+
+
+def test_atomic_outputs_leave_nothing_when_stopped_or_refused_between_two(tmp_path, monkeypatch):
+    targets = [tmp_path / "out" / "a_denoised.wav", tmp_path / "out" / "a_residual.wav"]
+    made = audio_io.atomic_output
+    for stop, kind in ((KeyboardInterrupt(), KeyboardInterrupt), (PermissionError(13, "denied"), PermissionError)):
+        calls = []
+
+        def second_fails(path, stop=stop, calls=calls):
+            calls.append(path)
+            if len(calls) == 2:  # the first temporary file exists by now
+                raise stop
+            return made(path)
+
+        monkeypatch.setattr(audio_io, "atomic_output", second_fails)
+        with pytest.raises(kind) as raised:
+            audio_io.atomic_outputs(targets)
+        assert len(calls) == 2 and not (tmp_path / "out").exists()  # no .part, and the folder made for them removed
+        if kind is PermissionError:
+            assert raised.value.filename == str(targets[1])  # the output's name, not its .part's
+    monkeypatch.setattr(audio_io, "atomic_output", made)
+    temps, created = audio_io.atomic_outputs(targets)
+    assert [t.exists() for t in temps] == [True, True] and created == [tmp_path / "out"]
