@@ -170,8 +170,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     each told the same print, are averaged with the conditioned model's own. ``postfilter``
     (``inference.postfilter``; None: the restorer's default): the Wiener post-filter's weight
     where the model is told a given print (0: off). ``auto_models`` (model folders,
-    ``inference.auto_models``): where the model is told auto's print (``'auto_print'``), the mean
-    of theirs without a print restores beside it.
+    ``inference.auto_models``): where the model follows auto (``'auto_print'``), the mean of theirs
+    without a print restores beside it, or alone where auto's print is too short for the check
+    (``Restorer.auto_share``).
     """
     import inference
     import loading

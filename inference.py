@@ -555,11 +555,15 @@ class Restorer:
         model: there are some, and the model would restore without being told a print."""
         return bool(self.no_print_models) and self.noise_power is None and self.classical_print is None and not self.auto_mixed
 
+    def _auto_models_noise(self) -> Callable:
+        # the mean noise estimate of the auto models, each without a print
+        return averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
+
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
         if self.classical_print is not None:
             fn = classical_noise_function(self.classical_print, self.model_rate)
-        elif self.auto_mixed and self.auto_share == 0.0:  # each of them without a print
-            fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
+        elif self.auto_mixed and self.auto_share == 0.0:
+            fn = self._auto_models_noise()
         else:
             if self.without_print:
                 fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
@@ -571,9 +575,8 @@ class Restorer:
                     fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
-                if self.auto_mixed:  # each of them without a print
-                    beside = averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
-                    fn = blended_noise(fn, beside, 1.0 - self.auto_share)
+                if self.auto_mixed:
+                    fn = blended_noise(fn, self._auto_models_noise(), 1.0 - self.auto_share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
