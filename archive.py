@@ -219,7 +219,8 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
     same input (size, sha256), model weights, strength, noise print, classical check, the
-    classical estimator's share and the post-filter, and outputs whose sha256 are the recorded ones."""
+    classical estimator's share and the post-filter (its weight and frames), and outputs whose
+    sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
         return False
@@ -230,6 +231,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and float(prev.get("classical_blend", 0.0)) == loading.classical_share(job.inference.classical_blend)
             and bool(prev.get("share_check", False)) == _share_check(job.inference)
             and float(prev.get("postfilter", 0.0)) == _postfilter(job)
+            and prev.get("postfilter_resolution") == _postfilter_resolution(job)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -249,6 +251,15 @@ def _postfilter(job: ArchiveJob) -> float:
     if not s.postfilter or s.noise_print in (None, "auto", "none"):
         return 0.0
     return float(s.postfilter) if _conditioned(job.model_folder) else 0.0
+
+
+def _postfilter_resolution(job: ArchiveJob) -> int | None:
+    """The post-filter's frames against the model's (``baselines.POSTFILTER_RESOLUTION``) where it
+    can apply, else None: a record made by the filter at the model's own frames (before the
+    field) does not match a run where the filter applies, and still matches one where it cannot."""
+    import baselines
+
+    return baselines.POSTFILTER_RESOLUTION if _postfilter(job) else None
 
 
 @functools.lru_cache(maxsize=8)
@@ -279,7 +290,7 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "model": job.model_folder, "weights_sha256": job.weights_sha256, "strength": s.denoising_strength,
         "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
         "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
-        "postfilter": _postfilter(job),
+        "postfilter": _postfilter(job), "postfilter_resolution": _postfilter_resolution(job),
         "classical_share": None, "postfiltered": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,

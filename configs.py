@@ -333,9 +333,9 @@ class InferenceConfig:
     print_models: List[str] = field(default_factory=list)
     # Where a conditioned model is told a given print (a file or START-END; not auto's): a Wiener
     # post-filter of each segment whose programme power is the model's restoration (smoothed
-    # over 5 frames) and whose noise power is the print's, weighted this many times
-    # (baselines.wiener_postfilter); the classical share applies after it, and the checks test
-    # the print with it. 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The post-filter"
+    # over 3 frames of twice the model's window and hop) and whose noise power is the print's,
+    # weighted this many times (baselines.wiener_postfilter); the classical share applies after
+    # it, and the checks test the print with it. 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The post-filter"
     postfilter: float = 1.5
     # Model folders (any, each restoring without a print) whose mean restores beside a conditioned
     # checkpoint told auto's print (noise_print=auto, the default, where the held-out check keeps

@@ -284,6 +284,9 @@ class Restorer:
         # the given print the model is told (mono, model rate): the classical estimator told it
         # restores classical_blend of the result; None where the print is auto's or there is none
         self.blend_print: np.ndarray | None = None
+        # the noise-only audio the post-filter measures the noise from (mono, model rate): the
+        # given print, or within the checks the part of it they tell the model; None: no filter
+        self.filter_print: np.ndarray | None = None
         # what the checks of the last restore() found and decided (the command line's lines)
         self.decisions: list[str] = []
         for _, theirs in no_print_models:
@@ -353,22 +356,24 @@ class Restorer:
         return cls(model, cfg, strength=strength, no_print_models=others, print_models=joined, auto_models=beside, **settings)
 
     @contextlib.contextmanager
-    def _told(self, strength: float | None = None, power: Any = _KEEP) -> Iterator[None]:
+    def _told(self, strength: float | None = None, power: Any = _KEEP, print_audio: np.ndarray | None = None) -> Iterator[None]:
         """Within the block, restore at ``strength`` (None: the restorer's own) told the noise
         ``power`` (by default the restorer's own; given a power, the model alone restores, never
-        the classical estimator); afterwards all are as they were."""
+        the classical estimator, through the post-filter told ``print_audio`` where it filters);
+        afterwards all are as they were."""
         saved = (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-                 self.filtering, self.told_auto, self.told_unchecked)  # fmt: skip
+                 self.filtering, self.told_auto, self.told_unchecked, self.filter_print)  # fmt: skip
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
             if power is not _KEEP:
                 self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
+                self.filter_print = None if print_audio is None else np.asarray(print_audio, dtype=np.float32)
                 self.told_auto = self.told_unchecked = False
             yield
         finally:
             (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-             self.filtering, self.told_auto, self.told_unchecked) = saved  # fmt: skip
+             self.filtering, self.told_auto, self.told_unchecked, self.filter_print) = saved  # fmt: skip
 
     @contextlib.contextmanager
     def _holding(self, name: str, value: bool) -> Iterator[None]:
@@ -465,15 +470,17 @@ class Restorer:
         self.noise_power, self.classical_print = told.power, told.classical
         self.told_auto = bool(told.auto)
         self.told_unchecked = self.told_auto and bool(told.unchecked)
-        self.blend_print = told.blend_print if told.power is not None else None
+        self.blend_print = self.filter_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
         self.joined = bool(told.joined) and told.power is not None
         self.filtering = self.blend_print is not None and not told.unfiltered
 
-    def restore_told(self, audio: np.ndarray, power: np.ndarray | None) -> np.ndarray:
+    def restore_told(self, audio: np.ndarray, power: np.ndarray | None, print_audio: np.ndarray | None = None) -> np.ndarray:
         """Fully restore mono ``audio`` at the model rate with the model, told ``power`` (None:
-        no print); the restorer's own strength and print are left as they were."""
-        with self._told(1.0, power):
+        no print) measured from the noise-only ``print_audio`` (mono, model rate), which the
+        post-filter is told where it filters (the checks: :meth:`filtering_given`; None: not
+        filtered); the restorer's own strength and print are left as they were."""
+        with self._told(1.0, power, print_audio if power is not None else None):
             return self.denoise_array(np.asarray(audio, dtype=np.float32), self.model_rate)
 
     def set_noise_print(self, print_audio: np.ndarray | None, sample_rate: int | None = None) -> None:
@@ -487,7 +494,7 @@ class Restorer:
         self.joined = print_audio is not None  # a print told without the checks: print_models join
         self.filtering = print_audio is not None
         if print_audio is None:
-            self.noise_power = self.blend_print = None
+            self.noise_power = self.blend_print = self.filter_print = None
             return
         if not self.conditioned:
             raise ValueError("noise_print: this model does not take a noise print (conditioning: none); "
@@ -495,7 +502,7 @@ class Restorer:
         audio = self._model_rate_mono(print_audio, sample_rate)
         noise_print.check_print(audio, self.model_rate, "noise_print", self.n_fft, self.hop_length)
         self.noise_power = noise_print.noise_power(audio, self.n_fft, self.hop_length, self.print_statistics)
-        self.blend_print = audio
+        self.blend_print = self.filter_print = audio
 
     # ---------------------------------------------------------------- arrays
 
@@ -520,8 +527,9 @@ class Restorer:
     @property
     def postfiltered(self) -> bool:
         """Whether what follows passes the Wiener post-filter: it is on (:attr:`postfilter`), and
-        the model is told a given print (:attr:`filtering`)."""
-        return self.postfilter > 0.0 and self.filtering and self.noise_power is not None and self.classical_print is None
+        the model is told a given print (:attr:`filtering`), whose audio it measures the noise from."""
+        return (self.postfilter > 0.0 and self.filtering and self.noise_power is not None and self.filter_print is not None
+                and self.classical_print is None)  # fmt: skip
 
     @property
     def auto_mixed(self) -> bool:
@@ -572,7 +580,7 @@ class Restorer:
                 if self.averaged:  # each told the same print
                     fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
                 if self.postfiltered:
-                    fn = postfiltered_noise(fn, self.noise_power, self.postfilter, self.n_fft, self.hop_length)
+                    fn = postfiltered_noise(fn, self.filter_print, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
                 if self.auto_mixed:

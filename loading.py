@@ -350,18 +350,21 @@ def blended_noise(model: Callable, classical: Callable, share: float) -> Callabl
     return estimate
 
 
-def postfiltered_noise(model: Callable, power: np.ndarray, over: float, n_fft: int, hop: int) -> Callable:
+def postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_fft: int, hop: int) -> Callable:
     """The noise estimate ``model`` (``[batch, samples] -> noise``) with its restorations passed
-    through the Wiener post-filter told ``power`` (a print's description, ``noise_print.noise_power``;
-    its mean power row) weighted ``over`` times (``baselines.wiener_postfilter``)."""
+    through the Wiener post-filter told the noise-only ``print_audio`` (mono, at the model's rate)
+    weighted ``over`` times (``baselines.wiener_postfilter``), at ``POSTFILTER_RESOLUTION`` times
+    the model's window ``n_fft`` and hop ``hop``."""
     import baselines
+    import noise_print
 
-    mean = np.asarray(power, dtype=np.float32).reshape(-1, n_fft // 2 + 1)[0]
+    n_fft, hop = baselines.POSTFILTER_RESOLUTION * int(n_fft), baselines.POSTFILTER_RESOLUTION * int(hop)
+    power = noise_print.noise_power(np.asarray(print_audio, dtype=np.float32), n_fft, hop)
 
     def estimate(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         restored = x - np.asarray(model(x), dtype=np.float32)
-        return x - np.stack([baselines.wiener_postfilter(row, est, mean, n_fft, hop, over) for row, est in zip(x, restored)])
+        return x - np.stack([baselines.wiener_postfilter(row, est, power, n_fft, hop, over) for row, est in zip(x, restored)])
 
     return estimate
 
@@ -567,7 +570,7 @@ def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarr
             info.append(f"{name}: {chosen.describe()}")
     if classical and recording is not None:
         with told_as(joined, filtered):
-            choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power), lsa, recording, print_audio, rate)
+            choice = noise_print.classical_check(lambda mix: restorer.restore_told(mix, power, print_audio), lsa, recording, print_audio, rate)
         if choice is None:
             info.append(f"{name}: the print is too short to hold part of it out; the model restores this file")
         else:

@@ -352,7 +352,7 @@ class CheckResult:
                 f"without; {verdict}")  # fmt: skip
 
 
-def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray], recording: np.ndarray,
+def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
                    print_audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512,
                    reference: str | None = None, statistics: str = "mean",
                    classical: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
@@ -363,9 +363,9 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
     with ``reference="recording"`` the loudest ``CHECK_PROGRAMME_SECONDS`` of ``recording``
     (where the recording's own noise matters least) at ``CHECK_SNR_DB``; with ``"programme"``
     :func:`reference_programme` at the recording's :func:`estimated_snr_db`, as
-    :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power)``
-    restores the mix with the power of the rest of the print (scaled as the held-out part was)
-    and with None (no print); ``statistics`` says what the model is told of the noise
+    :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power,
+    rest)`` restores the mix with the power of the rest of the print (scaled as the held-out part
+    was; that rest is passed too, for a post-filter) and ``restore(mix, None)`` with no print; ``statistics`` says what the model is told of the noise
     (:func:`describe_noise`). With ``classical`` and a ``share`` > 0, the restoration with the
     print is the one the restorer makes with a given print: ``share`` of it is
     ``classical(mix, print)``'s (told the rest of the print), the rest the model's. Returns None
@@ -384,7 +384,7 @@ def held_out_check(restore: Callable[[np.ndarray, np.ndarray | None], np.ndarray
         return None
     mix, fit = mixed
     power = noise_power(fit, n_fft, hop, statistics)
-    restored = np.asarray(restore(mix, power), dtype=np.float64)
+    restored = np.asarray(restore(mix, power, fit), dtype=np.float64)
     share = float(share) if classical is not None else 0.0
     if share > 0:
         restored = (1.0 - share) * restored + share * np.asarray(classical(mix, fit), dtype=np.float64)
@@ -525,7 +525,7 @@ class ShareResult:
                 f"({self.default:.0%}: {self.default_score:.2f} dB)")  # fmt: skip
 
 
-def share_check(restore_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
+def share_check(restore_model: Callable[..., np.ndarray],
                 restore_classical: Callable[[np.ndarray, np.ndarray], np.ndarray], recording: np.ndarray,
                 print_audio: np.ndarray, sample_rate: int, default: float, n_fft: int = 2048, hop: int = 512,
                 statistics: str = "mean", grid: Sequence[float] = SHARE_GRID) -> ShareResult | None:  # fmt: skip
@@ -536,8 +536,8 @@ def share_check(restore_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
     :func:`reference_programme` at the recording's :func:`estimated_snr_db` (the recording's
     loudest passage, :func:`held_out_check`'s reference, holds its own noise, and at low input
     SNR chose shares that lost up to 2 dB on the synthetic families: docs/EXPERIMENTS.md,
-    "2026-11-27: the classical share chosen per file"). ``restore_model(mix, power)`` (told the
-    power of the rest of the print, scaled as the held-out part was) and
+    "2026-11-27: the classical share chosen per file"). ``restore_model(mix, power, rest)`` (told the
+    power of the rest of the print, scaled as the held-out part was, and that rest) and
     ``restore_classical(mix, print)`` (told that rest) restore it once each; every share of
     ``grid`` (:data:`SHARE_GRID`: :data:`SHARE_FLOOR` to 1) mixes the two and is scored against
     the programme, the highest kept (ties: the one nearest ``default``). None when the print is too short to hold out
@@ -548,7 +548,7 @@ def share_check(restore_model: Callable[[np.ndarray, np.ndarray], np.ndarray],
         return None
     programme, snr, mix, fit = mixed
     n = len(programme)
-    ours = np.asarray(restore_model(mix, noise_power(fit, n_fft, hop, statistics)), dtype=np.float64)[:n]
+    ours = np.asarray(restore_model(mix, noise_power(fit, n_fft, hop, statistics), fit), dtype=np.float64)[:n]
     theirs = np.asarray(restore_classical(mix, fit), dtype=np.float64)[:n]
 
     def score(share: float) -> float:

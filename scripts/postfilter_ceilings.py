@@ -7,8 +7,10 @@ print (no classical share, no post-filter), and filters the noisy input with
 ``G = P / (P + N)`` for each pair of programme power ``P`` (the restoration's or the clean
 programme's, averaged over 5 frames) and noise power ``N`` (the print's, or the true noise's),
 the post-filter's form (``baselines.wiener_postfilter``). Prints the mean SI-SDR improvement of
-each, and of the restoration, LSA given the print and the restoration post-filtered, its gain
-applied to each of ``INPUT_SHARES`` of the noisy input (the rest the restoration).
+each, and of the restoration, LSA given the print and the restoration post-filtered as the
+restorer does it (at twice the model's window and hop), its gain applied to each of
+``INPUT_SHARES`` of the noisy input (the rest the restoration). The filters of the pairs are at
+the model's window and hop.
 """
 from __future__ import annotations
 
@@ -82,10 +84,13 @@ def main() -> None:
         restorer.set_noise_print(heard.astype(np.float32), rate)
         restored = np.asarray(restorer.denoise_array(noisy.astype(np.float32), rate), np.float64)
         power = noise_print.noise_power(heard, n_fft, hop)
+        # the restorer's post-filter, at its own resolution (twice the model's window and hop)
+        filter_stft = (baselines.POSTFILTER_RESOLUTION * n_fft, baselines.POSTFILTER_RESOLUTION * hop)
+        filter_power = noise_print.noise_power(heard, *filter_stft)
         outputs = {"the restoration": restored,
                    "LSA given the print": baselines.ephraim_malah_lsa(noisy, rate, noise_print=heard),
                    **{f"the restoration post-filtered (baselines.wiener_postfilter), input share {share:g}":
-                          baselines.wiener_postfilter(noisy, restored, power, n_fft, hop, input_share=share)
+                          baselines.wiener_postfilter(noisy, restored, filter_power, *filter_stft, input_share=share)
                       for share in INPUT_SHARES},
                    **ceilings(noisy, clean, restored, power, n_fft, hop)}  # fmt: skip
         before = metrics.si_sdr(noisy, clean)

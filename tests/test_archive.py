@@ -21,6 +21,7 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 import archive
+import baselines
 import configs
 import inference
 import manifest as bookkeeping  # the module; manifest() below reads a run's manifest
@@ -379,6 +380,12 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert record["classical_blend"] == 0.25 and record["classical_share"] == 0.25 and record["share_check"] is True
     # a given print passes the Wiener post-filter (inference.postfilter), recorded with its weight
     assert record["postfilter"] == 1.5 and record["postfiltered"] is True
+    # and with its frames against the model's: the same entry matches, one made before (the filter
+    # at the model's own frames, no such field) does not and is redone
+    assert record["postfilter_resolution"] == baselines.POSTFILTER_RESOLUTION == 2
+    assert archive.restore_item(archive.Item(str(source), previous=record), archive.LazyRestorer(job), job)["status"] == "skipped"
+    older = {k: v for k, v in record.items() if k != "postfilter_resolution"}
+    assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -423,7 +430,8 @@ def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_pa
     assert second["status"] == "skipped" and second["outputs"] == first["outputs"] and loaded.restorer is None
     # the post-filter cannot apply to an unconditioned model: a record made before the option still matches
     assert first["postfilter"] == 0.0 and first["postfiltered"] is False
-    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered")}
+    assert first["postfilter_resolution"] is None
+    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered", "postfilter_resolution")}
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(without_plot),
                                 without_plot)["status"] == "skipped"  # fmt: skip
     Path(first["outputs"]["plot"]).write_bytes(b"not the plot")

@@ -217,7 +217,7 @@ def test_wiener_postfilter_takes_the_print_out_where_the_estimate_holds_no_progr
     import noise_print
 
     noisy, heard = _noisy_and_print(clean)
-    power = noise_print.noise_power(heard)
+    power = noise_print.noise_power(heard, 4096, 1024)  # the post-filter's own resolution
     # a restoration that kept half the noise: the post-filter, told the print, takes more of it out
     leaky = (clean + 0.5 * (noisy - clean)).astype(np.float32)
     filtered = baselines.wiener_postfilter(noisy, leaky, power)
@@ -239,10 +239,10 @@ def test_wiener_postfilter_refuses_what_it_cannot_use(clean):
     import noise_print
 
     noisy, heard = _noisy_and_print(clean)
-    power = noise_print.noise_power(heard)
+    power = noise_print.noise_power(heard, 4096, 1024)  # the post-filter's own resolution
     with pytest.raises(ValueError, match="differ in length"):
         baselines.wiener_postfilter(noisy, noisy[:-1], power)
-    with pytest.raises(ValueError, match="expected 1025 bins"):
+    with pytest.raises(ValueError, match="expected 2049 bins"):
         baselines.wiener_postfilter(noisy, noisy, power[:10])
     with pytest.raises(ValueError, match="over must be positive"):
         baselines.wiener_postfilter(noisy, noisy, power, over=0.0)

@@ -1222,7 +1222,10 @@ def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classi
     plain, filtered = restorer(0.0), restorer(1.5)
     assert not plain.postfiltered and filtered.postfiltered
     own = plain.denoise_array(noisy, SR)
-    expected = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss), over=1.5)
+    # at twice the model's window and hop, the noise measured from the print at that resolution
+    n_fft, hop = 2 * restorer(0.0).n_fft, 2 * restorer(0.0).hop_length
+    assert baselines.POSTFILTER_RESOLUTION == 2
+    expected = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss, n_fft, hop), n_fft, hop, over=1.5)
     assert np.abs(expected - own).max() > 1e-3  # the filter changes the restoration
     np.testing.assert_allclose(filtered.denoise_array(noisy, SR), expected, atol=2e-4)
     # the classical share mixes LSA's restoration into the filtered one
@@ -1254,9 +1257,9 @@ def test_the_checks_test_a_given_print_through_the_postfilter_and_autos_without(
     seen = []
     told_restore = restorer.restore_told
 
-    def spy(audio, power):
-        seen.append(restorer.filtering and power is not None)
-        return told_restore(audio, power)
+    def spy(audio, power, print_audio=None):
+        seen.append(restorer.filtering and power is not None and print_audio is not None)
+        return told_restore(audio, power, print_audio)
 
     restorer.restore_told = spy
     for blend in (True, False):

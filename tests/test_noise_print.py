@@ -157,7 +157,7 @@ def test_read_mono_mixes_down_resamples_and_refuses_a_range_outside(tmp_path):
         noise_print.read_mono(path, SR, 1.0, 3.0)
 
 
-def _spectral_subtraction(mix: np.ndarray, power: np.ndarray | None) -> np.ndarray:
+def _spectral_subtraction(mix: np.ndarray, power: np.ndarray | None, rest: np.ndarray | None = None) -> np.ndarray:
     """A restorer that only removes noise when told its power (else returns its input)."""
     if power is None:
         return mix
@@ -172,7 +172,7 @@ def test_held_out_check_uses_the_print_only_when_it_helps(reference):
     recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
     mixes = []
 
-    def subtraction(mix, power):
+    def subtraction(mix, power, rest=None):
         mixes.append(mix)
         return _spectral_subtraction(mix, power)
 
@@ -188,7 +188,7 @@ def test_held_out_check_uses_the_print_only_when_it_helps(reference):
     added = mixes[0].astype(np.float64) - programme
     assert 10 * np.log10(np.mean(programme.astype(np.float64) ** 2) / np.mean(added**2)) == pytest.approx(snr, abs=0.01)
 
-    def harmful(mix, power):  # told a print, it mutes the programme
+    def harmful(mix, power, rest=None):  # told a print, it mutes the programme
         return mix if power is None else 0.01 * mix + hiss(len(mix) / SR, 0.1, 5)[: len(mix)]
 
     result = noise_print.held_out_check(harmful, recording, hiss(4.0), SR, reference=reference)
@@ -204,10 +204,11 @@ def test_share_check_keeps_the_classical_share_that_restores_the_held_out_mix_be
     recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
     heard = hiss(4.0, 0.02, seed=3)
     programme = noise_print.reference_programme(SR).astype(np.float64)
-    told = []
+    told, rests = [], []
 
-    def model(mix, power):
+    def model(mix, power, rest):
         told.append(power)
+        rests.append(rest)
         return programme + model_error * (mix - programme)
 
     def classical(mix, fit):
@@ -224,13 +225,14 @@ def test_share_check_keeps_the_classical_share_that_restores_the_held_out_mix_be
     # the model was told the power of the rest of the print, the classical estimator that rest
     cut = int(len(heard) * (1 - noise_print.CHECK_HELD_OUT))
     assert told[0].shape == noise_print.noise_power(heard[:cut]).shape and len(told[1]) == cut
+    assert len(rests[0]) == cut  # and that rest itself, for a post-filter
     assert f"{share:.0%} classical LSA with the print" in result.describe()
     assert noise_print.share_check(model, classical, recording, hiss(1.2), SR, default=0.25) is None  # too short to split
 
 
 def test_share_check_breaks_ties_toward_the_default_share():
     recording, heard = hiss(6.0, 0.02, seed=7), hiss(4.0, 0.02, seed=3)
-    same = lambda mix, _: mix  # noqa: E731  (both restorers alike: every share scores the same)
+    same = lambda mix, *_: mix  # noqa: E731  (both restorers alike: every share scores the same)
     for default in (0.25, 0.6):
         assert noise_print.share_check(same, same, recording, heard, SR, default=default).share == default
 
@@ -240,7 +242,7 @@ def test_held_out_check_tests_the_print_with_the_classical_share_it_will_carry()
     recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
     programme = noise_print.loudest_passage(recording, int(noise_print.CHECK_PROGRAMME_SECONDS * SR)).astype(np.float64)
 
-    def model(mix, power):  # told the print it doubles the noise; untold it leaves the mix
+    def model(mix, power, rest=None):  # told the print it doubles the noise; untold it leaves the mix
         return mix if power is None else programme + 2.0 * (mix - programme)
 
     def classical(mix, fit):  # the opposite error: half of each cancels
