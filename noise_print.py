@@ -365,8 +365,8 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
     :func:`reference_programme` at the recording's :func:`estimated_snr_db`, as
     :func:`classical_check` does (None: :data:`CHECK_REFERENCE`). ``restore(mix, noise_power,
     rest)`` restores the mix with the power of the rest of the print (scaled as the held-out part
-    was; that rest is passed too, for a post-filter) and ``restore(mix, None)`` with no print; ``statistics`` says what the model is told of the noise
-    (:func:`describe_noise`). With ``classical`` and a ``share`` > 0, the restoration with the
+    was; that rest is passed too, for a post-filter) and ``restore(mix, None)`` with no print;
+    ``statistics`` says what the model is told of the noise (:func:`describe_noise`). With ``classical`` and a ``share`` > 0, the restoration with the
     print is the one the restorer makes with a given print: ``share`` of it is
     ``classical(mix, print)``'s (told the rest of the print), the rest the model's. Returns None
     when the print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``.
