@@ -289,19 +289,13 @@ class Restorer:
         self.filter_print: np.ndarray | None = None
         # what the checks of the last restore() found and decided (the command line's lines)
         self.decisions: list[str] = []
-        for _, theirs in no_print_models:
-            if int(theirs["sample_rate"]) != self.model_rate:
-                raise ValueError(f"no_print_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
         # where the model would restore without a print, these restore instead (inference.no_print_models)
-        self.no_print_models = [(m, dict(c)) for m, c in no_print_models]
+        self.no_print_models = self._at_model_rate(no_print_models, "no_print_models")
         if auto_models and not self.conditioned:
             raise ValueError("auto_models: restore beside a conditioned model told auto's print; this model is not conditioned")
-        for _, theirs in auto_models:
-            if int(theirs["sample_rate"]) != self.model_rate:
-                raise ValueError(f"auto_models: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
         # where the model follows auto, the mean of these without a print restores beside it (alone
         # where auto's print is too short for the check; inference.auto_models, see auto_share)
-        self.auto_models = [(m, dict(c)) for m, c in auto_models]
+        self.auto_models = self._at_model_rate(auto_models, "auto_models")
         # whether the print told is auto's (Told.auto), and one too short for the check asked for (Told.unchecked)
         self.told_auto = self.told_unchecked = False
         if print_models and not self.conditioned:
@@ -318,6 +312,13 @@ class Restorer:
         self.print_models = [(m, dict(c)) for m, c in print_models]
         # whether print_models join the model for what follows (told a print; Told.joined)
         self.joined = False
+
+    def _at_model_rate(self, models: Sequence[tuple[Any, Mapping]], option: str) -> list[tuple[Any, dict]]:
+        # other models restoring the same segments must share the model's rate
+        for _, theirs in models:
+            if int(theirs["sample_rate"]) != self.model_rate:
+                raise ValueError(f"{option}: a model at {theirs['sample_rate']} Hz, the restorer's at {self.model_rate}")
+        return [(m, dict(c)) for m, c in models]
 
     @classmethod
     def from_pretrained(
@@ -480,7 +481,7 @@ class Restorer:
         no print) measured from the noise-only ``print_audio`` (mono, model rate), which the
         post-filter is told where it filters (the checks: :meth:`filtering_given`; None: not
         filtered); the restorer's own strength and print are left as they were."""
-        with self._told(1.0, power, print_audio if power is not None else None):
+        with self._told(1.0, power, print_audio):
             return self.denoise_array(np.asarray(audio, dtype=np.float32), self.model_rate)
 
     def set_noise_print(self, print_audio: np.ndarray | None, sample_rate: int | None = None) -> None:
@@ -563,18 +564,19 @@ class Restorer:
         model: there are some, and the model would restore without being told a print."""
         return bool(self.no_print_models) and self.noise_power is None and self.classical_print is None and not self.auto_mixed
 
-    def _auto_models_noise(self) -> Callable:
-        # the mean noise estimate of the auto models, each without a print
-        return averaged_noise([model_noise_function(m, c, None) for m, c in self.auto_models])
+    @staticmethod
+    def _untold_mean(models: Sequence[tuple[Any, Mapping]]) -> Callable:
+        # the mean noise estimate of these models, each without a print
+        return averaged_noise([model_noise_function(m, c, None) for m, c in models])
 
     def _stream(self, sample_rate: int, channels: int) -> NoiseStream:
         if self.classical_print is not None:
             fn = classical_noise_function(self.classical_print, self.model_rate)
         elif self.auto_mixed and self.auto_share == 0.0:
-            fn = self._auto_models_noise()
+            fn = self._untold_mean(self.auto_models)
         else:
             if self.without_print:
-                fn = averaged_noise([model_noise_function(m, c, None) for m, c in self.no_print_models])
+                fn = self._untold_mean(self.no_print_models)
             else:
                 fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
                 if self.averaged:  # each told the same print
@@ -584,7 +586,7 @@ class Restorer:
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
                 if self.auto_mixed:
-                    fn = blended_noise(fn, self._auto_models_noise(), 1.0 - self.auto_share)
+                    fn = blended_noise(fn, self._untold_mean(self.auto_models), 1.0 - self.auto_share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
