@@ -245,10 +245,12 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
 
 def _postfilter(job: ArchiveJob) -> float:
     """The post-filter's weight where it can apply (``inference.postfilter``: a conditioned model
-    told a given print, a file or START-END), else 0: records made without the option still
-    match a run where it cannot change the restoration (the shipped model, auto, no print)."""
+    told a given print, a file or START-END, or auto's, the default, where the held-out check
+    passed it), else 0: records made without the option still match a run where it cannot change
+    the restoration (the shipped model, no print, auto without the check); a record of auto's
+    print made before its filter (weight 0) does not match a run where it applies."""
     s = job.inference
-    if not s.postfilter or s.noise_print in (None, "auto", "none"):
+    if not s.postfilter or s.noise_print == "none" or (s.noise_print in (None, "auto") and not s.noise_print_check):
         return 0.0
     return float(s.postfilter) if _conditioned(job.model_folder) else 0.0
 
@@ -334,8 +336,9 @@ def _restore_or_skip(item: Item, loaded: LazyRestorer, job: ArchiveJob, record: 
         record["restored_by"] = "classical" if told.classical is not None else "model and classical" if restorer.blended else "model"
         # the classical estimator's share of this file's restoration (the share check's choice, or classical_blend)
         record["classical_share"] = 1.0 if told.classical is not None else restorer.share if restorer.blended else 0.0
-        # whether the Wiener post-filter told the print passed this file's restoration (inference.postfilter)
-        record["postfiltered"] = restorer.postfiltered
+        # whether the Wiener post-filter told the print passed this file's restoration (inference.postfilter;
+        # auto's print: in the segments its gate let through)
+        record["postfiltered"] = restorer.postfiltered or restorer.auto_filtered
         record["noise_print_notes"] = info  # what auto found, the checks' scores and decisions
         record["warnings"] += warns
         if manifest.is_remote(job.output_dir):

@@ -335,7 +335,11 @@ class InferenceConfig:
     # post-filter of each segment whose programme power is the model's restoration (smoothed
     # over 3 frames of twice the model's window and hop) and whose noise power is the print's,
     # weighted this many times (baselines.wiener_postfilter); the classical share applies after
-    # it, and the checks test the print with it. 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The post-filter"
+    # it, and the checks test the print with it. Also auto's print where the held-out check passed
+    # it, segment by segment: where the model took out at most 3 dB more power than the print
+    # holds (noise it does not know), the model's restoration alone passes the filter, its gain
+    # on half the noisy input (loading.gated_postfiltered_noise). 0: off. What it measured:
+    # docs/RESTORATION_GUIDE.md, "The post-filter"
     postfilter: float = 1.5
     # Model folders (any, each restoring without a print) whose mean restores beside a conditioned
     # checkpoint told auto's print (noise_print=auto, the default, where the held-out check keeps

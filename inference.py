@@ -50,7 +50,8 @@ mean restoration replaces the checkpoint's where it would restore without a prin
 ``print_models`` (conditioned model folders whose restorations, told the same given print,
 are averaged with a conditioned checkpoint's own where the print-models check finds that it
 helps), ``postfilter`` (the weight of a given print's noise power in the Wiener post-filter of
-a conditioned model's restoration; 0: off). The path options are taken
+a conditioned model's restoration, and of auto's print where the held-out check passed it, in
+the segments its gate lets through; 0: off). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
@@ -98,8 +99,8 @@ from loading import (  # noqa: E402
     classical_share,
     file_noise_power,
 )
-from loading import (load_model, load_no_print_models, load_print_models, model_noise_function, postfiltered_noise,  # noqa: E402
-                     print_spec, resolve_precision)
+from loading import (AUTO_POSTFILTER_GATE_DB, gated_postfiltered_noise, load_model, load_no_print_models,  # noqa: E402
+                     load_print_models, model_noise_function, postfiltered_noise, print_spec, resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -298,6 +299,8 @@ class Restorer:
         self.auto_models = self._at_model_rate(auto_models, "auto_models")
         # whether the print told is auto's (Told.auto), and one too short for the check asked for (Told.unchecked)
         self.told_auto = self.told_unchecked = False
+        # auto's print where the held-out check passed it (Told.auto_print): the gated post-filter's
+        self.auto_print: np.ndarray | None = None
         if print_models and not self.conditioned:
             raise ValueError("print_models: join a conditioned model's restoration; this model is not conditioned")
         for _, theirs in print_models:
@@ -363,7 +366,7 @@ class Restorer:
         the classical estimator, through the post-filter told ``print_audio`` where it filters);
         afterwards all are as they were."""
         saved = (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-                 self.filtering, self.told_auto, self.told_unchecked, self.filter_print)  # fmt: skip
+                 self.filtering, self.told_auto, self.told_unchecked, self.filter_print, self.auto_print)  # fmt: skip
         try:
             if strength is not None:
                 self.strength = _checked_strength(strength)
@@ -371,10 +374,11 @@ class Restorer:
                 self.noise_power, self.classical_print, self.blend_print, self.told_share = power, None, None, None
                 self.filter_print = None if print_audio is None else np.asarray(print_audio, dtype=np.float32)
                 self.told_auto = self.told_unchecked = False
+                self.auto_print = None
             yield
         finally:
             (self.noise_power, self.strength, self.classical_print, self.blend_print, self.told_share, self.joined,
-             self.filtering, self.told_auto, self.told_unchecked, self.filter_print) = saved  # fmt: skip
+             self.filtering, self.told_auto, self.told_unchecked, self.filter_print, self.auto_print) = saved  # fmt: skip
 
     @contextlib.contextmanager
     def _holding(self, name: str, value: bool) -> Iterator[None]:
@@ -471,6 +475,7 @@ class Restorer:
         self.noise_power, self.classical_print = told.power, told.classical
         self.told_auto = bool(told.auto)
         self.told_unchecked = self.told_auto and bool(told.unchecked)
+        self.auto_print = told.auto_print if self.told_auto and told.power is not None and not self.told_unchecked else None
         self.blend_print = self.filter_print = told.blend_print if told.power is not None else None
         self.told_share = told.share if self.blend_print is not None else None
         self.joined = bool(told.joined) and told.power is not None
@@ -492,6 +497,7 @@ class Restorer:
 
         self.told_share = None
         self.told_auto = self.told_unchecked = False  # a print given as audio is never auto's
+        self.auto_print = None
         self.joined = print_audio is not None  # a print told without the checks: print_models join
         self.filtering = print_audio is not None
         if print_audio is None:
@@ -541,6 +547,14 @@ class Restorer:
         return bool(self.auto_models) and self.told_auto and self.classical_print is None
 
     @property
+    def auto_filtered(self) -> bool:
+        """Whether what follows passes the post-filter told auto's print, gated segment by segment
+        (``loading.gated_postfiltered_noise``): it is on (:attr:`postfilter`), and the model is
+        told auto's print, which the held-out check passed (:attr:`auto_print`)."""
+        return (self.postfilter > 0.0 and self.told_auto and self.auto_print is not None and self.noise_power is not None
+                and self.classical_print is None)  # fmt: skip
+
+    @property
     def auto_share(self) -> float:
         """The model's share where :attr:`auto_mixed`: :data:`loading.AUTO_MODELS_SHARE`, or 0 (the
         auto models alone) where auto's print was too short for the held-out check asked for
@@ -585,8 +599,12 @@ class Restorer:
                     fn = postfiltered_noise(fn, self.filter_print, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
-                if self.auto_mixed:
-                    fn = blended_noise(fn, self._untold_mean(self.auto_models), 1.0 - self.auto_share)
+                beside = self._untold_mean(self.auto_models) if self.auto_mixed else None
+                if self.auto_filtered:  # segment by segment: the model alone through the filter, or as below
+                    fn = gated_postfiltered_noise(fn, self.auto_print, self.postfilter, self.n_fft, self.hop_length, beside,
+                                                  1.0 - self.auto_share)  # fmt: skip
+                elif beside is not None:
+                    fn = blended_noise(fn, beside, 1.0 - self.auto_share)
         return NoiseStream(fn, self.plan, sample_rate, self.model_rate, channels, self.batch_segments)
 
     def denoise_array(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -856,6 +874,10 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
     if restorer.auto_mixed:
         info.append(restorer.auto_line(item.source.name))
+    if restorer.auto_filtered:
+        info.append(f"{item.source.name}: where the model takes out at most {AUTO_POSTFILTER_GATE_DB:g} dB more than auto's "
+                    f"print holds, a segment is the model's alone, post-filtered with the print's noise power weighted "
+                    f"{restorer.postfilter:g} times (inference.postfilter)")  # fmt: skip
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

@@ -369,6 +369,65 @@ def postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_
     return estimate
 
 
+# Auto's print through the Wiener post-filter, segment by segment, where the model took out at
+# most AUTO_POSTFILTER_GATE_DB more power than auto's print holds (residual_over_print_db): there
+# the model, which left noise it does not know, restores alone through the filter, its gain on
+# AUTO_POSTFILTER_INPUT_SHARE of the noisy input (the rest the restoration); elsewhere as without
+# the filter. Where the model took out much more, the quietest passages understate the noise
+# (impulsive or modulated noise, which the model knows) and a filter told too little noise gives
+# back what the model removed: forced on every auto print the filter lost 0.3-0.8 dB on film
+# noise and at 0 dB input. On 15-s reels with refine4 and the shipped model beside it, gated at
+# 3 dB (2 to 4 alike), +1.26 dB on held-out recorded noise at 10 dB input and +0.11 to +0.34 on
+# three draws of the synthetic families, no family, category or SNR more than 0.3 below the
+# shipped model (docs/EXPERIMENTS.md, "2026-11-27: auto's print through the post-filter, gated
+# by the model's residual")
+AUTO_POSTFILTER_GATE_DB = 3.0
+AUTO_POSTFILTER_INPUT_SHARE = 0.5
+
+
+def residual_over_print_db(noisy: np.ndarray, restored: np.ndarray, print_power: float) -> float:
+    """What a restoration took out of ``noisy`` (the mean power of ``noisy - restored``) over a
+    print's mean power ``print_power`` (the mean of its squared samples), in dB."""
+    taken = float(np.mean(np.square(np.asarray(noisy, np.float64) - np.asarray(restored, np.float64))))
+    return 10.0 * float(np.log10(max(taken, 1e-30) / max(float(print_power), 1e-30)))
+
+
+def gated_postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_fft: int, hop: int,
+                             beside: Callable | None = None, beside_share: float = 0.0,
+                             gate_db: float = AUTO_POSTFILTER_GATE_DB,
+                             input_share: float = AUTO_POSTFILTER_INPUT_SHARE) -> Callable:  # fmt: skip
+    """The noise estimate (``[batch, samples] -> noise``) of auto's print through the post-filter,
+    segment by segment: where ``model``'s restoration of a segment took out at most ``gate_db``
+    more power than ``print_audio`` (mono, model rate) holds (:func:`residual_over_print_db`),
+    that restoration passed through the Wiener post-filter told the print, weighted ``over``
+    times, its gain on ``input_share`` of the noisy segment (``baselines.wiener_postfilter`` at
+    ``POSTFILTER_RESOLUTION`` times the model's window ``n_fft`` and hop ``hop``); elsewhere the
+    model's estimate, with ``beside_share`` of ``beside``'s (the auto models' mean, run only on
+    those segments) mixed in as :func:`blended_noise` mixes."""
+    import baselines
+    import noise_print
+
+    n_fft, hop = baselines.POSTFILTER_RESOLUTION * int(n_fft), baselines.POSTFILTER_RESOLUTION * int(hop)
+    heard = np.asarray(print_audio, dtype=np.float32)
+    power = noise_print.noise_power(heard, n_fft, hop)
+    print_power = float(np.mean(np.square(heard, dtype=np.float64)))
+    share = classical_share(beside_share)
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        noise = np.asarray(model(x), dtype=np.float32).copy()
+        restored = x - noise
+        gated = np.array([residual_over_print_db(row, est, print_power) <= gate_db for row, est in zip(x, restored)])
+        for i in np.flatnonzero(gated):
+            noise[i] = x[i] - baselines.wiener_postfilter(x[i], restored[i], power, n_fft, hop, over, input_share=input_share)
+        rest = np.flatnonzero(~gated)
+        if beside is not None and share > 0.0 and rest.size:
+            noise[rest] = (1.0 - share) * noise[rest] + share * np.asarray(beside(x[rest]), dtype=np.float32)
+        return noise
+
+    return estimate
+
+
 @dataclass(frozen=True)
 class Told:
     """What a restorer is told about one file's noise (``Restorer.tell``)."""
@@ -392,6 +451,9 @@ class Told:
     # whether auto's print was too short for the held-out check asked for (nothing judged it):
     # where the restorer has auto models, they restore alone
     unchecked: bool = False
+    # auto's print (its audio, mono, model rate) where the held-out check passed it: the restorer's
+    # post-filter, gated segment by segment (gated_postfiltered_noise), is told it; None otherwise
+    auto_print: np.ndarray | None = None
 
 
 def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndarray | None,
@@ -466,7 +528,9 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
                      f"hold programme; the model is told them unchecked ({why})")  # fmt: skip
     told, lines = told_for(restorer, recording, audio, check, classical, source.name, blend=False)
     unchecked = told.power is not None and check and not noise_print.can_hold_out(len(audio), rate)
-    return Told(power=told.power, classical=told.classical, auto=True, unchecked=unchecked), info + lines, warns
+    # the gated post-filter is told only a print the held-out check passed (what was measured)
+    heard = np.asarray(audio, dtype=np.float32) if told.power is not None and check and not unchecked else None
+    return Told(power=told.power, classical=told.classical, auto=True, unchecked=unchecked, auto_print=heard), info + lines, warns
 
 
 def told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarray, check: bool, classical: bool,

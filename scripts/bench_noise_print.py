@@ -17,7 +17,8 @@ decides) and without (all of them told the print, with the share 0.25). With
 ``--postfilter-off`` also the file print without the Wiener post-filter (``inference.postfilter=0``),
 with the checks on and without them (the share 0.25), beside the same with it (the default).
 With ``--auto-models FOLDER ...`` also ``auto`` with the mean of those models restoring beside the
-checkpoint told auto's print (``inference.auto_models``).
+checkpoint told auto's print (``inference.auto_models``); with ``--postfilter-off`` as well, also
+that without the post-filter (auto's print passes it, gated, where the held-out check keeps it).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -97,6 +98,9 @@ def main() -> None:
     beside = f"auto, auto_models ({len(args.auto_models)} models)" if args.auto_models else None
     if beside:
         settings[beside] = "auto"
+    beside_off = f"{beside}, postfilter=0" if beside and args.postfilter_off else None
+    if beside_off:
+        settings[beside_off] = "auto"
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -104,8 +108,10 @@ def main() -> None:
                     "overwrite": True, "quiet": True})  # fmt: skip
         if name.startswith("none, the mean"):
             cfg.no_print_models = list(args.no_print_models)
-        if name == beside:
+        if name in (beside, beside_off):
             cfg.auto_models = list(args.auto_models)
+        if name == beside_off:
+            cfg.postfilter = 0.0
         if name in shares:
             cfg.classical_blend, cfg.noise_print_check = shares[name], False
         if name in joined:

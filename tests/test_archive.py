@@ -410,6 +410,14 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     plain = archive.restore_item(archive.Item(str(source), previous=blended), archive.LazyRestorer(job), job)
     assert plain["status"] == "restored" and plain["postfilter"] == 0.0 and plain["postfiltered"] is False, plain
     assert Path(plain["outputs"]["denoised"]).read_bytes() != filtered_bytes
+    # auto's print passes the gated filter where the held-out check runs (the default): its weight is
+    # recorded there, so an entry of auto's print made before (weight 0) is redone; without the check, not
+    for value, check, weight in (("auto", True, 1.5), (None, True, 1.5), ("auto", False, 0.0), ("none", True, 0.0)):
+        settings = inference.settings_from_config({**options, "audio": str(source), "noise_print": value,
+                                                   "noise_print_check": check})  # fmt: skip
+        job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-4", job.weights_sha256, str(checkpoint))
+        assert archive._postfilter(job) == weight, (value, check)
+        assert archive._postfilter_resolution(job) == (2 if weight else None)
 
 
 def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):

@@ -1269,6 +1269,118 @@ def test_the_checks_test_a_given_print_through_the_postfilter_and_autos_without(
         assert restorer.filtering is False  # as it was before the checks
 
 
+def test_residual_over_print_db_is_the_power_taken_out_over_the_prints():
+    import loading
+
+    noisy = np.full(1000, 2.0, np.float32)
+    assert loading.residual_over_print_db(noisy, noisy - 1.0, 0.5) == pytest.approx(10 * np.log10(2.0))
+    assert loading.residual_over_print_db(noisy, noisy - 0.1, 1.0) == pytest.approx(-20.0)
+    assert np.isfinite(loading.residual_over_print_db(noisy, noisy, 1.0))  # nothing taken out: very low, not -inf
+
+
+def test_gated_postfilter_filters_the_segments_where_the_model_took_out_little_and_mixes_the_rest():
+    import baselines
+    import loading
+
+    n_fft, hop = 256, 64  # the filter runs at twice these
+    rng = np.random.default_rng(3)
+    heard = (0.1 * rng.standard_normal(4000)).astype(np.float32)  # the print: power 0.01
+    x = (0.3 * rng.standard_normal((3, 3000))).astype(np.float32)
+    # the model takes out about the print's power from segment 0 (0 dB), 25 times it from 1 (+14 dB),
+    # 1.6 times it from 2 (+2 dB, under the gate's 3)
+    taken = np.stack([s * rng.standard_normal(3000) for s in (0.1, 0.5, 0.126)]).astype(np.float32)
+    seen = []
+
+    def beside(batch: np.ndarray) -> np.ndarray:
+        seen.append(batch.copy())
+        return np.full_like(batch, 0.05)
+
+    gates = [loading.residual_over_print_db(row, row - t, float(np.mean(heard**2))) for row, t in zip(x, taken)]
+    assert gates[0] < 1.0 and gates[1] > 12.0 and 1.0 < gates[2] < loading.AUTO_POSTFILTER_GATE_DB
+    power = noise_print.noise_power(heard, 2 * n_fft, 2 * hop)
+
+    def filtered(i: int) -> np.ndarray:
+        return x[i] - baselines.wiener_postfilter(x[i], x[i] - taken[i], power, 2 * n_fft, 2 * hop, 1.5, input_share=0.5)
+
+    assert loading.AUTO_POSTFILTER_INPUT_SHARE == 0.5
+    fn = loading.gated_postfiltered_noise(lambda b: taken[: len(b)], heard, 1.5, n_fft, hop, beside, 0.5)
+    noise = fn(x)
+    assert noise.shape == x.shape and np.abs(filtered(0) - taken[0]).max() > 1e-3  # the filter changes segment 0
+    np.testing.assert_allclose(noise[0], filtered(0), atol=1e-5)
+    np.testing.assert_allclose(noise[2], filtered(2), atol=1e-5)
+    np.testing.assert_allclose(noise[1], 0.5 * taken[1] + 0.5 * 0.05, atol=1e-6)
+    assert len(seen) == 1 and np.array_equal(seen[0], x[1:2])  # the auto models run only where the gate fails
+    # no auto models: the model's own estimate where the gate fails; a gate below every segment: none filtered
+    np.testing.assert_allclose(loading.gated_postfiltered_noise(lambda b: taken, heard, 1.5, n_fft, hop)(x)[1], taken[1])
+    closed = loading.gated_postfiltered_noise(lambda b: taken, heard, 1.5, n_fft, hop, beside, 0.5, gate_db=-10.0)(x)
+    np.testing.assert_allclose(closed, 0.5 * taken + 0.5 * 0.05, atol=1e-6)
+
+
+def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditioned_checkpoint, tiny_checkpoint, monkeypatch):
+    import baselines
+    import loading
+
+    # one segment (1.5 s, segments of 2 s): the gate and the filter see the whole restoration
+    noisy = _programme(1.5, seed=12) + (0.02 * np.random.default_rng(21).standard_normal(int(1.5 * SR))).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+
+    def restorer(over: float = 1.5) -> inference.Restorer:
+        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=over,
+                                  auto_models=[(plain_model, plain_cfg)])  # fmt: skip
+
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0)
+    other = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1).denoise_array(noisy, SR)
+    n_fft, hop = 2 * alone.n_fft, 2 * alone.hop_length
+    for level in (1.0, 0.01):  # a print as loud as what the model took out (the gate passes), and a far quieter one
+        hiss = (level * np.random.default_rng(22).standard_normal(3 * SR)).astype(np.float32)
+        power = noise_print.noise_power(hiss, alone.n_fft, alone.hop_length)
+        alone.tell(loading.Told(power=power))
+        own = alone.denoise_array(noisy, SR)
+        hiss *= np.float32(np.sqrt(np.mean((noisy - own) ** 2) / np.mean(hiss**2)))  # scaled after: the model is told `power`
+        gate = loading.residual_over_print_db(noisy, own, float(np.mean(hiss**2)))
+        told = loading.Told(power=power, auto=True, auto_print=hiss)
+        r = restorer()
+        r.tell(told)
+        assert r.auto_filtered and r.auto_mixed and not r.postfiltered
+        if level == 1.0:
+            assert abs(gate) < 0.1
+            expected = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss, n_fft, hop), n_fft, hop, 1.5,
+                                                   input_share=0.5)  # fmt: skip
+            assert np.abs(expected - own).max() > 1e-3
+            np.testing.assert_allclose(r.denoise_array(noisy, SR), expected, atol=2e-4)
+        hiss_quiet = hiss * np.float32(0.1)  # the model took out 20 dB more than this print holds: mixed as before
+        r.tell(loading.Told(power=power, auto=True, auto_print=hiss_quiet))
+        np.testing.assert_allclose(r.denoise_array(noisy, SR), 0.5 * own + 0.5 * other, atol=2e-5)
+    # off with the post-filter off, an unchecked or refused print, a given print, and within a check
+    off = restorer(0.0)
+    off.tell(told)
+    assert not off.auto_filtered
+    r = restorer()
+    for decided in (loading.Told(power=power, auto=True, unchecked=True, auto_print=hiss), loading.Told(auto=True),
+                    loading.Told(power=power, blend_print=hiss, auto_print=hiss)):  # fmt: skip
+        r.tell(decided)
+        assert not r.auto_filtered, decided
+    r.tell(told)
+    with r._told(1.0, power, hiss):
+        assert not r.auto_filtered
+    assert r.auto_filtered
+    r.set_noise_print(hiss, SR)
+    assert not r.auto_filtered
+    # auto_told gives the filter auto's print only where the held-out check passed it
+    long = np.tile(noisy, 12)  # 18 s: auto's quietest tenth is long enough to hold part of it out
+    verdict = {"use": True}
+    monkeypatch.setattr(noise_print, "held_out_check",
+                        lambda *a, **k: noise_print.CheckResult(1.0 if verdict["use"] else -1.0, 0.0))  # fmt: skip
+    for check, use in ((True, True), (True, False), (False, True)):
+        verdict["use"] = use
+        decided = loading.auto_told(r, long, check, False, Path("reel.wav"))[0]
+        assert decided.auto and (decided.power is not None) is (use or not check)
+        assert (decided.auto_print is not None) is (check and use), (check, use)
+        if decided.auto_print is not None:
+            assert len(decided.auto_print) >= 1.6 * SR and not decided.unchecked
+
+
 def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditioned_checkpoint, capsys, caplog):
     src, audio, heard, hiss = _reel_and_print(tmp_path, 5, 19)
     caplog.set_level("INFO", logger="inference")
