@@ -442,6 +442,8 @@ class Restorer:
                 self.decisions = info + [f"warning: {line}" for line in warns]
                 if self.auto_mixed:
                     self.decisions.append(self.auto_line("audio"))
+                if self.auto_filtered:
+                    self.decisions.append(self.auto_filter_line("audio"))
             elif noise_print_check or classical_check:
                 import loading
                 import noise_print as prints
@@ -571,6 +573,12 @@ class Restorer:
         how = "told auto's print" if self.noise_power is not None else "without a print"
         return (f"{name}: restored {self.auto_share:.0%} by the model {how}, the rest by the mean of {n} model(s) "
                 "without a print (inference.auto_models)")  # fmt: skip
+
+    def auto_filter_line(self, name: str) -> str:
+        """What the gated post-filter does where :attr:`auto_filtered`, the line the command prints for ``name``."""
+        return (f"{name}: where the model takes out at most {AUTO_POSTFILTER_GATE_DB:g} dB more than auto's print holds, "
+                f"a segment is the model's alone, post-filtered with the print's noise power weighted {self.postfilter:g} "
+                "times (inference.postfilter)")  # fmt: skip
 
     @property
     def without_print(self) -> bool:
@@ -875,9 +883,7 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
     if restorer.auto_mixed:
         info.append(restorer.auto_line(item.source.name))
     if restorer.auto_filtered:
-        info.append(f"{item.source.name}: where the model takes out at most {AUTO_POSTFILTER_GATE_DB:g} dB more than auto's "
-                    f"print holds, a segment is the model's alone, post-filtered with the print's noise power weighted "
-                    f"{restorer.postfilter:g} times (inference.postfilter)")  # fmt: skip
+        info.append(restorer.auto_filter_line(item.source.name))
     if restorer.without_print:
         info.append(f"{item.source.name}: restored without a print, by the mean of {len(restorer.no_print_models)} "
                     "models (inference.no_print_models)")  # fmt: skip

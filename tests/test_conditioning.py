@@ -1381,6 +1381,30 @@ def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditione
             assert len(decided.auto_print) >= 1.6 * SR and not decided.unchecked
 
 
+def test_cli_and_api_say_where_autos_print_passes_the_gated_postfilter(tmp_path, conditioned_checkpoint, capsys, caplog,
+                                                                     monkeypatch):  # fmt: skip
+    # 18 s: auto's quietest tenth is long enough for the held-out check, which is made to pass it here
+    audio = _programme(18.0, seed=6) + (0.02 * np.random.default_rng(23).standard_normal(18 * SR)).astype(np.float32)
+    src = tmp_path / "reel.wav"
+    sf.write(src, audio, SR, subtype="FLOAT")
+    monkeypatch.setattr(noise_print, "held_out_check", lambda *a, **k: noise_print.CheckResult(1.0, 0.0))
+    caplog.set_level("INFO", logger="inference")
+    line = ("reel.wav: where the model takes out at most 3 dB more than auto's print holds, a segment is the model's alone, "
+            "post-filtered with the print's noise power weighted 1.5 times (inference.postfilter)")  # fmt: skip
+    outputs = {}
+    for over in (1.5, 0.0):
+        caplog.clear()
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto", postfilter=over,
+                         precision="float32", quiet=False, overwrite=True)  # fmt: skip
+        assert code == 0, err
+        assert (line in caplog.text) is (over > 0), caplog.text
+        outputs[over], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+        api = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", postfilter=over)
+        np.testing.assert_allclose(outputs[over], api.restore(audio, SR, noise_print="auto", noise_print_check=True), atol=2e-5)
+        assert (line.replace("reel.wav", "audio") in api.decisions) is (over > 0), api.decisions
+    assert outputs[1.5].shape == audio.shape and np.isfinite(outputs[1.5]).all()
+
+
 def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditioned_checkpoint, capsys, caplog):
     src, audio, heard, hiss = _reel_and_print(tmp_path, 5, 19)
     caplog.set_level("INFO", logger="inference")
