@@ -377,10 +377,10 @@ def postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_
 # (impulsive or modulated noise, which the model knows) and a filter told too little noise gives
 # back what the model removed: forced on every auto print the filter lost 0.3-0.8 dB on film
 # noise and at 0 dB input. On 15-s reels with refine4 and the shipped model beside it, gated at
-# 3 dB (2 to 4 alike), +1.26 dB on held-out recorded noise at 10 dB input and +0.11 to +0.34 on
-# three draws of the synthetic families, no family, category or SNR more than 0.3 below the
-# shipped model (docs/EXPERIMENTS.md, "2026-11-27: auto's print through the post-filter, gated
-# by the model's residual")
+# 3 dB (2 to 4 alike), +1.26 and +1.46 dB on two draws of held-out recorded noise at 10 dB input
+# and +0.02 to +0.39 on three draws of the synthetic families, no family, category or SNR more
+# than 0.3 below the shipped model (docs/EXPERIMENTS.md, "2026-11-27: auto's print through the
+# post-filter, gated by the model's residual")
 AUTO_POSTFILTER_GATE_DB = 3.0
 AUTO_POSTFILTER_INPUT_SHARE = 0.5
 
