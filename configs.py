@@ -331,7 +331,7 @@ class InferenceConfig:
     # [] (default): the checkpoint alone. Each model adds its restoring time. What it measured
     # (not recommended yet): docs/RESTORATION_GUIDE.md, "Told a print: other models, averaged"
     print_models: List[str] = field(default_factory=list)
-    # Where a conditioned model is told a given print (a file or START-END; not auto's): a Wiener
+    # Where a conditioned model is told a given print (a file or START-END): a Wiener
     # post-filter of each segment whose programme power is the model's restoration (smoothed
     # over 3 frames of twice the model's window and hop) and whose noise power is the print's,
     # weighted this many times (baselines.wiener_postfilter); the classical share applies after

@@ -222,7 +222,9 @@ class Restorer:
     chooses the share for each file instead (``noise_print.share_check``; :attr:`share`).
     ``postfilter`` (0: off): where the model is told a given print, each segment's restoration
     passes a Wiener post-filter whose noise power is the print's weighted this many times
-    (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share.
+    (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share; where
+    it is told auto's print that the held-out check passed, the segments the gate lets through
+    (:attr:`auto_filtered`, ``loading.gated_postfiltered_noise``).
     ``auto_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``): where a
     conditioned model follows auto's decision (:attr:`auto_mixed`), :attr:`auto_share` of the
     restoration is the model's (told auto's print, or without one where auto gave none) and the
