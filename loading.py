@@ -353,20 +353,13 @@ def blended_noise(model: Callable, classical: Callable, share: float) -> Callabl
 def postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_fft: int, hop: int) -> Callable:
     """The noise estimate ``model`` (``[batch, samples] -> noise``) with its restorations passed
     through the Wiener post-filter told the noise-only ``print_audio`` (mono, at the model's rate)
-    weighted ``over`` times (``baselines.wiener_postfilter``), at ``POSTFILTER_RESOLUTION`` times
-    the model's window ``n_fft`` and hop ``hop``."""
+    weighted ``over`` times (``baselines.wiener_postfilter``, its gain on the noisy input alone),
+    at ``POSTFILTER_RESOLUTION`` times the model's window ``n_fft`` and hop ``hop``: a given
+    print's filter, :func:`gated_postfiltered_noise` with a gate every segment passes."""
     import baselines
-    import noise_print
 
-    n_fft, hop = baselines.POSTFILTER_RESOLUTION * int(n_fft), baselines.POSTFILTER_RESOLUTION * int(hop)
-    power = noise_print.noise_power(np.asarray(print_audio, dtype=np.float32), n_fft, hop)
-
-    def estimate(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        restored = x - np.asarray(model(x), dtype=np.float32)
-        return x - np.stack([baselines.wiener_postfilter(row, est, power, n_fft, hop, over) for row, est in zip(x, restored)])
-
-    return estimate
+    return gated_postfiltered_noise(model, print_audio, over, n_fft, hop, gate_db=float("inf"),
+                                    input_share=baselines.POSTFILTER_INPUT_SHARE)  # fmt: skip
 
 
 # Auto's print through the Wiener post-filter, segment by segment, where the model took out at
@@ -396,8 +389,9 @@ def gated_postfiltered_noise(model: Callable, print_audio: np.ndarray, over: flo
                              beside: Callable | None = None, beside_share: float = 0.0,
                              gate_db: float = AUTO_POSTFILTER_GATE_DB,
                              input_share: float = AUTO_POSTFILTER_INPUT_SHARE) -> Callable:  # fmt: skip
-    """The noise estimate (``[batch, samples] -> noise``) of auto's print through the post-filter,
-    segment by segment: where ``model``'s restoration of a segment took out at most ``gate_db``
+    """The noise estimate (``[batch, samples] -> noise``) through the post-filter told a print
+    (auto's, for the restorer; a given one through :func:`postfiltered_noise`), segment by
+    segment: where ``model``'s restoration of a segment took out at most ``gate_db``
     more power than ``print_audio`` (mono, model rate) holds (:func:`residual_over_print_db`),
     that restoration passed through the Wiener post-filter told the print, weighted ``over``
     times, its gain on ``input_share`` of the noisy segment (``baselines.wiener_postfilter`` at

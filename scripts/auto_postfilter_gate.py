@@ -15,8 +15,8 @@ restoration filtered):
 
 The gate is what the model took out over auto's print's power, ``10 log10(mean((x -
 restoration)^2) / mean(print^2))`` (dB, ``loading.residual_over_print_db``; measured here on
-the whole item, by the restorer segment by segment): near 0 or below where the model took out about what the print says is
-noise or less (noise it does not know: the filter takes out what it left); far above where the
+the whole item, by the restorer segment by segment): near 0 or below where the model took out
+about what the print says is noise or less (noise it does not know: the filter takes out what it left); far above where the
 quietest passages understate the noise (impulsive or modulated noise, which the model knows: a
 filter told too little noise gives back what the model removed). Writes one row per item and
 system (``default``, ``shipped`` = the auto models' mean alone, ``cond`` = the conditioned
@@ -60,7 +60,8 @@ def main() -> None:
     model, mcfg = inference.load_model(checkpoint)
     beside, bcfg = inference.load_model(auto_model)
     rate, n_fft, hop = int(mcfg["sample_rate"]), int(mcfg["n_fft"]), int(mcfg["hop_length"])
-    conditioned = inference.Restorer(model, mcfg, 1.0, batch_segments=1)
+    # the model's own restoration: the restorer's post-filter (gated on auto's print) off
+    conditioned = inference.Restorer(model, mcfg, 1.0, batch_segments=1, postfilter=0.0)
     untold = inference.Restorer(beside, bcfg, 1.0, batch_segments=1)
     f_fft, f_hop = baselines.POSTFILTER_RESOLUTION * n_fft, baselines.POSTFILTER_RESOLUTION * hop
     changes: dict[tuple[str, float], list[float]] = {}
