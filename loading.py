@@ -616,8 +616,13 @@ def _told_for(restorer: Any, recording: np.ndarray | None, print_audio: np.ndarr
                 else:
                     chosen = None  # the share is the restorer's own: nothing chosen to report
         with told_as(joined, filtered):
+            # a given print's programme is the loudest passage as the restorer restores it (with the
+            # print and without, the mean); auto's keeps the recording's own passage, as measured
+            # (its quietest passages may hold programme, and its refusals keep that out)
+            reference = noise_print.GIVEN_CHECK_REFERENCE if blend else None
             result = noise_print.held_out_check(restorer.restore_told, recording, print_audio, rate, n_fft, hop,
-                                                statistics=statistics, classical=lsa, share=used)  # fmt: skip
+                                                reference=reference, statistics=statistics, classical=lsa,
+                                                share=used)  # fmt: skip
         if result is None:
             info.append(f"{name}: the print is too short to hold part of it out; used unchecked")
         else:

@@ -551,6 +551,7 @@ def test_evaluate_conditioned_checked_restores_as_the_held_out_check_decides(con
     model, cfg = inference.load_model(conditioned_checkpoint)
     restorer = inference.Restorer(model, cfg, 1.0, 5.0, 0.5, batch_segments=1)
     decision = noise_print.held_out_check(restorer.restore_told, noisy, heard, SR, restorer.n_fft, restorer.hop_length,
+                                          reference=noise_print.GIVEN_CHECK_REFERENCE,
                                           classical=lambda mix, fit: baselines.ephraim_malah_lsa(mix, SR, noise_print=fit),
                                           share=0.25)  # fmt: skip
     assert decision.share == 0.25
@@ -1105,10 +1106,11 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     import loading
 
     # the untrained model may not help with the print: the held-out check is told it does
-    checked_shares = []
+    checked_shares, references = [], []
 
     def held_out_check(*args, **kwargs):
         checked_shares.append(kwargs["share"])
+        references.append(kwargs["reference"])
         return noise_print.CheckResult(1.0, 0.0, kwargs["share"])
 
     monkeypatch.setattr(noise_print, "held_out_check", held_out_check)
@@ -1124,6 +1126,7 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     assert told.share == expected.share and told.blend_print is not None
     # the held-out check tested the print with the share it carries, and both lines say so
     assert checked_shares == [expected.share] and lines[0].startswith("reel.wav: held-out check")
+    assert references == ["restored"]  # a given print's programme: the loudest passage restored without it
     assert lines[1] == f"reel.wav: {expected.describe()}" and len(lines) == 2
     chooses.tell(told)
     assert chooses.share == expected.share and chooses.blended == (expected.share > 0)
@@ -1144,6 +1147,7 @@ def test_share_check_chooses_the_classical_share_of_a_given_print_per_file(tmp_p
     assert checked_shares[-1] == expected.share  # a share asked for: the check tests the print with it
     told, lines = loading.told_for(fixed, audio, hiss, True, False, "reel.wav", blend=False)
     assert checked_shares[-1] == 0.0 and told.share is None  # auto's print (blend=False) carries no share
+    assert references[-1] is None  # and keeps the check's own programme, the recording's loudest passage
     assert loading.told_for(chooses, audio, hiss, True, False, "reel.wav", blend=False)[0].share is None
     assert loading.told_for(chooses, audio, hiss, False, False, "reel.wav")[0].share is None
     monkeypatch.undo()  # the held-out check's own line says the print is too short

@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+import metrics
 import noise_print
 import stft
 
@@ -182,11 +183,12 @@ def test_held_out_check_uses_the_print_only_when_it_helps(reference):
     if reference == "recording":  # the loudest 3 s of the recording, the held-out hiss 5 dB under it
         programme = noise_print.loudest_passage(recording, int(noise_print.CHECK_PROGRAMME_SECONDS * SR))
         snr = noise_print.CHECK_SNR_DB
-    else:  # the fixed programme at the recording's own SNR
+    else:  # the fixed programme at the recording's own SNR ("restored": its own test below)
         programme = noise_print.reference_programme(SR)
         snr = noise_print.estimated_snr_db(recording, hiss(4.0, 0.02))
-    added = mixes[0].astype(np.float64) - programme
-    assert 10 * np.log10(np.mean(programme.astype(np.float64) ** 2) / np.mean(added**2)) == pytest.approx(snr, abs=0.01)
+    if reference != "restored":
+        added = mixes[0].astype(np.float64) - programme
+        assert 10 * np.log10(np.mean(programme.astype(np.float64) ** 2) / np.mean(added**2)) == pytest.approx(snr, abs=0.01)
 
     def harmful(mix, power, rest=None):  # told a print, it mutes the programme
         return mix if power is None else 0.01 * mix + hiss(len(mix) / SR, 0.1, 5)[: len(mix)]
@@ -254,6 +256,39 @@ def test_held_out_check_tests_the_print_with_the_classical_share_it_will_carry()
     mixed = noise_print.held_out_check(model, recording, hiss(4.0, 0.02), SR, classical=classical, share=0.5)
     assert mixed.use_print and mixed.with_print > alone.with_print + 20 and mixed.without_print == alone.without_print
     assert "with the print (50% classical LSA with it)" in mixed.describe()
+
+
+def test_held_out_check_restored_reference_is_the_mean_of_the_passage_restored_with_and_without_the_print():
+    t = np.arange(6 * SR) / SR
+    recording = (0.2 * np.sin(2 * np.pi * 330 * t) * (t > 2) + hiss(6.0, 0.02, seed=7)).astype(np.float32)
+    heard = hiss(4.0, 0.02)
+    passage = noise_print.loudest_passage(recording, int(noise_print.CHECK_PROGRAMME_SECONDS * SR)).astype(np.float64)
+    calls = []
+
+    def restore(mix, power, rest=None):  # told it returns its input, untold it halves it
+        calls.append((np.asarray(mix, np.float64).copy(), power, rest))
+        return mix if power is not None else 0.5 * np.asarray(mix)
+
+    result = noise_print.held_out_check(restore, recording, heard, SR, reference="restored")
+    assert result is not None
+    # first the passage, told the rest of the print at its own level, then untold
+    cut = int(len(heard) * (1 - noise_print.CHECK_HELD_OUT))
+    np.testing.assert_allclose(calls[0][0], passage, atol=1e-6)
+    np.testing.assert_allclose(calls[0][2], heard[:cut])
+    np.testing.assert_allclose(calls[0][1], noise_print.noise_power(heard[:cut]), rtol=1e-6)
+    np.testing.assert_allclose(calls[1][0], passage, atol=1e-6)
+    assert calls[1][1] is None
+    programme = 0.75 * passage  # the mean of the two; the mix holds it, the held-out hiss 5 dB under it
+    added = calls[2][0] - programme
+    snr = 10 * np.log10(np.mean(programme**2) / np.mean(added**2))
+    assert snr == pytest.approx(noise_print.CHECK_SNR_DB, abs=0.01)
+    assert calls[2][1] is not None and calls[3][1] is None and len(calls) == 4
+    # scored against that mean: SI-SDR does not see the untold side's halving, so the two tie
+    assert result.with_print == pytest.approx(metrics.si_sdr(calls[2][0], programme), abs=1e-4)
+    assert result.without_print == pytest.approx(result.with_print, abs=1e-4)
+    # a restorer that takes the noise out only when told wins the check against this reference too
+    assert noise_print.held_out_check(_spectral_subtraction, recording, heard, SR, reference="restored").use_print
+    assert noise_print.held_out_check(restore, recording, hiss(1.2), SR, reference="restored") is None  # too short
 
 
 def test_held_out_check_refuses_an_unknown_reference():
