@@ -19,6 +19,10 @@ with the checks on and without them (the share 0.25), beside the same with it (t
 With ``--auto-models FOLDER ...`` also ``auto`` with the mean of those models restoring beside the
 checkpoint told auto's print (``inference.auto_models``); with ``--postfilter-off`` as well, also
 that without the post-filter (auto's print passes it, gated, where the held-out check keeps it).
+With ``--check-reference REF`` also the file print with the held-out check mixing the held-out
+print into REF (``noise_print.CHECK_REFERENCES``; the restorer's own for a given print is
+``noise_print.GIVEN_CHECK_REFERENCE``, the loudest passage restored with and without the print;
+``recording``: as before 2026-11-28).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -68,11 +72,14 @@ def main() -> None:
                         help="also time the file print without the post-filter (inference.postfilter=0)")  # fmt: skip
     parser.add_argument("--auto-models", nargs="+", default=[], metavar="FOLDER",
                         help="also time auto with these model folders restoring beside the checkpoint")  # fmt: skip
+    parser.add_argument("--check-reference", choices=("recording", "restored", "programme"), default=None,
+                        help="also time the file print with the given print's held-out check against this programme")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
     import configs
     import inference
+    import noise_print
 
     folder = Path(tempfile.mkdtemp(prefix="bench_print_"))
     audio, heard = recording(args.seconds)
@@ -95,6 +102,9 @@ def main() -> None:
         unfiltered = {"file (5 s), postfilter=0": True, "file (5 s), no check, classical_blend=0.25, postfilter=0": False,
                       "file (5 s), no check, classical_blend=0.25": False}  # fmt: skip
         settings.update({name: settings["file (5 s)"] for name in unfiltered})
+    reference = f"file (5 s), the held-out check against reference={args.check_reference}" if args.check_reference else None
+    if reference:
+        settings[reference] = settings["file (5 s)"]
     beside = f"auto, auto_models ({len(args.auto_models)} models)" if args.auto_models else None
     if beside:
         settings[beside] = "auto"
@@ -123,12 +133,17 @@ def main() -> None:
             if not unfiltered[name]:
                 cfg.classical_blend, cfg.noise_print_check = 0.25, False
         runs = []
-        for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
-            start = time.perf_counter()
-            if inference.run(cfg) != 0:
-                raise SystemExit(f"{name}: inference failed")
-            if k:
-                runs.append(time.perf_counter() - start)
+        given = noise_print.GIVEN_CHECK_REFERENCE
+        noise_print.GIVEN_CHECK_REFERENCE = args.check_reference if name == reference else given
+        try:
+            for k in range(args.repeats + 1):  # the first is a warm-up (model load, tracing)
+                start = time.perf_counter()
+                if inference.run(cfg) != 0:
+                    raise SystemExit(f"{name}: inference failed")
+                if k:
+                    runs.append(time.perf_counter() - start)
+        finally:
+            noise_print.GIVEN_CHECK_REFERENCE = given
         times[name] = statistics.median(runs)
     print(f"{args.seconds:g} s recording, {args.repeats} runs each (median), checkpoint {args.checkpoint}")
     print("| noise_print | seconds | vs none |")
