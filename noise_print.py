@@ -394,11 +394,6 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
         snr = CHECK_SNR_DB
     else:
         programme, snr = reference_programme(sample_rate), estimated_snr_db(recording, print_audio)
-    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
-    if mixed is None:
-        return None
-    mix, fit = mixed
-    power = noise_power(fit, n_fft, hop, statistics)
     share = float(share) if classical is not None else 0.0
 
     def told(audio: np.ndarray, power: np.ndarray, fit: np.ndarray) -> np.ndarray:
@@ -407,18 +402,18 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
             out = (1.0 - share) * out + share * np.asarray(classical(audio, fit), dtype=np.float64)
         return out
 
-    if reference == "restored":
+    if reference == "restored" and can_hold_out(len(print_audio), sample_rate):
         # the passage as each side restores it, told the rest of the print at the recording's own
         # level: each side's distance to the mean is the same, so what decides is which side
         # the held-out noise moves less
-        rest = np.asarray(print_audio, dtype=np.float32)[: len(fit)]
+        rest = np.asarray(print_audio, dtype=np.float32)[: int(len(print_audio) * (1.0 - CHECK_HELD_OUT))]
         both = told(programme, noise_power(rest, n_fft, hop, statistics), rest) + np.asarray(restore(programme, None), np.float64)
         programme = both / 2.0
-        remixed = held_out_mix(print_audio, programme, snr, sample_rate)
-        if remixed is None:  # both restorations silent: nothing to score against
-            return None
-        mix, fit = remixed
-        power = noise_power(fit, n_fft, hop, statistics)
+    mixed = held_out_mix(print_audio, programme, snr, sample_rate)
+    if mixed is None:
+        return None
+    mix, fit = mixed
+    power = noise_power(fit, n_fft, hop, statistics)
     with_print = metrics.si_sdr(told(mix, power, fit), programme)
     without = metrics.si_sdr(restore(mix, None), programme)
     return CheckResult(float(with_print), float(without), share)

@@ -25,6 +25,7 @@ import baselines
 import configs
 import inference
 import manifest as bookkeeping  # the module; manifest() below reads a run's manifest
+import noise_print
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRENGTH = 0.7
@@ -386,6 +387,10 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert archive.restore_item(archive.Item(str(source), previous=record), archive.LazyRestorer(job), job)["status"] == "skipped"
     older = {k: v for k, v in record.items() if k != "postfilter_resolution"}
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
+    # and with the held-out check's programme for a given print: an entry made before it is redone
+    assert record["check_reference"] == noise_print.GIVEN_CHECK_REFERENCE == "restored"
+    older = {k: v for k, v in record.items() if k != "check_reference"}
+    assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -418,6 +423,11 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
         job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-4", job.weights_sha256, str(checkpoint))
         assert archive._postfilter(job) == weight, (value, check)
         assert archive._postfilter_resolution(job) == (2 if weight else None)
+        assert archive._check_reference(job) is None  # auto's check and none: no given print's check
+    for check, reference in ((True, "restored"), (False, None)):
+        settings = inference.settings_from_config({**options, "audio": str(source), "noise_print_check": check})
+        job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-5", job.weights_sha256, str(checkpoint))
+        assert archive._check_reference(job) == reference, check
 
 
 def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):
@@ -438,8 +448,8 @@ def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_pa
     assert second["status"] == "skipped" and second["outputs"] == first["outputs"] and loaded.restorer is None
     # the post-filter cannot apply to an unconditioned model: a record made before the option still matches
     assert first["postfilter"] == 0.0 and first["postfiltered"] is False
-    assert first["postfilter_resolution"] is None
-    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered", "postfilter_resolution")}
+    assert first["postfilter_resolution"] is None and first["check_reference"] is None
+    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered", "postfilter_resolution", "check_reference")}
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(without_plot),
                                 without_plot)["status"] == "skipped"  # fmt: skip
     Path(first["outputs"]["plot"]).write_bytes(b"not the plot")
