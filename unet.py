@@ -438,6 +438,72 @@ def transfer_weights(source: keras.Model, target: keras.Model, new_layers: Seque
     return widened
 
 
+def _channel_origins(model: keras.Model) -> dict[str, list[tuple[str, int]]]:
+    """Where each channel of each layer's output comes from: ``(layer, index)`` pairs, the
+    layer's own channels in order, except for a concatenation, which lists those of its inputs.
+    In a wider copy of the same graph a layer's first channels are the narrow one's, so these
+    lists say where each narrow channel sits in the wide concatenations."""
+    origins: dict[str, list[tuple[str, int]]] = {}
+    for op in model.operations:
+        if isinstance(op, layers.Concatenate):
+            inputs = op._inbound_nodes[0].input_tensors
+            origins[op.name] = [o for t in inputs for o in origins[t._keras_history.operation.name]]
+        else:
+            shape = op.output.shape if not isinstance(op.output, (list, tuple)) else op.output[0].shape
+            origins[op.name] = [(op.name, i) for i in range(int(shape[-1] or 0))]
+    return origins
+
+
+def widen_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy ``source``'s weights into ``target``, the same graph with as many or more filters in
+    every layer (``filters`` of the config raised), so that ``target`` computes what ``source``
+    does: each convolution's first filters are the source's, reading the source's channels
+    wherever the wider concatenations put them; the new filters keep their initialisation and
+    every kernel entry that reads a new channel into an old filter is zero, so the new capacity
+    starts silent and training opens it (a function-preserving widening, as Net2Net's).
+
+    Returns the names of the layers widened. Raises ``ValueError`` where the graphs differ or
+    ``target`` is narrower anywhere.
+    """
+    source_layers = {layer.name: layer for layer in source.layers}
+    if sorted(source_layers) != sorted(layer.name for layer in target.layers):
+        raise ValueError("widen_weights: the two models are not the same graph (their layers differ)")
+    origins_s, origins_t = _channel_origins(source), _channel_origins(target)
+    widened = []
+    for layer in target.layers:
+        old = source_layers[layer.name]
+        weights_s, weights_t = old.get_weights(), layer.get_weights()
+        if all(a.shape == b.shape for a, b in zip(weights_s, weights_t)):
+            layer.set_weights(weights_s)
+            continue
+        if not isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
+            raise ValueError(f"widen_weights: {layer.name!r} changed shape but is not a convolution")
+        producer = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation.name
+        position = {origin: k for k, origin in enumerate(origins_t[producer])}
+        try:
+            rows = [position[origin] for origin in origins_s[producer]]
+        except KeyError:
+            raise ValueError(f"widen_weights: {layer.name!r} reads channels the target does not have") from None
+        kernel_s, kernel_t = weights_s[0], weights_t[0].copy()
+        transposed = isinstance(layer, layers.Conv2DTranspose)  # its kernel is (h, w, out, in)
+        if transposed:
+            kernel_s, kernel_t = kernel_s.transpose(0, 1, 3, 2), kernel_t.transpose(0, 1, 3, 2).copy()
+        n_in, n_out = kernel_s.shape[2], kernel_s.shape[3]
+        if kernel_t.shape[:2] != kernel_s.shape[:2] or kernel_t.shape[3] < n_out:
+            raise ValueError(f"widen_weights: {layer.name!r} has kernel {weights_t[0].shape} here, "
+                             f"{weights_s[0].shape} in the source (narrower or another size)")  # fmt: skip
+        kernel_t[:, :, :, :n_out] = 0.0  # the old filters read nothing new
+        kernel_t[:, :, rows, :n_out] = kernel_s
+        values = [kernel_t.transpose(0, 1, 3, 2) if transposed else kernel_t]
+        for b_s, b_t in zip(weights_s[1:], weights_t[1:]):
+            b_t = b_t.copy()
+            b_t[:n_out] = b_s
+            values.append(b_t)
+        layer.set_weights(values)
+        widened.append(layer.name)
+    return widened
+
+
 def adopt_weights(source: keras.Model, source_cfg: Mapping, target: keras.Model, target_cfg: Mapping) -> list[str]:
     """Give ``target`` the weights of ``source``, as a run started from ``source`` begins: the
     same weights, or :func:`transfer_weights`' growth into more conditioning (an unconditioned

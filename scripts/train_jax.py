@@ -14,7 +14,8 @@ optimiser and ``train.noise_print``, the corpus read from the pack: examples fro
 ``dataset_loader.ExampleMaker`` in a pool of processes, a jit-compiled JAX step around
 ``model.stateless_call`` with trainer.py's loss and non-finite guard, the STFT of
 ``unet.WaveformDenoiser``'s ``dft`` transform, mixed bfloat16, a constant learning rate or
-(``--lr-final``, ``--decay-steps``) a cosine to a lower one. It
+(``--lr-final``, ``--decay-steps``) a cosine to a lower one; ``--filters`` first widens ``--init``
+to more filters per scale, computing what it computes (``unet.widen_weights``). It
 writes OUT/model.weights.h5 and OUT/config.json (a model folder) every ``--save-every``
 seconds and at the end, and OUT/log.txt. docs/TRAINING.md, "On a GPU machine without
 TensorFlow", has what it measured.
@@ -224,6 +225,22 @@ def load_start(folder: Path):
     return unet.load_denoiser(folder)
 
 
+def widened(model, model_cfg: dict, filters: list[int], log=print):
+    """``(model, config)`` with ``filters`` per scale, computing what ``model`` computes
+    (``unet.widen_weights``: the new filters start silent): a larger model that starts where a
+    trained one stands, rather than from scratch."""
+    import unet
+
+    if len(filters) != len(model_cfg["filters"]) or any(a < b for a, b in zip(filters, model_cfg["filters"])):
+        raise SystemExit(f"--filters {list(filters)}: needs one entry per scale, none below {model_cfg['filters']}")
+    cfg = unet.model_config({**model_cfg, "filters": list(filters)})
+    wide = unet.build_model(cfg)
+    names = unet.widen_weights(model, wide)
+    log(f"widened {model_cfg['filters']} -> {cfg['filters']}: {len(names)} layers, "
+        f"{model.count_params():,} -> {wide.count_params():,} parameters")  # fmt: skip
+    return wide, cfg
+
+
 def learning_rate(lr: float, lr_final: float | None = None, decay_steps: int = 0):
     """The optimiser's learning rate: ``lr`` throughout, or, with ``lr_final``, a cosine from
     ``lr`` to ``lr_final`` over ``decay_steps`` steps and ``lr_final`` after (an annealed
@@ -281,6 +298,8 @@ def train(args: argparse.Namespace) -> int:
     if str(model_cfg.get("print_statistics") or "mean") != str(m.get("print_statistics") or "mean"):
         raise SystemExit(f"{args.init} is told the {model_cfg.get('print_statistics') or 'mean'} of its print; "
                          f"the config's model the {m.get('print_statistics') or 'mean'}")  # fmt: skip
+    if args.filters:
+        model, model_cfg = widened(model, model_cfg, args.filters, log)
     conditioned = model_cfg["conditioning"] != "none"
     den = unet.WaveformDenoiser(model, model_cfg, transform="dft")
     log(f"{model.name}: {model.count_params():,} parameters from {args.init}")
@@ -409,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--decay-steps", type=int, default=0)
     t.add_argument("--auto-share", type=float, default=None, help="default: the config's train.noise_print.auto_share")
     t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--filters", type=int, nargs="+", default=None,
+                   help="widen --init to these filters per scale first (unet.widen_weights), e.g. 24 48 48 96 80")
     t.add_argument("--start-step", type=int, default=0, help="first batch index (which examples)")
     t.add_argument("--probe", type=int, default=32, help="fixed examples scored at each save (0: none)")
     t.add_argument("--save-every", type=float, default=120.0)

@@ -121,6 +121,29 @@ def test_learning_rate_constant_or_cosine(train_jax):
     assert rates[3] == pytest.approx(1e-5, rel=1e-4)  # held after the decay
 
 
+def test_widened_starts_a_larger_model_where_the_trained_one_stands(train_jax):
+    import keras
+
+    import configs
+    import unet
+    from omegaconf import OmegaConf
+
+    cfg = unet.model_config({**OmegaConf.to_container(configs.group_config("model", "tiny")), "conditioning": "noise_psd_refine"})
+    keras.utils.set_random_seed(3)
+    model = unet.build_model(cfg)
+    said = []
+    wide, wide_cfg = train_jax.widened(model, cfg, [5, 9, 8], said.append)
+    assert wide_cfg["filters"] == [5, 9, 8] and wide_cfg["conditioning"] == "noise_psd_refine"
+    assert wide.count_params() > model.count_params()
+    assert said and "[4, 8, 8] -> [5, 9, 8]" in said[0]
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((1, 5, 1025, 2)).astype(np.float32), np.full((1, 1025), 0.2, np.float32)]
+    np.testing.assert_allclose(np.asarray(wide(inputs)[-1]), np.asarray(model(inputs)[-1]), atol=1e-5)
+    for bad in ([5, 9], [5, 7, 8]):  # a scale missing; one narrower than the model's
+        with pytest.raises(SystemExit, match="--filters"):
+            train_jax.widened(model, cfg, bad, said.append)
+
+
 @pytest.mark.parametrize("argv", [["--lr-final", "1e-5"], ["--lr-final", "2e-4", "--decay-steps", "10"],
                                   ["--lr", "0"]])  # fmt: skip
 def test_bad_learning_rate_arguments_stop_before_training(train_jax, tmp_path, capsys, argv):

@@ -254,6 +254,40 @@ def test_saved_folders_name_the_architecture_and_old_ones_load() -> None:
     assert "compression" not in unet.model_config(old)
 
 
+# ---------------------------------------------------------------- widening
+
+
+@pytest.mark.parametrize("conditioning", ["none", "noise_psd_refine"])
+def test_widen_weights_computes_what_the_narrow_model_computes(conditioning):
+    narrow = build("tiny", seed=4, conditioning=conditioning)
+    wide = build("tiny", seed=5, conditioning=conditioning, filters=[6, 12, 10])
+    names = unet.widen_weights(narrow, wide)
+    # every convolution inside the U-Nets grew (transposed ones included); the output layers
+    # read the new channels with zero weights
+    assert {"s1_up0", "s2_up1", "s1_enc0_dense1", "sam_feat", "s1_noise", "s2_out"} <= set(names)
+    assert wide.count_params() > 1.5 * narrow.count_params()
+    spec = random_spectrogram(2, 9, seed=6)
+    inputs = spec if conditioning == "none" else [spec, tf.constant(np.full((2, NUM_BINS), 0.3, np.float32))]
+    for a, b in zip(as_list(narrow(inputs)), as_list(wide(inputs))):
+        assert float(tf.reduce_max(tf.abs(a))) > 0.1
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
+    # the new filters are live: a gradient reaches the zeroed entries that read them
+    kernel = wide.get_layer("s1_enc0_out").kernel
+    assert not np.any(kernel.numpy()[:, :, 4:6, :4])  # x's new channels into the old filters
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(as_list(wide(inputs))[-1]))
+    grad = tape.gradient(loss, kernel).numpy()
+    assert np.abs(grad[:, :, 4:6, :4]).max() > 0
+
+
+def test_widen_weights_refuses_a_narrower_or_another_graph():
+    narrow = build("tiny", seed=4)
+    with pytest.raises(ValueError, match="narrower"):
+        unet.widen_weights(build("tiny", filters=[6, 12, 10]), narrow)
+    with pytest.raises(ValueError, match="same graph"):
+        unet.widen_weights(narrow, build("tiny", depth=1, filters=[4, 8], strides=[[2, 2]]))
+
+
 # ---------------------------------------------------------------- save and load
 
 
