@@ -488,7 +488,7 @@ def widen_weights(source: keras.Model, target: keras.Model) -> list[str]:
         transposed = isinstance(layer, layers.Conv2DTranspose)  # its kernel is (h, w, out, in)
         if transposed:
             kernel_s, kernel_t = kernel_s.transpose(0, 1, 3, 2), kernel_t.transpose(0, 1, 3, 2).copy()
-        n_in, n_out = kernel_s.shape[2], kernel_s.shape[3]
+        n_out = kernel_s.shape[3]
         if kernel_t.shape[:2] != kernel_s.shape[:2] or kernel_t.shape[3] < n_out:
             raise ValueError(f"widen_weights: {layer.name!r} has kernel {weights_t[0].shape} here, "
                              f"{weights_s[0].shape} in the source (narrower or another size)")  # fmt: skip
