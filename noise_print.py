@@ -406,7 +406,7 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
         # the passage as each side restores it, told the rest of the print at the recording's own
         # level: each side's distance to the mean is the same, so what decides is which side
         # the held-out noise moves less
-        rest = np.asarray(print_audio, dtype=np.float32)[: int(len(print_audio) * (1.0 - CHECK_HELD_OUT))]
+        rest, _ = split_print(print_audio)
         both = told(programme, noise_power(rest, n_fft, hop, statistics), rest) + np.asarray(restore(programme, None), np.float64)
         programme = both / 2.0
     mixed = held_out_mix(print_audio, programme, snr, sample_rate)
@@ -417,6 +417,14 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
     with_print = metrics.si_sdr(told(mix, power, fit), programme)
     without = metrics.si_sdr(restore(mix, None), programme)
     return CheckResult(float(with_print), float(without), share)
+
+
+def split_print(print_audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The part of a print the checks tell the system under test and the last ``CHECK_HELD_OUT``
+    they hold out, float32."""
+    print_audio = np.asarray(print_audio, dtype=np.float32)
+    cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
+    return print_audio[:cut], print_audio[cut:]
 
 
 def can_hold_out(samples: int, sample_rate: int) -> bool:
@@ -433,9 +441,7 @@ def held_out_mix(print_audio: np.ndarray, programme: np.ndarray, snr_db: float,
     as the held-out part was (what the system under test is told), both float32. None when the
     print is too short to hold out ``CHECK_MIN_HELD_SECONDS`` and keep ``MIN_PRINT_SECONDS``,
     or the programme or the held-out noise is silent."""
-    print_audio = np.asarray(print_audio, dtype=np.float32)
-    cut = int(len(print_audio) * (1.0 - CHECK_HELD_OUT))
-    fit, held = print_audio[:cut], print_audio[cut:]
+    fit, held = split_print(print_audio)
     if not can_hold_out(len(print_audio), sample_rate):
         return None
     programme = np.asarray(programme, dtype=np.float64)

@@ -58,6 +58,8 @@ def recording(seconds: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    import noise_print
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="a conditioned model folder")
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -72,14 +74,13 @@ def main() -> None:
                         help="also time the file print without the post-filter (inference.postfilter=0)")  # fmt: skip
     parser.add_argument("--auto-models", nargs="+", default=[], metavar="FOLDER",
                         help="also time auto with these model folders restoring beside the checkpoint")  # fmt: skip
-    parser.add_argument("--check-reference", choices=("recording", "restored", "programme"), default=None,
+    parser.add_argument("--check-reference", choices=noise_print.CHECK_REFERENCES, default=None,
                         help="also time the file print with the given print's held-out check against this programme")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
     import configs
     import inference
-    import noise_print
 
     folder = Path(tempfile.mkdtemp(prefix="bench_print_"))
     audio, heard = recording(args.seconds)
