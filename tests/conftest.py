@@ -25,6 +25,21 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+def save_tiny_conditioned(folder: Path, seed: int) -> Path:
+    """An untrained tiny model told a noise print (``conditioning: noise_psd``), saved to
+    ``folder`` with weights drawn from ``seed``."""
+    import keras
+    from omegaconf import OmegaConf
+
+    import configs
+    import unet
+
+    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg["conditioning"] = "noise_psd"
+    keras.utils.set_random_seed(seed)
+    return unet.save_denoiser(unet.build_model(cfg), cfg, folder)
+
+
 @pytest.fixture(scope="package")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint folder (config.json + model.weights.h5) of the untrained tiny model.

@@ -1,28 +1,21 @@
 """scripts/share_grid.py: every classical share on evaluation items, and the share check's choice."""
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 import baselines
-import configs
 import inference
 import metrics
 import noise_print
-import unet
-from conftest import load_script
+from conftest import load_script, save_tiny_conditioned
 
 SR = 44100
 
 
 @pytest.fixture(scope="module")
 def restorer(tmp_path_factory) -> inference.Restorer:
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
-    cfg["conditioning"] = "noise_psd"
-    keras.utils.set_random_seed(7)
-    folder = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))
+    folder = save_tiny_conditioned(tmp_path_factory.mktemp("conditioned"), 7)
     model, model_cfg = inference.load_model(folder)
     return inference.Restorer(model, model_cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
 
