@@ -15,7 +15,6 @@ and last five steps and the seconds the fine-tune took. The model is reset befor
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -135,11 +134,10 @@ def adaptation_rows(items: list[dict], restorer, adapter: PrintAdapter, sample_r
         losses = adapter.adapt(draw, heard, restorer.noise_power, snr, steps, np.random.default_rng(i), spread_db)
         seconds = time.perf_counter() - start
         second = restorer.denoise_array(noisy, sample_rate)
-        base = metrics.si_sdr(noisy, item["clean"])
         rows.append({"item": i, "category": item["category"], "family": item["family"], "snr_db": item["snr_db"],
                      "file": item["file"], "estimated_snr_db": round(snr, 2),
-                     "before": round(metrics.si_sdr(first, item["clean"]) - base, 4),
-                     "after": round(metrics.si_sdr(second, item["clean"]) - base, 4),
+                     "before": round(metrics.si_sdr_improvement(first, noisy, item["clean"]), 4),
+                     "after": round(metrics.si_sdr_improvement(second, noisy, item["clean"]), 4),
                      "loss_first": round(float(np.mean(losses[:5])), 4), "loss_last": round(float(np.mean(losses[-5:])), 4),
                      "seconds": round(seconds, 1)})  # fmt: skip
     adapter.reset()
@@ -188,12 +186,7 @@ def main(argv: list[str]) -> int:
     adapter = PrintAdapter(model, model_cfg, args.lr)
     rows = adaptation_rows(items, restorer, adapter, rate, args.steps, args.programme, corpus_draw, args.snr_spread)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(args.out)
+    evaluate.write_csv(rows, args.out)
     gain = np.array([r["after"] - r["before"] for r in rows])
     print(f"wrote {args.out} ({len(rows)} items): before {np.mean([r['before'] for r in rows]):.2f}, "
           f"after {np.mean([r['after'] for r in rows]):.2f}, paired {gain.mean():+.2f} dB")
