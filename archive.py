@@ -219,8 +219,8 @@ def _noise_print_label(job: ArchiveJob) -> str | None:
 def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], size: int, digest: str) -> bool:
     """True when the earlier entry describes this very restoration and its outputs are intact:
     same input (size, sha256), model weights, strength, noise print, classical check, the
-    classical estimator's share, the post-filter (its weight and frames) and the held-out check's
-    programme for a given print, and outputs whose
+    classical estimator's share, the post-filter (its weight, frames and low band) and the held-out
+    check's programme for a given print, and outputs whose
     sha256 are the recorded ones."""
     prev = item.previous
     if not prev or prev.get("status") not in ("restored", "skipped"):
@@ -234,6 +234,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and float(prev.get("postfilter", 0.0)) == _postfilter(job)
             and prev.get("postfilter_resolution") == _postfilter_resolution(job)
             and prev.get("check_reference") == _check_reference(job)
+            and prev.get("low_band_hz") == _low_band_hz(job)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -264,6 +265,18 @@ def _postfilter_resolution(job: ArchiveJob) -> int | None:
     import baselines
 
     return baselines.POSTFILTER_RESOLUTION if _postfilter(job) else None
+
+
+def _low_band_hz(job: ArchiveJob) -> float | None:
+    """The edge of the low band a given print's post-filter filters again in a long window
+    (``baselines.LOW_BAND_HZ``) where it can apply (a conditioned model told a file or START-END,
+    the post-filter on), else None: a record made before the field does not match a run where it
+    applies, and still matches one where it cannot."""
+    import baselines
+
+    s = job.inference
+    given = s.noise_print not in (None, "auto", "none")
+    return baselines.LOW_BAND_HZ if given and s.postfilter and _conditioned(job.model_folder) else None
 
 
 def _check_reference(job: ArchiveJob) -> str | None:
@@ -308,7 +321,7 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "noise_print": _noise_print_label(job), "classical_check": s.classical_check,
         "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
         "postfilter": _postfilter(job), "postfilter_resolution": _postfilter_resolution(job),
-        "check_reference": _check_reference(job),
+        "check_reference": _check_reference(job), "low_band_hz": _low_band_hz(job),
         "classical_share": None, "postfiltered": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,

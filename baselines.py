@@ -209,7 +209,7 @@ POSTFILTER_INPUT_SHARE = 1.0
 
 def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.ndarray, n_fft: int = 4096,
                       hop: int = 1024, over: float = POSTFILTER_OVER, frames: int = POSTFILTER_FRAMES,
-                      input_share: float = POSTFILTER_INPUT_SHARE) -> np.ndarray:  # fmt: skip
+                      input_share: float = POSTFILTER_INPUT_SHARE, bins: int | None = None) -> np.ndarray:  # fmt: skip
     """A Wiener filter of ``noisy`` whose programme power is a restoration's and whose noise
     power is a print's: per bin ``k`` and frame ``t``, ``G = P / (P + over * N_k)`` with ``P``
     the power of ``estimate`` (a restoration of ``noisy``, the same length) averaged over
@@ -221,7 +221,9 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
     A restorer that knows the programme but not this noise leaves noise where its estimate
     holds no programme; the print says how much noise lies in each bin, and the gain takes
     it out there while it keeps the noisy input where the estimate holds programme (with
-    ``input_share < 1``, partly the estimate, which took noise out inside those bins too)."""
+    ``input_share < 1``, partly the estimate, which took noise out inside those bins too).
+    With ``bins``, only the lowest ``bins`` bins are filtered and the estimate is kept above them
+    (:func:`low_band_wiener`)."""
     noisy, estimate = _as_mono_float(noisy), _as_mono_float(estimate)
     if noisy.shape != estimate.shape:
         raise ValueError(f"noisy and estimate differ in length: {noisy.size} and {estimate.size}")
@@ -232,6 +234,8 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
         raise ValueError(f"wiener_postfilter: over must be positive and frames at least 1, got {over} and {frames}")
     if not 0.0 <= input_share <= 1.0:
         raise ValueError(f"wiener_postfilter: input_share must lie in [0, 1], got {input_share}")
+    if bins is not None and not 0 <= bins <= n_fft // 2 + 1:
+        raise ValueError(f"wiener_postfilter: bins must lie in [0, {n_fft // 2 + 1}], got {bins}")
     if noisy.size == 0:
         return np.zeros(0, dtype=np.float32)
     pad = (0, max(0, n_fft - noisy.size))
@@ -245,8 +249,29 @@ def wiener_postfilter(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.n
     # scipy's STFT divides by the window's sum; the print's power is of the plain rfft
     noise = over * noise_power[:, None] / window.sum() ** 2
     gain = power / np.maximum(power + noise, np.finfo(np.float64).tiny)
-    _, restored = scipy.signal.istft((input_share * spec_x + (1.0 - input_share) * spec_s) * gain, **stft_args)
+    filtered = (input_share * spec_x + (1.0 - input_share) * spec_s) * gain
+    if bins is not None:  # the estimate above them, exactly: the window's overlap-add is constant
+        filtered[bins:] = spec_s[bins:]
+    _, restored = scipy.signal.istft(filtered, **stft_args)
     return restored[: noisy.size].astype(np.float32)
+
+
+# The low band's Wiener filter (docs/EXPERIMENTS.md, "2026-11-28: the error below 300 Hz"): below
+# LOW_BAND_HZ the noise of hum, drones and rumble lies under the programme's bass, and bins of
+# 2.7 Hz (LOW_BAND_RESOLUTION times the model's window, at 44.1 kHz 16384 samples, hop a quarter)
+# separate it from the programme's partials where the model's 21.5 Hz bins cannot
+LOW_BAND_HZ = 150.0
+LOW_BAND_RESOLUTION = 8
+
+
+def low_band_wiener(noisy: np.ndarray, estimate: np.ndarray, noise_power: np.ndarray, sample_rate: int,
+                    n_fft: int, cutoff_hz: float = LOW_BAND_HZ) -> np.ndarray:  # fmt: skip
+    """``estimate`` (a restoration of ``noisy``) with its band below ``cutoff_hz`` replaced by a
+    Wiener filter of ``noisy`` told the restoration's power and a print's (``noise_power``,
+    ``[n_fft // 2 + 1]`` in :func:`wiener_postfilter`'s units) in a long window ``n_fft``, hop a
+    quarter of it, each frame's own power, the print's not over-weighted."""
+    bins = int(np.ceil(float(cutoff_hz) * n_fft / int(sample_rate)))
+    return wiener_postfilter(noisy, estimate, noise_power, n_fft, n_fft // 4, over=1.0, frames=1, input_share=1.0, bins=bins)
 
 
 BASELINES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
@@ -258,7 +283,7 @@ BASELINES: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 
 
 def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: str = "wiener",
-                n_fft: int = 2048, hop: int = 512) -> np.ndarray:  # fmt: skip
+                n_fft: int = 2048, hop: int = 512, noise_print: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """The noisy input under an ideal time-frequency mask computed from the true clean signal.
 
     Not a denoiser (it needs the answer) but a ceiling: how far masking the model's own
@@ -266,8 +291,11 @@ def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: st
     perfect estimate of the mask. With ``S`` the clean, ``N = X - S`` the noise and ``X`` the
     noisy STFT: ``wiener`` is ``|S|^2 / (|S|^2 + |N|^2)`` (the ideal Wiener filter, or ideal
     ratio mask on power), ``psm`` is ``Re(S X*) / |X|^2`` clipped to ``[0, 1]`` (the
-    phase-sensitive mask, the best real gain in [0, 1] per bin). A complex-valued estimate,
-    like the model's, is not bound by either.
+    phase-sensitive mask, the best real gain in [0, 1] per bin). ``wiener_print`` is
+    ``|S|^2 / (|S|^2 + P)`` with ``P`` the mean power per bin of ``noise_print`` (noise alone, at
+    the input's rate and level) in the same STFT: the best a Wiener gain told the print could do
+    with a perfect estimate of the programme, blind to how the noise varies from frame to frame.
+    A complex-valued estimate, like the model's, is not bound by any of them.
     """
     noisy, clean = _as_mono_float(noisy), _as_mono_float(clean)
     if noisy.shape != clean.shape:
@@ -285,20 +313,41 @@ def oracle_mask(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, kind: st
     if kind == "wiener":
         power_s = np.abs(spec_s) ** 2
         mask = power_s / np.maximum(power_s + np.abs(spec_x - spec_s) ** 2, tiny)
+    elif kind == "wiener_print":
+        if noise_print is None:
+            raise ValueError("oracle mask kind wiener_print: needs noise_print")
+        heard = _as_mono_float(noise_print).astype(np.float64)
+        if heard.size < n_fft:
+            raise ValueError(f"the noise print is {heard.size} samples; at least one frame ({n_fft}) is needed")
+        spec_n = scipy.signal.stft(heard, **{**stft_args, "boundary": None, "padded": False})[2]
+        power_s = np.abs(spec_s) ** 2
+        power_n = np.mean(np.abs(spec_n) ** 2, axis=1, keepdims=True)
+        mask = power_s / np.maximum(power_s + power_n, tiny)
     elif kind == "psm":
         mask = np.clip(np.real(spec_s * np.conj(spec_x)) / np.maximum(power_x, tiny), 0.0, 1.0)
     else:
-        raise ValueError(f"oracle mask kind: expected wiener or psm, got {kind!r}")
+        raise ValueError(f"oracle mask kind: expected wiener, psm or wiener_print, got {kind!r}")
     _, restored = scipy.signal.istft(spec_x * mask, **{k: v for k, v in stft_args.items() if k != "padded"})
     return restored[: noisy.size].astype(np.float32)
 
 
-def oracle_systems(n_fft: int = 2048, hop: int = 512) -> dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]]:
+def oracle_systems(n_fft: int = 2048, hop: int = 512) -> dict[str, Callable[..., np.ndarray]]:
     """The ideal masks of a model's STFT (its ``n_fft`` and ``hop``) as evaluation systems,
-    ``oracle(noisy, clean, sample_rate)``: ceilings, not competitors (they take the clean signal)."""
-    return {f"oracle_{kind}": functools.partial(oracle_mask, kind=kind, n_fft=n_fft, hop=hop) for kind in ("wiener", "psm")}
+    ``oracle(noisy, clean, sample_rate)``, and those of :data:`TOLD_ORACLES` as ``oracle(noisy,
+    clean, noise_print, sample_rate)``: ceilings, not competitors (they take the clean signal)."""
+    systems: dict[str, Callable[..., np.ndarray]] = {
+        f"oracle_{kind}": functools.partial(oracle_mask, kind=kind, n_fft=n_fft, hop=hop) for kind in ("wiener", "psm")
+    }
+
+    def told(noisy: np.ndarray, clean: np.ndarray, noise_print: np.ndarray, sample_rate: int) -> np.ndarray:
+        return oracle_mask(noisy, clean, sample_rate, "wiener_print", n_fft, hop, noise_print)
+
+    systems["oracle_wiener_print"] = told
+    return systems
 
 
+# The oracles that are also told the item's noise print (evaluate.print_seconds)
+TOLD_ORACLES = ("oracle_wiener_print",)
 # Those of the shipped models' STFT (Hamming 2048, hop 512)
 ORACLES = oracle_systems()
 
@@ -339,20 +388,26 @@ def _benchmark(seconds: float = 10.0, sample_rate: int = 44100, snr_db: float = 
             f"{energy_ratio_db(restored, clean, sample_rate):>11.2f}"
             f"{real_time_factor(elapsed, seconds):>8.4f}"
         )
-    # the post-filter told the noise's own power (noise_print.noise_power's units: the mean power
-    # of the plain rfft of Hamming-windowed frames; computed here, since noise_print imports this
-    # module), on a restoration that kept half the noise
-    n_fft, hop = 2048 * POSTFILTER_RESOLUTION, 512 * POSTFILTER_RESOLUTION  # the restorer's, at 44.1 kHz
-    frames = np.lib.stride_tricks.sliding_window_view(noise, n_fft)[::hop]
-    power = np.mean(np.abs(np.fft.rfft(frames * scipy.signal.get_window("hamming", n_fft), axis=-1)) ** 2, axis=0)
+    # the post-filter and the low band's filter (in its long window) told the noise's own power
+    # (noise_print.noise_power's units: the mean power of the plain rfft of Hamming-windowed
+    # frames; computed here, since noise_print imports this module), on a restoration that kept
+    # half the noise (white: little of it lies in the low band)
     leaky = (clean + 0.5 * noise).astype(np.float32)
-    wiener_postfilter(noisy[:sample_rate], leaky[:sample_rate], power, n_fft, hop)
-    started = time.perf_counter()
-    restored = wiener_postfilter(noisy, leaky, power, n_fft, hop)
-    elapsed = time.perf_counter() - started
-    print(f"{'wiener_postfilter (of half)':<28}{si_sdr_improvement(restored, noisy, clean):>12.2f}"
-          f"{energy_ratio_db(restored, clean, sample_rate):>11.2f}{real_time_factor(elapsed, seconds):>8.4f}")
-
+    post = 2048 * POSTFILTER_RESOLUTION, 512 * POSTFILTER_RESOLUTION  # the restorer's, at 44.1 kHz
+    low = 2048 * LOW_BAND_RESOLUTION, 512 * LOW_BAND_RESOLUTION
+    filters = (
+        ("wiener_postfilter (of half)", post, lambda x, p: wiener_postfilter(x, leaky[: x.size], p, *post)),
+        ("low_band_wiener (of half)", low, lambda x, p: low_band_wiener(x, leaky[: x.size], p, sample_rate, low[0])),
+    )
+    for name, (n_fft, hop), run in filters:
+        frames = np.lib.stride_tricks.sliding_window_view(noise, n_fft)[::hop]
+        power = np.mean(np.abs(np.fft.rfft(frames * scipy.signal.get_window("hamming", n_fft), axis=-1)) ** 2, axis=0)
+        run(noisy[:sample_rate], power)  # warm-up
+        started = time.perf_counter()
+        restored = run(noisy, power)
+        elapsed = time.perf_counter() - started
+        print(f"{name:<28}{si_sdr_improvement(restored, noisy, clean):>12.2f}"
+              f"{energy_ratio_db(restored, clean, sample_rate):>11.2f}{real_time_factor(elapsed, seconds):>8.4f}")
 
 if __name__ == "__main__":
     _benchmark()

@@ -181,7 +181,8 @@ class EvaluateConfig:
     items_per_cell: int = 4
     snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])
     families: List[str] = field(default_factory=lambda: ["film", "gramophone", "tape", "recorded"])
-    # oracle_wiener and oracle_psm are given the clean signal (baselines.ORACLES): ceilings, not baselines
+    # oracle_wiener and oracle_psm are given the clean signal (baselines.ORACLES): ceilings, not baselines;
+    # oracle_wiener_print the clean signal and the item's print (needs print_seconds > 0)
     systems: List[str] = field(default_factory=lambda: ["input", "noisereduce_stationary", "noisereduce_nonstationary",
                                                         "lsa", "model", "oracle_wiener", "oracle_psm"])  # fmt: skip
     perceptual: bool = True  # PESQ (wide band) and STOI
@@ -335,10 +336,12 @@ class InferenceConfig:
     # post-filter of each segment whose programme power is the model's restoration (smoothed
     # over 3 frames of twice the model's window and hop) and whose noise power is the print's,
     # weighted this many times (baselines.wiener_postfilter); the classical share applies after
-    # it, and the checks test the print with it. Also auto's print where the held-out check passed
-    # it, segment by segment: where the model took out at most 3 dB more power than the print
-    # holds (noise it does not know), the model's restoration alone passes the filter, its gain
-    # on half the noisy input (loading.gated_postfiltered_noise). 0: off. What it measured:
+    # it, then the band below 150 Hz is filtered again in frames 8 times the model's, the print
+    # not over-weighted (baselines.low_band_wiener); the checks test the print with both. Also
+    # auto's print where the held-out check passed it, segment by segment: where the model took
+    # out at most 3 dB more power than the print holds (noise it does not know), the model's
+    # restoration alone passes the filter, its gain on half the noisy input
+    # (loading.gated_postfiltered_noise). 0: off. What it measured:
     # docs/RESTORATION_GUIDE.md, "The post-filter"
     postfilter: float = 1.5
     # Model folders (any, each restoring without a print) whose mean restores beside a conditioned

@@ -39,7 +39,7 @@ from paths import repo_path
 
 log = logging.getLogger("evaluate")
 
-SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db")
+SUMMARY_METRICS = ("si_sdr_i", "snr_i", "pesq", "stoi", "lsd", "energy_ratio_db", "low_error_share")
 ORACLE_PREFIX = "oracle_"  # systems given the clean signal (baselines.ORACLES)
 BLEND_PREFIX = "blend_"  # mixes of two systems' restorations (evaluate.blends)
 # Systems given a noise print (evaluate.print_seconds > 0): name -> (what runs, how it is told)
@@ -252,7 +252,8 @@ def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate:
                 blends: Sequence[tuple[str, str, float, str]] = ()) -> list[dict]:  # fmt: skip
     """Every system on every item; rows of metrics with the processing time. Systems are called
     as ``denoise(noisy, sample_rate)``, those named in ``oracles`` as ``(noisy, clean, sample_rate)``,
-    those in ``told`` as ``(noisy, print, sample_rate)``. Each of ``blends`` (:func:`parse_blends`)
+    those in ``told`` as ``(noisy, print, sample_rate)``, those in both as ``(noisy, clean, print,
+    sample_rate)``. Each of ``blends`` (:func:`parse_blends`)
     adds rows for ``W * A + (1 - W) * B`` of two systems' restorations, timed as both together."""
     import metrics
 
@@ -268,7 +269,9 @@ def run_systems(items: list[dict], systems: Mapping[str, Callable], sample_rate:
 
     for name, denoise in systems.items():
         for i, item in enumerate(tqdm(items, desc=name, disable=quiet, unit="item")):
-            if name in oracles:
+            if name in oracles and name in told:
+                args = (item["noisy"], item["clean"], item["print"])
+            elif name in oracles:
                 args = (item["noisy"], item["clean"])
             elif name in told:
                 args = (item["noisy"], item["print"])
@@ -497,7 +500,8 @@ def run(cfg: DictConfig, command: str) -> int:
     systems: dict[str, Callable] = {}
     # the ideal masks of the evaluated model's own STFT
     known = {**baselines.BASELINES, **baselines.oracle_systems(int(cfg.model.n_fft), int(cfg.model.hop_length))}
-    told = {name for name in ecfg.systems if name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] not in UNTOLD}
+    told = {name for name in ecfg.systems
+            if (name in PRINT_SYSTEMS and PRINT_SYSTEMS[name][1] not in UNTOLD) or name in baselines.TOLD_ORACLES}  # fmt: skip
     if told and not float(ecfg.get("print_seconds") or 0.0) > 0:
         raise ValueError(f"evaluate.systems: {', '.join(sorted(told))} need a print; set evaluate.print_seconds (e.g. 3.0)")
     segment, overlap = float(cfg.inference.segment_seconds), float(cfg.inference.overlap_seconds)

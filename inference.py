@@ -100,7 +100,8 @@ from loading import (  # noqa: E402
     file_noise_power,
 )
 from loading import (AUTO_POSTFILTER_GATE_DB, gated_postfiltered_noise, load_model, load_no_print_models,  # noqa: E402
-                     load_print_models, model_noise_function, postfiltered_noise, print_spec, resolve_precision)
+                     load_print_models, low_band_noise, model_noise_function, postfiltered_noise, print_spec,
+                     resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -222,7 +223,9 @@ class Restorer:
     chooses the share for each file instead (``noise_print.share_check``; :attr:`share`).
     ``postfilter`` (0: off): where the model is told a given print, each segment's restoration
     passes a Wiener post-filter whose noise power is the print's weighted this many times
-    (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share; where
+    (``baselines.wiener_postfilter``, ``inference.postfilter``), before the classical share, and
+    after it the band below ``baselines.LOW_BAND_HZ`` a Wiener filter told the print in a long
+    window (``loading.low_band_noise``); where
     it is told auto's print that the held-out check passed, the segments the gate lets through
     (:attr:`auto_filtered`, ``loading.gated_postfiltered_noise``).
     ``auto_models`` (loaded ``(model, config)`` pairs, ``loading.load_no_print_models``): where a
@@ -609,6 +612,8 @@ class Restorer:
                     fn = postfiltered_noise(fn, self.filter_print, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
                     fn = blended_noise(fn, classical_noise_function(self.blend_print, self.model_rate), self.share)
+                if self.postfiltered:  # last: the band below LOW_BAND_HZ of what the rest made
+                    fn = low_band_noise(fn, self.filter_print, self.n_fft, self.model_rate)
                 beside = self._untold_mean(self.auto_models) if self.auto_mixed else None
                 if self.auto_filtered:  # segment by segment: the model alone through the filter, or as below
                     fn = gated_postfiltered_noise(fn, self.auto_print, self.postfilter, self.n_fft, self.hop_length, beside,
@@ -882,6 +887,11 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         how = "the share check" if restorer.told_share is not None else "inference.classical_blend"
         info.append(f"{item.source.name}: restored {1 - restorer.share:.0%} by the model, "
                     f"{restorer.share:.0%} by the classical estimator told the same print ({how})")  # fmt: skip
+    if restorer.postfiltered:
+        import baselines
+
+        info.append(f"{item.source.name}: below {baselines.LOW_BAND_HZ:g} Hz, a Wiener filter told the print in "
+                    f"{baselines.LOW_BAND_RESOLUTION} times the model's window (inference.postfilter)")  # fmt: skip
     if restorer.auto_mixed:
         info.append(restorer.auto_line(item.source.name))
     if restorer.auto_filtered:

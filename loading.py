@@ -362,6 +362,31 @@ def postfiltered_noise(model: Callable, print_audio: np.ndarray, over: float, n_
                                     input_share=baselines.POSTFILTER_INPUT_SHARE)  # fmt: skip
 
 
+def low_band_noise(model: Callable, print_audio: np.ndarray, n_fft: int, sample_rate: int) -> Callable:
+    """The noise estimate ``model`` (``[batch, samples] -> noise``) with the band of its
+    restorations below ``baselines.LOW_BAND_HZ`` through ``baselines.low_band_wiener`` told the
+    noise-only ``print_audio`` (mono, at the model's rate ``sample_rate``), in a window
+    ``LOW_BAND_RESOLUTION`` times the model's ``n_fft``; ``model`` itself where the print is
+    shorter than that window."""
+    import baselines
+    import noise_print
+
+    long = baselines.LOW_BAND_RESOLUTION * int(n_fft)
+    heard = np.asarray(print_audio, dtype=np.float32)
+    if heard.size < long:
+        return model
+    power = noise_print.noise_power(heard, long, long // 4)
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        noise = np.asarray(model(x), dtype=np.float32).copy()
+        for i, row in enumerate(x):
+            noise[i] = row - baselines.low_band_wiener(row, row - noise[i], power, sample_rate, long)
+        return noise
+
+    return estimate
+
+
 # Auto's print through the Wiener post-filter, segment by segment, where the model took out at
 # most AUTO_POSTFILTER_GATE_DB more power than auto's print holds (residual_over_print_db): there
 # the model, which left noise it does not know, restores alone through the filter, its gain on

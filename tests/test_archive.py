@@ -391,6 +391,10 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     assert record["check_reference"] == noise_print.GIVEN_CHECK_REFERENCE == "restored"
     older = {k: v for k, v in record.items() if k != "check_reference"}
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
+    # and with the post-filter's low band: an entry made before it is redone
+    assert record["low_band_hz"] == baselines.LOW_BAND_HZ == 150.0
+    older = {k: v for k, v in record.items() if k != "low_band_hz"}
+    assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
     assert len(record["noise_print_notes"]) == 1 and "used unchecked" in record["noise_print_notes"][0]
     cli_cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
     for key, value in {**options, "audio": str(source), "output_dir": str(tmp_path / "reference")}.items():
@@ -414,6 +418,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-3", job.weights_sha256, str(checkpoint))
     plain = archive.restore_item(archive.Item(str(source), previous=blended), archive.LazyRestorer(job), job)
     assert plain["status"] == "restored" and plain["postfilter"] == 0.0 and plain["postfiltered"] is False, plain
+    assert plain["low_band_hz"] is None  # the low band is the post-filter's
     assert Path(plain["outputs"]["denoised"]).read_bytes() != filtered_bytes
     # auto's print passes the gated filter where the held-out check runs (the default): its weight is
     # recorded there, so an entry of auto's print made before (weight 0) is redone; without the check, not
@@ -424,6 +429,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
         assert archive._postfilter(job) == weight, (value, check)
         assert archive._postfilter_resolution(job) == (2 if weight else None)
         assert archive._check_reference(job) is None  # auto's check and none: no given print's check
+        assert archive._low_band_hz(job) is None  # nor a given print's low band
     for check, reference in ((True, "restored"), (False, None)):
         settings = inference.settings_from_config({**options, "audio": str(source), "noise_print_check": check})
         job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-5", job.weights_sha256, str(checkpoint))
@@ -448,8 +454,9 @@ def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_pa
     assert second["status"] == "skipped" and second["outputs"] == first["outputs"] and loaded.restorer is None
     # the post-filter cannot apply to an unconditioned model: a record made before the option still matches
     assert first["postfilter"] == 0.0 and first["postfiltered"] is False
-    assert first["postfilter_resolution"] is None and first["check_reference"] is None
-    older = {k: v for k, v in first.items() if k not in ("postfilter", "postfiltered", "postfilter_resolution", "check_reference")}
+    assert first["postfilter_resolution"] is None and first["check_reference"] is None and first["low_band_hz"] is None
+    older = {k: v for k, v in first.items()
+             if k not in ("postfilter", "postfiltered", "postfilter_resolution", "check_reference", "low_band_hz")}  # fmt: skip
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(without_plot),
                                 without_plot)["status"] == "skipped"  # fmt: skip
     Path(first["outputs"]["plot"]).write_bytes(b"not the plot")

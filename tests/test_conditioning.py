@@ -1229,12 +1229,22 @@ def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classi
     # at twice the model's window and hop, the noise measured from the print at that resolution
     n_fft, hop = 2 * restorer(0.0).n_fft, 2 * restorer(0.0).hop_length
     assert baselines.POSTFILTER_RESOLUTION == 2
-    expected = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss, n_fft, hop), n_fft, hop, over=1.5)
-    assert np.abs(expected - own).max() > 1e-3  # the filter changes the restoration
+    filtered_only = baselines.wiener_postfilter(noisy, own, noise_print.noise_power(hiss, n_fft, hop), n_fft, hop, over=1.5)
+    assert np.abs(filtered_only - own).max() > 1e-3  # the filter changes the restoration
+    # then, last, the band below LOW_BAND_HZ through the long-window filter told the print
+    long = baselines.LOW_BAND_RESOLUTION * plain.n_fft
+    low_power = noise_print.noise_power(hiss, long, long // 4)
+
+    def low_band(x: np.ndarray) -> np.ndarray:
+        return baselines.low_band_wiener(noisy, x.astype(np.float32), low_power, SR, long)
+
+    expected = low_band(filtered_only)
+    assert np.abs(expected - filtered_only).max() > 1e-4  # the low band's filter changes it too
     np.testing.assert_allclose(filtered.denoise_array(noisy, SR), expected, atol=2e-4)
-    # the classical share mixes LSA's restoration into the filtered one
+    # the classical share mixes LSA's restoration into the filtered one, before the low band
     by_lsa = restorer(0.0, 1.0).denoise_array(noisy, SR)
-    np.testing.assert_allclose(restorer(1.5, 0.25).denoise_array(noisy, SR), 0.75 * expected + 0.25 * by_lsa, atol=2e-4)
+    np.testing.assert_allclose(restorer(1.5, 0.25).denoise_array(noisy, SR), low_band(0.75 * filtered_only + 0.25 * by_lsa),
+                               atol=2e-4)  # fmt: skip
     # a print found by auto, or none, is not filtered
     filtered.tell(loading.Told(power=plain.noise_power))
     assert not filtered.postfiltered
@@ -1318,6 +1328,30 @@ def test_gated_postfilter_filters_the_segments_where_the_model_took_out_little_a
     np.testing.assert_allclose(loading.gated_postfiltered_noise(lambda b: taken, heard, 1.5, n_fft, hop)(x)[1], taken[1])
     closed = loading.gated_postfiltered_noise(lambda b: taken, heard, 1.5, n_fft, hop, beside, 0.5, gate_db=-10.0)(x)
     np.testing.assert_allclose(closed, 0.5 * taken + 0.5 * 0.05, atol=1e-6)
+
+
+def test_low_band_noise_filters_each_segments_low_band_and_skips_a_print_shorter_than_its_frame():
+    import baselines
+    import loading
+
+    n_fft, rate = 256, 16000
+    long = baselines.LOW_BAND_RESOLUTION * n_fft
+    rng = np.random.default_rng(8)
+    t = np.arange(3 * long) / rate
+    hum = (0.1 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+    x = np.stack([hum + (0.05 * rng.standard_normal(t.size)).astype(np.float32) for _ in range(2)])
+    taken = (0.2 * x).astype(np.float32)  # a model that took out a fifth of everything
+    heard = (0.1 * np.sin(2 * np.pi * 50 * np.arange(2 * long) / rate + 0.4)).astype(np.float32)
+    power = noise_print.noise_power(heard, long, long // 4)
+    noise = loading.low_band_noise(lambda b: taken[: len(b)], heard, n_fft, rate)(x)
+    for i in range(2):
+        expected = x[i] - baselines.low_band_wiener(x[i], x[i] - taken[i], power, rate, long)
+        np.testing.assert_allclose(noise[i], expected, atol=1e-5)
+    # the hum the model left is taken out below the band's edge
+    assert np.sum((x - noise) ** 2) < 0.5 * np.sum((x - taken) ** 2)
+    # a print shorter than one long frame: the model's estimate as it is
+    model = lambda b: taken[: len(b)]  # noqa: E731
+    assert loading.low_band_noise(model, heard[: long - 1], n_fft, rate) is model
 
 
 def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditioned_checkpoint, tiny_checkpoint, monkeypatch):
@@ -1421,6 +1455,8 @@ def test_cli_postfilter_says_so_and_refuses_a_negative_weight(tmp_path, conditio
         assert code == 0, err
         said = "reel.wav: the model's restoration post-filtered with the print's noise power weighted 2 times" in caplog.text
         assert said is (over > 0), caplog.text
+        low = "reel.wav: below 150 Hz, a Wiener filter told the print in 8 times the model's window" in caplog.text
+        assert low is (over > 0), caplog.text
         outputs[over], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
         expected = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", classical_blend=0.0, postfilter=over)
         np.testing.assert_allclose(outputs[over], expected.restore(audio, SR, noise_print=hiss), atol=2e-5)

@@ -210,3 +210,24 @@ def test_blends_score_a_mix_of_two_systems_restorations_and_refuse_bad_entries()
                          ("half:input:1.5", "between 0 and 1"), ("half:lsa:0.5", "lsa is not in evaluate.systems")]:  # fmt: skip
         with pytest.raises(ValueError, match=problem):
             evaluate.parse_blends([bad], systems)
+
+
+def test_the_print_told_oracle_is_given_the_clean_signal_and_the_print(tmp_path):
+    import baselines
+    import metrics
+
+    rng = np.random.default_rng(4)
+    sr = 16000
+    clean = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype(np.float32)
+    items = [{"noisy": clean + (0.1 * rng.standard_normal(clean.size)).astype(np.float32), "clean": clean,
+              "category": "music", "family": "film", "snr_db": 10.0, "file": "a",
+              "print": (0.1 * rng.standard_normal(sr)).astype(np.float32)}]  # fmt: skip
+    name = "oracle_wiener_print"
+    rows = evaluate.run_systems(items, {name: baselines.ORACLES[name]}, sr, perceptual=False, quiet=True,
+                                oracles=set(baselines.ORACLES), told={name})  # fmt: skip
+    direct = baselines.oracle_mask(items[0]["noisy"], clean, sr, "wiener_print", noise_print=items[0]["print"])
+    assert rows[0]["si_sdr_i"] == pytest.approx(metrics.si_sdr_improvement(direct, items[0]["noisy"], clean), abs=1e-4)
+    assert rows[0]["si_sdr_i"] > 3.0
+    # without prints in the items it is refused before anything runs
+    with pytest.raises(ValueError, match="oracle_wiener_print need a print"):
+        evaluate.run(_cfg([f"evaluate.systems=[{name}]", f"evaluate.output_dir={tmp_path}"]), "cmd")

@@ -212,12 +212,29 @@ def test_real_time_factor():
         metrics.real_time_factor(1.0, 0.0)
 
 
+def test_low_error_share_finds_where_the_error_lies(white):
+    t = np.arange(white.size) / SR
+    hum, whine = (0.1 * np.sin(2 * np.pi * f * t) for f in (60.0, 3000.0))
+    assert metrics.low_error_share(white + hum, white, SR) > 0.95
+    assert metrics.low_error_share(white + whine, white, SR) < 0.05
+    # equal power at both: half below the cutoff, and the cutoff moves it
+    both = white + hum + whine
+    assert metrics.low_error_share(both, white, SR) == pytest.approx(0.5, abs=0.05)
+    assert metrics.low_error_share(both, white, SR, cutoff_hz=5000.0) > 0.95
+    # SI-SDR's error: a gain alone is none, and taking out programme counts as error
+    assert metrics.low_error_share(0.5 * white, white, SR) == 0.0
+    low = scipy.signal.sosfiltfilt(scipy.signal.butter(8, 200.0, fs=SR, output="sos"), white)
+    assert metrics.low_error_share(white - low, white, SR) > 0.9
+    with pytest.raises(ValueError, match="silent reference"):
+        metrics.low_error_share(white, np.zeros_like(white), SR)
+
+
 def test_evaluate_pair_keys_and_consistency(tones):
     noisy = add_noise(tones, 5.0)
     fast = metrics.evaluate_pair(tones, noisy, tones, SR, with_perceptual=False)
     assert set(fast) == set(metrics.METRIC_NAMES) - set(metrics.PERCEPTUAL_METRICS)
     assert fast["si_sdr_i"] == pytest.approx(fast["si_sdr"] - metrics.si_sdr(noisy, tones))
-    assert fast["lsd"] == 0.0 and fast["energy_ratio_db"] == 0.0
+    assert fast["lsd"] == 0.0 and fast["energy_ratio_db"] == 0.0 and fast["low_error_share"] == 0.0
     full = metrics.evaluate_pair(noisy, noisy, tones, SR)
     assert set(full) == set(metrics.METRIC_NAMES)
     assert full["si_sdr_i"] == 0.0 and full["snr_i"] == 0.0
