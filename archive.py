@@ -274,9 +274,7 @@ def _low_band_hz(job: ArchiveJob) -> float | None:
     applies, and still matches one where it cannot."""
     import baselines
 
-    s = job.inference
-    given = s.noise_print not in (None, "auto", "none")
-    return baselines.LOW_BAND_HZ if given and s.postfilter and _conditioned(job.model_folder) else None
+    return baselines.LOW_BAND_HZ if _postfilter(job) and _given_print(job.inference) else None
 
 
 def _check_reference(job: ArchiveJob) -> str | None:
@@ -288,8 +286,13 @@ def _check_reference(job: ArchiveJob) -> str | None:
     import noise_print
 
     s = job.inference
-    given = s.noise_print not in (None, "auto", "none")
+    given = _given_print(s)
     return noise_print.GIVEN_CHECK_REFERENCE if given and s.noise_print_check and _conditioned(job.model_folder) else None
+
+
+def _given_print(s: Any) -> bool:
+    """Whether ``inference.noise_print`` names a print the user gave (a file or START-END), not auto's or none."""
+    return s.noise_print not in (None, "auto", "none")
 
 
 @functools.lru_cache(maxsize=8)
