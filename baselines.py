@@ -409,5 +409,6 @@ def _benchmark(seconds: float = 10.0, sample_rate: int = 44100, snr_db: float = 
         print(f"{name:<28}{si_sdr_improvement(restored, noisy, clean):>12.2f}"
               f"{energy_ratio_db(restored, clean, sample_rate):>11.2f}{real_time_factor(elapsed, seconds):>8.4f}")
 
+
 if __name__ == "__main__":
     _benchmark()
