@@ -512,7 +512,8 @@ def file_noise_power(restorer: Any, spec: Any, source: Path, file_print: np.ndar
 def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool,
               source: Path) -> tuple[Told, list[str], list[str]]:  # fmt: skip
     """What to tell ``restorer`` of a recording's noise (mono, model rate) by the auto rule
-    (``inference.noise_print=auto``): :func:`noise_print.auto_print`'s quiet passages, decided
+    (``inference.noise_print=auto``): :func:`noise_print.auto_print`'s quiet passages (at least
+    :func:`noise_print.auto_min_seconds` of them: with ``check``, enough for the check), decided
     on by the checks asked for as :func:`told_for` does; nothing where they are too short. Also
     the info lines and warnings to print (``source``: the file, for the lines).
 
@@ -527,7 +528,8 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
     import noise_print
 
     rate, n_fft, hop = restorer.model_rate, restorer.n_fft, restorer.hop_length
-    audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop)
+    least = noise_print.auto_min_seconds(len(recording), rate, check)
+    audio, contrast = noise_print.auto_print(recording, rate, n_fft, hop, least)
     seconds = len(audio) / rate
     if seconds < noise_print.MIN_PRINT_SECONDS:
         return Told(auto=True), [], [f"{source}: auto found {seconds:.2f} s of sound outside digital silence, less than the "
@@ -539,7 +541,7 @@ def auto_told(restorer: Any, recording: np.ndarray, check: bool, classical: bool
                             "restoring with the model without a print (give one with noise_print=START-END or a file)"]  # fmt: skip
     info = [f"{source.name}: auto noise print: {seconds:.1f} s of the quietest passages, {contrast:.0f} dB below "
             f"the median level (the quietest {noise_print.AUTO_FRACTION:.0%}, at least "
-            f"{noise_print.MIN_PRINT_SECONDS:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)"]  # fmt: skip
+            f"{least:g} s, of the first {noise_print.AUTO_MAX_SECONDS / 60:g} min)"]  # fmt: skip
     warns = []
     if low and restorer.conditioned and not (check and noise_print.can_hold_out(len(audio), rate)):
         why = "noise_print_check=false" if not check else "too short to hold part of them out for the check"

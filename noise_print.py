@@ -9,7 +9,8 @@ model's input spectrogram compare directly.
 Where there is no print, the *auto* rule estimates it from the recording itself: frames are
 ranked by their energy smoothed over ``AUTO_SMOOTH_FRAMES``, and the quietest
 ``AUTO_FRACTION`` of them are averaged (at least ``AUTO_MIN_FRAMES`` in a training example,
-at least ``MIN_PRINT_SECONDS`` in a whole recording): the pauses of a recording, whose sound
+at least ``MIN_PRINT_SECONDS`` in a whole recording, or what the held-out check needs where it
+runs: :func:`auto_min_seconds`): the pauses of a recording, whose sound
 is the noise. Digital silence is never taken. In a recording without pauses it would
 overestimate the noise (programme averaged in), so at restore time quiet passages less than
 ``AUTO_MIN_CONTRAST_DB`` below the recording's median level may hold programme: the classical
@@ -80,6 +81,14 @@ CHECK_REFERENCE = "recording"
 # item); the mean of both sides favours neither (docs/EXPERIMENTS.md, "2026-11-28: the held-out
 # check's programme restored")
 GIVEN_CHECK_REFERENCE = "restored"
+# auto's print is at least as long as the held-out check needs (with a little margin over
+# can_hold_out's 1.67 s) where that is at most AUTO_CHECKED_FRACTION of the recording: on a 15-s
+# reel the quietest tenth, 1.5 s, was too short for the check, and the restorer fell back to
+# restoring without a print even where the reel held 8 s of pause (docs/EXPERIMENTS.md,
+# "2026-11-28: auto's print long enough for its check"); a shorter recording keeps the tenth,
+# whose longer print would be mostly programme
+CHECKABLE_PRINT_SECONDS = 1.7
+AUTO_CHECKED_FRACTION = 0.15
 SPEC_KINDS = ("none", "auto", "range", "file")
 # auto's quiet passages less far than this below the recording's median level may hold programme
 # (a recording without pauses, or one mostly of pauses and quiet programme: a reel of dialogue):
@@ -417,6 +426,16 @@ def held_out_check(restore: Callable[..., np.ndarray], recording: np.ndarray,
     with_print = metrics.si_sdr(told(mix, power, fit), programme)
     without = metrics.si_sdr(restore(mix, None), programme)
     return CheckResult(float(with_print), float(without), share)
+
+
+def auto_min_seconds(samples: int, sample_rate: int, check: bool) -> float:
+    """The least length (s) of auto's print (:func:`auto_print`'s ``min_seconds``) for a recording
+    of ``samples``: :data:`CHECKABLE_PRINT_SECONDS`, so that the held-out check can judge it, where
+    ``check`` is asked for and that length is at most :data:`AUTO_CHECKED_FRACTION` of the
+    recording; else :data:`MIN_PRINT_SECONDS`."""
+    if check and CHECKABLE_PRINT_SECONDS <= AUTO_CHECKED_FRACTION * samples / sample_rate:
+        return CHECKABLE_PRINT_SECONDS
+    return MIN_PRINT_SECONDS
 
 
 def split_print(print_audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1419,6 +1419,25 @@ def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditione
             assert len(decided.auto_print) >= 1.6 * SR and not decided.unchecked
 
 
+def test_a_reel_of_15_s_with_one_pause_gets_a_print_its_check_can_judge(conditioned_checkpoint, monkeypatch):
+    import loading
+
+    model, cfg = inference.load_model(conditioned_checkpoint)
+    r = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
+    monkeypatch.setattr(noise_print, "held_out_check", lambda *a, **k: noise_print.CheckResult(1.0, 0.0))
+    for seconds, checked in ((15.0, True), (10.0, False)):
+        # the noise alone, swelling in, for the first half; then programme over it: the quietest
+        # tenth is one run at the start, too short for the check where the recording is short
+        t = np.arange(int(seconds * SR)) / SR
+        noise = 0.003 * np.minimum(1.0 + t / 4.0, 3.0) * np.random.default_rng(5).standard_normal(len(t))
+        reel = (noise + 0.3 * np.sin(2 * np.pi * 330 * t) * (t >= seconds / 2)).astype(np.float32)
+        told, info, _ = loading.auto_told(r, reel, True, False, Path("reel.wav"))
+        assert told.power is not None and told.unchecked is not checked, seconds
+        assert (told.auto_print is not None) is checked
+        least = noise_print.CHECKABLE_PRINT_SECONDS if checked else noise_print.MIN_PRINT_SECONDS
+        assert f"at least {least:g} s" in info[0]
+
+
 def test_cli_and_api_say_where_autos_print_passes_the_gated_postfilter(tmp_path, conditioned_checkpoint, capsys, caplog,
                                                                      monkeypatch):  # fmt: skip
     # 18 s: auto's quietest tenth is long enough for the held-out check, which is made to pass it here

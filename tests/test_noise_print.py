@@ -57,6 +57,27 @@ def test_auto_finds_the_noise_in_the_pauses_of_a_programme():
     assert len(quiet) >= noise_print.MIN_PRINT_SECONDS * SR
 
 
+def test_autos_print_is_long_enough_for_its_check_on_a_reel_with_one_pause():
+    # a 15-s reel: 8 s of noise alone, rising (a transfer's noise swelling in), then 7 s of
+    # programme; the quietest tenth is one run of 1.5 s, too short for the held-out check,
+    # which a pause that long should never be
+    noise = hiss(15.0, 0.003, seed=4)
+    t = np.arange(len(noise)) / SR
+    noise *= np.minimum(1.0 + t / 4.0, 3.0).astype(np.float32)
+    reel = (noise + 0.3 * np.sin(2 * np.pi * 330 * t) * (t >= 8.0)).astype(np.float32)
+    tenth, _ = noise_print.auto_print(reel, SR)
+    assert not noise_print.can_hold_out(len(tenth), SR)
+    least = noise_print.auto_min_seconds(len(reel), SR, check=True)
+    assert least == noise_print.CHECKABLE_PRINT_SECONDS
+    checked, _ = noise_print.auto_print(reel, SR, min_seconds=least)
+    assert noise_print.can_hold_out(len(checked), SR) and len(checked) < 2.5 * SR
+    assert np.sqrt(np.mean(checked**2)) < 1.5 * 0.003  # the pause alone: noise, no programme
+    # without the check, or where 1.7 s would be more than 15 % of the recording, the tenth stays
+    assert noise_print.auto_min_seconds(len(reel), SR, check=False) == noise_print.MIN_PRINT_SECONDS
+    assert noise_print.auto_min_seconds(11 * SR, SR, check=True) == noise_print.MIN_PRINT_SECONDS
+    assert noise_print.auto_min_seconds(12 * SR, SR, check=True) == noise_print.CHECKABLE_PRINT_SECONDS
+
+
 def test_auto_ignores_digital_silence():
     x = np.concatenate([np.zeros(3 * SR, np.float32), hiss(3.0, 0.01)])
     chosen = noise_print.quietest_frames(noise_print.frame_energies(x))
