@@ -513,6 +513,12 @@ class DsetConfig:
     silence_threshold_db: float = -50.0  # a crop whose RMS is below this (dB re full scale) is redrawn ...
     silence_retries: int = 8  # ... up to this many times (then the loudest crop is kept)
     gain_db: List[float] = field(default_factory=lambda: [-6.0, 4.0])  # beta: gain applied to input and target, uniform in dB
+    # Pauses in the programme (training examples only): this share of them has the programme
+    # silenced over one span, a fraction in pause_fraction of the segment (1: noise alone),
+    # the noise left as it was, scaled to the SNR of the programme before the pause, as on a
+    # reel whose noise runs on between lines or cues. 0 leaves every example as it was.
+    pause_share: float = 0.0
+    pause_fraction: List[float] = field(default_factory=lambda: [0.25, 1.0])
     validation_snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])  # validation SNRs, cycled within each category
     # Decoded, resampled files are kept in an LRU cache of this many MB per data set
     # (0 = decode on every use). preload: decode every file at start (ignores cache_mb).

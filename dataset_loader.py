@@ -53,7 +53,10 @@ SPLITS = ("train", "validation")
 _TRAIN_STREAM, _VALIDATION_STREAM, _VALIDATION_ORDER_STREAM = 0, 1, 2
 # Parts of one example: separate generators, so that changing the noise configuration
 # leaves the clean crops (and changing the clean folders leaves the noise) as they were.
-_PART_CLEAN, _PART_NOISE, _PART_MIX, _PART_PRINT = 0, 1, 2, 3
+_PART_CLEAN, _PART_NOISE, _PART_MIX, _PART_PRINT, _PART_PAUSE = 0, 1, 2, 3, 4
+# Fade into and out of a pause (dset.pause_share), so that its edges are not clicks the model
+# learns to keep
+PAUSE_FADE_SECONDS = 0.01
 
 # Draws of another file after a file fails to decode mid-run, before giving up on an example
 _MAX_UNREADABLE_DRAWS = 64
@@ -121,20 +124,43 @@ def rms_dbfs(x: np.ndarray) -> float:
     return 10.0 * math.log10(power) if power > 0 else -math.inf
 
 
-def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(noisy, target) = (beta (Y + alpha N), beta Y)``.
+def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float,
+        gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``(noisy, target) = (beta (G Y + alpha N), beta G Y)``.
 
     ``alpha`` makes the power ratio of ``clean`` to ``alpha * noise`` exactly ``snr_db``
     (over the whole arrays); ``beta = 10 ** (gain_db / 20)``. Silent noise gets ``alpha = 0``;
     silent clean material gets noise at ``snr_db`` below a -200 dBFS floor (effectively none).
-    Returns float32 arrays of the input length.
+    ``gate`` (:func:`pause_gate`; None: ones) silences the programme after ``alpha`` is set,
+    so the noise keeps its level through a pause. Returns float32 arrays of the input length.
     """
     clean = np.asarray(clean, dtype=np.float64)
     noise = np.asarray(noise, dtype=np.float64)
     if clean.shape != noise.shape:
         raise ValueError(f"mix: clean {clean.shape} and noise {noise.shape} differ in shape")
     alpha, beta = mix_gains(clean, noise, snr_db, gain_db)
+    if gate is not None:
+        clean = clean * gate
     return (beta * (clean + alpha * noise)).astype(np.float32), (beta * clean).astype(np.float32)
+
+
+def pause_gate(num_samples: int, fraction: float, rng: np.random.Generator, fade_samples: int) -> np.ndarray:
+    """A gain curve of ``num_samples``: 0 over one span of ``fraction`` of them at a random
+    place (the whole segment at 1), 1 elsewhere, with raised-cosine fades of ``fade_samples``
+    into and out of the span (outside it, so the span itself is silent)."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"pause_gate: fraction must be in (0, 1], got {fraction}")
+    gate = np.ones(num_samples, dtype=np.float64)
+    span = max(1, int(round(fraction * num_samples)))
+    start = int(rng.integers(0, num_samples - span + 1))
+    gate[start : start + span] = 0.0
+    rise = 0.5 - 0.5 * np.cos(np.pi * np.arange(1, fade_samples + 1) / (fade_samples + 1))
+    fall = rise[::-1]
+    before = min(fade_samples, start)
+    gate[start - before : start] = fall[fall.size - before :]
+    after = min(fade_samples, num_samples - (start + span))
+    gate[start + span : start + span + after] = rise[:after]
+    return gate
 
 
 def mix_gains(clean: np.ndarray, noise: np.ndarray, snr_db: float, gain_db: float) -> tuple[float, float]:
@@ -381,16 +407,36 @@ class ExampleMaker:
         if self.seed < 0:
             raise ValueError(f"seed: must be non-negative, got {seed}")
         self.snr_db = _range(noise_cfg.get("snr_db"), "noise.snr_db")
-        self.gain_db = _range(dset_settings(dset_cfg)["gain_db"], "dset.gain_db")
+        settings = dset_settings(dset_cfg)
+        self.gain_db = _range(settings["gain_db"], "dset.gain_db")
+        self.pause_share = float(settings["pause_share"])
+        if not 0.0 <= self.pause_share <= 1.0:
+            raise ValueError(f"dset.pause_share: expected a value in [0, 1], got {self.pause_share:g}")
+        self.pause_fraction = _range(settings["pause_fraction"], "dset.pause_fraction")
+        if not 0.0 < self.pause_fraction[0] <= self.pause_fraction[1] <= 1.0:
+            raise ValueError(f"dset.pause_fraction: expected 0 < low <= high <= 1, got {list(self.pause_fraction)}")
+        self.pause_fade = int(round(PAUSE_FADE_SECONDS * int(getattr(corpus, "sample_rate", 44100))))
 
     def _rngs(self, stream: int, index: int) -> list[np.random.Generator]:
         parts = (_PART_CLEAN, _PART_NOISE, _PART_MIX)
         return [np.random.default_rng([self.seed, stream, int(index), part]) for part in parts]
 
+    def _pause(self, index: int) -> np.ndarray | None:
+        """Training example ``index``'s pause gate (``dset.pause_share``), or None: from a
+        generator of its own, so that examples without a pause are what they were without it."""
+        if self.pause_share <= 0.0:
+            return None
+        rng = np.random.default_rng([self.seed, _TRAIN_STREAM, int(index), _PART_PAUSE])
+        if rng.random() >= self.pause_share:
+            return None
+        return pause_gate(self.segment_samples, rng.uniform(*self.pause_fraction), rng, self.pause_fade)
+
     def _conditioned(self, stream: int, index: int, clean: np.ndarray, snr: float, gain: float,
-                     r_noise: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:  # fmt: skip
+                     r_noise: np.random.Generator,
+                     gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:  # fmt: skip
         """``(noisy, target, noise power, family)``: the noise and its print are one rendering
-        (or one stretch of a recording), the first ``segment_samples`` mixed in, the rest the print."""
+        (or one stretch of a recording), the first ``segment_samples`` mixed in, the rest the print;
+        ``gate`` a pause (:meth:`_pause`), applied after the noise's level is set."""
         pc = self.print_cfg
         r_print = np.random.default_rng([self.seed, stream, int(index), _PART_PRINT])
         n = self.segment_samples
@@ -399,6 +445,8 @@ class ExampleMaker:
         both = np.asarray(both, dtype=np.float32)
         noise, heard = both[:n], both[n:]
         alpha, beta = mix_gains(clean, noise, snr, gain)
+        if gate is not None:
+            clean = clean * gate
         noisy = (beta * (clean + alpha * noise)).astype(np.float32)
         target = (beta * clean).astype(np.float32)
         n_fft, hop = int(pc["n_fft"]), int(pc["hop"])
@@ -427,19 +475,20 @@ class ExampleMaker:
 
     def train_example(self, index: int) -> tuple[np.ndarray, ...]:
         """Training pair ``index``: category by weight, SNR uniform in dB in ``noise.snr_db``
-        (log-uniform as a power ratio), gain uniform in dB in ``gain_db``; with a print
-        configuration ``(noisy, clean, noise power)``."""
+        (log-uniform as a power ratio), gain uniform in dB in ``gain_db``, a share
+        ``dset.pause_share`` with a pause in the programme; with a print configuration
+        ``(noisy, clean, noise power)``."""
         r_clean, r_noise, r_mix = self._rngs(_TRAIN_STREAM, index)
         category = sample_category(self.corpus.weights, r_clean)
         clean, _ = self.corpus.draw(category, self.segment_samples, r_clean)
         if self.print_cfg is not None:
             snr = r_mix.uniform(*self.snr_db)
             gain = r_mix.uniform(*self.gain_db)
-            return self._conditioned(_TRAIN_STREAM, index, clean, snr, gain, r_noise)[:3]
+            return self._conditioned(_TRAIN_STREAM, index, clean, snr, gain, r_noise, self._pause(index))[:3]
         noise, _ = self._noise(r_noise)
         snr = r_mix.uniform(*self.snr_db)
         gain = r_mix.uniform(*self.gain_db)
-        return mix(clean, noise, snr, gain)
+        return mix(clean, noise, snr, gain, self._pause(index))
 
     def validation_example(self, index: int, category: int, snr_db: float) -> tuple:
         """Validation pair ``index`` of the given category at exactly ``snr_db``, and the noise

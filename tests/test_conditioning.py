@@ -193,12 +193,22 @@ class _SteadyNoise:
         return rng.standard_normal(n).astype(np.float32), "steady"
 
 
-def _maker(corpus, **print_cfg) -> dataset_loader.ExampleMaker:
+def _maker(corpus, pause_share: float = 0.0, **print_cfg) -> dataset_loader.ExampleMaker:
     dset = {"categories": {c: {"dirs": [str(corpus[c])], "weight": 1.0} for c in ("speech", "effects", "music")},
-            "validation_fraction": 0.25}  # fmt: skip
+            "validation_fraction": 0.25, "pause_share": pause_share}  # fmt: skip
     clean = dataset_loader.CleanCorpus(dset, SR, "train")
     cfg = {**dataclasses.asdict(configs.NoisePrintConfig()), "sample_rate": SR, "n_fft": 2048, "hop": 512, **print_cfg}
     return dataset_loader.ExampleMaker(clean, _SteadyNoise(), {"snr_db": [5, 5]}, dset, 8192, seed=3, print_cfg=cfg)
+
+
+def test_a_conditioned_example_with_a_pause_keeps_its_noise_and_its_print(corpus):
+    told = dict(level_error_db=0.0, leak_db=[-200.0, -200.0], auto_share=0.0)
+    plain, paused = _maker(corpus, **told), _maker(corpus, pause_share=1.0, **told)
+    (n0, c0, p0), (n1, c1, p1) = plain.train_example(5), paused.train_example(5)
+    np.testing.assert_allclose(n1 - c1, n0 - c0, atol=1e-6)  # the noise as it was, at its level
+    np.testing.assert_array_equal(p1, p0)  # and the print told of it
+    silent = np.count_nonzero(c1 == 0.0)
+    assert silent >= 0.25 * c1.size - 1 and np.count_nonzero(c0 == 0.0) < silent
 
 
 def test_examples_carry_the_power_of_a_separate_print_of_the_same_noise(corpus):

@@ -90,6 +90,58 @@ def test_mix_with_silent_noise_returns_scaled_clean():
         dataset_loader.mix(clean, np.zeros(len(clean) - 1), 10.0, 0.0)
 
 
+def test_pause_gate_silences_one_span_with_fades_outside_it():
+    rng = np.random.default_rng(4)
+    gate = dataset_loader.pause_gate(4000, 0.4, rng, fade_samples=50)
+    assert gate.shape == (4000,) and gate.min() == 0.0 and gate.max() == 1.0
+    zero = np.flatnonzero(gate == 0.0)
+    assert zero.size == 1600 and np.all(np.diff(zero) == 1)  # one span of the fraction asked
+    ramp = np.flatnonzero((gate > 0.0) & (gate < 1.0))
+    assert ramp.size == 100 and set(ramp) == set(range(zero[0] - 50, zero[0])) | set(range(zero[-1] + 1, zero[-1] + 51))
+    assert np.all(np.abs(np.diff(gate)) < 0.04)  # no step from programme to silence
+    whole = dataset_loader.pause_gate(4000, 1.0, rng, fade_samples=50)
+    np.testing.assert_array_equal(whole, np.zeros(4000))
+    with pytest.raises(ValueError, match="fraction"):
+        dataset_loader.pause_gate(4000, 0.0, rng, fade_samples=50)
+
+
+def test_mix_with_a_pause_keeps_the_noise_level_and_silences_the_programme():
+    rng = np.random.default_rng(3)
+    clean = tone(1.0, RATE)
+    noise = (rng.standard_normal(RATE) * 0.7).astype(np.float32)
+    gate = np.ones(RATE)
+    gate[4000:12000] = 0.0
+    plain_noisy, plain_target = dataset_loader.mix(clean, noise, 10.0, 0.0)
+    noisy, target = dataset_loader.mix(clean, noise, 10.0, 0.0, gate)
+    np.testing.assert_array_equal(target[4000:12000], 0.0)
+    np.testing.assert_allclose(target[:4000], plain_target[:4000], atol=1e-7)
+    # the noise is what it is without the pause: the level set by the whole programme
+    np.testing.assert_allclose(noisy - target, plain_noisy - plain_target, atol=1e-6)
+
+
+def test_a_share_of_training_examples_gets_a_pause_and_the_rest_are_unchanged(tmp_path):
+    dset = make_corpus(tmp_path)
+    corpus = dataset_loader.CleanCorpus(dset, RATE, "train")
+    noise = WhiteNoiseSource(NOISE_CFG, RATE, "train")
+    plain = dataset_loader.ExampleMaker(corpus, noise, NOISE_CFG, dset, SEGMENT, seed=1)
+    paused = dataset_loader.ExampleMaker(corpus, noise, NOISE_CFG, {**dset, "pause_share": 0.5}, SEGMENT, seed=1)
+    changed = 0
+    for i in range(40):
+        (n0, c0), (n1, c1) = plain.train_example(i), paused.train_example(i)
+        np.testing.assert_allclose(n1 - c1, n0 - c0, atol=1e-6)  # the same noise at the same level
+        if np.array_equal(c0, c1):
+            continue
+        changed += 1
+        silent = np.abs(c1) == 0.0
+        assert silent.sum() >= 0.25 * SEGMENT - 1  # pause_fraction's default low end
+        assert np.count_nonzero(~silent & (np.abs(c1 - c0) > 1e-7)) <= 2 * 160  # elsewhere only the fades differ
+    assert 10 <= changed <= 30
+    with pytest.raises(ValueError, match="pause_share"):
+        dataset_loader.ExampleMaker(corpus, noise, NOISE_CFG, {**dset, "pause_share": 1.5}, SEGMENT, seed=1)
+    with pytest.raises(ValueError, match="pause_fraction"):
+        dataset_loader.ExampleMaker(corpus, noise, NOISE_CFG, {**dset, "pause_fraction": [0.0, 0.5]}, SEGMENT, seed=1)
+
+
 def test_train_dataset_shapes_and_seeding(tmp_path):
     dset = make_corpus(tmp_path)
     a = first_batches(dset, seed=5, start_step=0, count=2)
