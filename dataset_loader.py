@@ -415,7 +415,7 @@ class ExampleMaker:
         self.pause_fraction = _range(settings["pause_fraction"], "dset.pause_fraction")
         if not 0.0 < self.pause_fraction[0] <= self.pause_fraction[1] <= 1.0:
             raise ValueError(f"dset.pause_fraction: expected 0 < low <= high <= 1, got {list(self.pause_fraction)}")
-        self.pause_fade = int(round(PAUSE_FADE_SECONDS * int(getattr(corpus, "sample_rate", 44100))))
+        self.pause_fade = int(round(PAUSE_FADE_SECONDS * corpus.sample_rate))
 
     def _rngs(self, stream: int, index: int) -> list[np.random.Generator]:
         parts = (_PART_CLEAN, _PART_NOISE, _PART_MIX)
@@ -444,11 +444,8 @@ class ExampleMaker:
         both, family = self.noise_source.sample(n + m, r_noise)
         both = np.asarray(both, dtype=np.float32)
         noise, heard = both[:n], both[n:]
-        alpha, beta = mix_gains(clean, noise, snr, gain)
-        if gate is not None:
-            clean = clean * gate
-        noisy = (beta * (clean + alpha * noise)).astype(np.float32)
-        target = (beta * clean).astype(np.float32)
+        alpha, beta = mix_gains(clean, noise, snr, gain)  # alpha and beta scale the print too
+        noisy, target = mix(clean, noise, snr, gain, gate)
         n_fft, hop = int(pc["n_fft"]), int(pc["hop"])
         statistics = str(pc.get("statistics") or "mean")  # the model's print_statistics
         if r_print.random() < float(pc["auto_share"]):
