@@ -10,7 +10,7 @@ restored and residual files for download, named as the command line names them
 The model is loaded once, at start (``inference.checkpoint``, ``inference.precision``,
 ``inference.backend``; the other ``inference.*`` options set the segmentation, the slider's
 starting strength, ``allow_truncated``, ``noise_print_check``, ``classical_blend``,
-``postfilter`` and the starting noise print and classical check). Under "Noise print" the page offers what
+``postfilter``, ``half_rate_below_hz`` and the starting noise print and classical check). Under "Noise print" the page offers what
 ``inference.noise_print`` and ``inference.classical_check`` offer on the command line: auto
 (the quietest passages), a range of the recording, an uploaded noise-only recording, or none; and the classical check,
 which lets the print decide between the model and the classical estimator. What the print
@@ -239,6 +239,8 @@ class PageRestorer:
             raise InferenceError(str(exc)) from None
         warnings.extend(warns)
         self.restorer.tell(told)
+        if self.restorer.half_rated:  # inference.half_rate_below_hz, as on the command line
+            info.append(self.restorer.half_rate_line(source.name))
         if self.restorer.auto_mixed:  # inference.auto_models restore beside the model, as on the command line
             info.append(self.restorer.auto_line(source.name))
         return info
@@ -409,6 +411,7 @@ def load_page(options: inference.InferenceSettings) -> PageRestorer:
         block_seconds=options.block_seconds, batch_segments=options.batch_segments,
         no_print_models=options.no_print_models, classical_blend=options.classical_blend,
         print_models=options.print_models, postfilter=options.postfilter, auto_models=options.auto_models,
+        half_rate_below_hz=options.half_rate_below_hz,
     )  # fmt: skip
     start = PrintChoice.from_settings(options, restorer.conditioned)
     return PageRestorer(restorer, options.plot_seconds, options.allow_truncated, options.noise_print_check, start)

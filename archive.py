@@ -205,7 +205,7 @@ class LazyRestorer:
             self.spec, self.file_print = loading.print_spec(s, model_cfg, s.checkpoint)
             self.restorer = inference.Restorer(model, model_cfg, s.denoising_strength, s.segment_seconds, s.overlap_seconds,
                                                s.batch_segments, s.block_seconds, classical_blend=s.classical_blend,
-                                               postfilter=s.postfilter)  # fmt: skip
+                                               postfilter=s.postfilter, half_rate_below_hz=s.half_rate_below_hz)  # fmt: skip
         except Exception as exc:  # unet.CheckpointError, a config the model cannot use, a bad noise print
             kind = type(exc).__name__
             message = str(exc) if kind in ("CheckpointError", "UsageError") else f"{s.checkpoint}: cannot load the model ({exc})"
@@ -235,6 +235,7 @@ def matches_previous(item: Item, job: ArchiveJob, outputs: Mapping[str, str], si
             and prev.get("postfilter_resolution") == _postfilter_resolution(job)
             and prev.get("check_reference") == _check_reference(job)
             and prev.get("low_band_hz") == _low_band_hz(job)
+            and prev.get("half_rate_below_hz") == _half_rate_below_hz(job)
             # a spectrogram plot recorded earlier does not oblige a rerun without inference.plot to redo the file
             and all((prev.get("outputs") or {}).get(kind) == path for kind, path in outputs.items()))  # fmt: skip
     if not same:
@@ -275,6 +276,17 @@ def _low_band_hz(job: ArchiveJob) -> float | None:
     import baselines
 
     return baselines.LOW_BAND_HZ if _postfilter(job) and _given_print(job.inference) else None
+
+
+def _half_rate_below_hz(job: ArchiveJob) -> float | None:
+    """The edge of the band a conditioned model makes again at half its rate
+    (``inference.half_rate_below_hz``) where it can apply (told a given print, or auto's with the
+    held-out check, whose passed print the restorer holds), else None: records made without the
+    option match a run where it cannot change the restoration, and not one where it applies."""
+    s = job.inference
+    if not s.half_rate_below_hz or s.noise_print == "none" or (s.noise_print in (None, "auto") and not s.noise_print_check):
+        return None
+    return float(s.half_rate_below_hz) if _conditioned(job.model_folder) else None
 
 
 def _check_reference(job: ArchiveJob) -> str | None:
@@ -325,6 +337,7 @@ def restore_item(item: Item, loaded: LazyRestorer, job: ArchiveJob) -> dict:
         "classical_blend": loading.classical_share(s.classical_blend), "share_check": _share_check(s),
         "postfilter": _postfilter(job), "postfilter_resolution": _postfilter_resolution(job),
         "check_reference": _check_reference(job), "low_band_hz": _low_band_hz(job),
+        "half_rate_below_hz": _half_rate_below_hz(job),
         "classical_share": None, "postfiltered": None, "noise_print_used": None,
         "restored_by": None, "noise_print_notes": [], "outputs": {}, "output_sha256": {},
         "seconds": None, "status": "failed", "error": None, "warnings": [], "run": job.run_id,

@@ -148,7 +148,7 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
                  told: str | None = None, no_print_models: Sequence[str | os.PathLike] = (),
                  classical_blend: float | None = None, check: bool = True,
                  print_models: Sequence[str | os.PathLike] = (), postfilter: float | None = None,
-                 auto_models: Sequence[str | os.PathLike] = ()) -> Callable:  # fmt: skip
+                 auto_models: Sequence[str | os.PathLike] = (), half_rate_below_hz: float | None = None) -> Callable:  # fmt: skip
     """The model as a ``denoise(noisy, sample_rate)`` function, like the baselines.
 
     For a conditioned model ``told`` is ``'print'`` (then ``denoise(noisy, print, sample_rate)``,
@@ -172,7 +172,9 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
     where the model is told a given print (0: off). ``auto_models`` (model folders,
     ``inference.auto_models``): where the model follows auto (``'auto_print'``), the mean of theirs
     without a print restores beside it, or alone where auto's print is too short for the check
-    (``Restorer.auto_share``).
+    (``Restorer.auto_share``). ``half_rate_below_hz`` (``inference.half_rate_below_hz``; None: the
+    restorer's default; 0: off): where the model is told a print whose audio the restorer holds, the
+    band below it is made again at half the model's rate.
     """
     import inference
     import loading
@@ -186,6 +188,8 @@ def model_system(checkpoint: str | os.PathLike, segment_seconds: float, overlap_
         need = "a conditioned model (model.conditioning=noise_psd)" if told else "an unconditioned model"
         raise ValueError(f"{checkpoint}: this system needs {need}")
     extra = {} if postfilter is None else {"postfilter": float(postfilter)}
+    if half_rate_below_hz is not None:
+        extra["half_rate_below_hz"] = float(half_rate_below_hz)
     restorer = inference.Restorer(model, mcfg, 1.0, segment_seconds, overlap_seconds, batch_segments=1, no_print_models=others,
                                   classical_blend=classical_blend, print_models=joined, auto_models=beside, **extra)  # fmt: skip
     if told in ("checked", "held_out"):
@@ -519,6 +523,7 @@ def run(cfg: DictConfig, command: str) -> int:
                                              check=bool(cfg.inference.noise_print_check),
                                              print_models=[repo_path(str(f)) for f in cfg.inference.get("print_models") or []],
                                              postfilter=cfg.inference.get("postfilter"),
+                                             half_rate_below_hz=cfg.inference.get("half_rate_below_hz"),
                                              auto_models=[repo_path(str(f)) for f in cfg.inference.get("auto_models") or []])  # fmt: skip
             elif base == "checked":
                 checkpoint = ecfg.checkpoint or cfg.inference.checkpoint or "models/default"

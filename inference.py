@@ -51,7 +51,9 @@ mean restoration replaces the checkpoint's where it would restore without a prin
 are averaged with a conditioned checkpoint's own where the print-models check finds that it
 helps), ``postfilter`` (the weight of a given print's noise power in the Wiener post-filter of
 a conditioned model's restoration, and of auto's print where the held-out check passed it, in
-the segments its gate lets through; 0: off). The path options are taken
+the segments its gate lets through; 0: off), ``half_rate_below_hz`` (where a conditioned model is
+told a print whose audio the restorer holds, the band of its restoration below this many Hz made
+again with each segment at half the model's rate; 0: off). The path options are taken
 literally: no Hydra quoting is needed for accents, apostrophes, spaces, commas or ``=`` (see
 :func:`cli.quote_paths`).
 The model runs on the first GPU when TensorFlow sees one, else on the CPU.
@@ -99,9 +101,9 @@ from loading import (  # noqa: E402
     classical_share,
     file_noise_power,
 )
-from loading import (AUTO_POSTFILTER_GATE_DB, gated_postfiltered_noise, load_model, load_no_print_models,  # noqa: E402
-                     load_print_models, low_band_noise, model_noise_function, postfiltered_noise, print_spec,
-                     resolve_precision)
+from loading import (AUTO_POSTFILTER_GATE_DB, gated_postfiltered_noise, half_rate_low_band_noise, half_rate_power,  # noqa: E402
+                     load_model, load_no_print_models, load_print_models, low_band_noise, model_noise_function,
+                     postfiltered_noise, print_spec, resolve_precision)
 from paths import DEFAULT_CHECKPOINT  # noqa: E402
 from precision import PRECISIONS  # noqa: E402
 from streaming import NoiseStream, SegmentPlan, compute_device, default_batch_segments, subtract_noise  # noqa: E402
@@ -169,6 +171,8 @@ def settings_from_config(cfg: Mapping) -> InferenceSettings:
         raise UsageError(f"inference.classical_blend: must be between 0.0 and 1.0, got {s.classical_blend}")
     if not (s.postfilter >= 0 and math.isfinite(s.postfilter)):
         raise UsageError(f"inference.postfilter: must be 0 (off) or a positive number, got {s.postfilter}")
+    if not (s.half_rate_below_hz >= 0 and math.isfinite(s.half_rate_below_hz)):
+        raise UsageError(f"inference.half_rate_below_hz: must be 0 (off) or a positive number of Hz, got {s.half_rate_below_hz}")
     SegmentPlan.from_seconds(s.segment_seconds, s.overlap_seconds, 44100, 1)  # range checks only
     return s
 
@@ -233,6 +237,11 @@ class Restorer:
     restoration is the model's (told auto's print, or without one where auto gave none) and the
     rest the mean of theirs, each without a print; where auto's print was too short for the
     held-out check, theirs alone (``inference.auto_models``).
+    ``half_rate_below_hz`` (0: off): where a conditioned model is told a print whose audio the
+    restorer holds (a given print, auto's print the held-out check passed, the print a check tests;
+    :attr:`half_rated`), the band of its restoration below this is made again with each segment
+    at half the model's rate, the model told the print slowed alike, before everything that follows
+    the model (``loading.half_rate_low_band_noise``, ``inference.half_rate_below_hz``).
     """
 
     def __init__(
@@ -250,10 +259,17 @@ class Restorer:
         print_models: Sequence[tuple[Any, Mapping]] = (),
         postfilter: float = DEFAULTS.postfilter,
         auto_models: Sequence[tuple[Any, Mapping]] = (),
+        half_rate_below_hz: float = DEFAULTS.half_rate_below_hz,
     ) -> None:
         self.model, self.strength = model, _checked_strength(strength)
         if not (float(postfilter) >= 0 and math.isfinite(float(postfilter))):
             raise ValueError(f"postfilter: must be 0 (off) or a positive number, got {postfilter}")
+        rate = int(model_cfg["sample_rate"])
+        if not (float(half_rate_below_hz) == 0.0 or 0.0 < float(half_rate_below_hz) < rate / 4):
+            raise ValueError(f"half_rate_below_hz: must be 0 (off) or between 0 and {rate / 4:g} Hz, got {half_rate_below_hz}")
+        # where a conditioned model is told a print whose audio the restorer holds, the band of its
+        # restoration below this is made again at half its rate (loading.half_rate_low_band_noise); 0: off
+        self.half_rate_below_hz = float(half_rate_below_hz)
         # the Wiener post-filter's weight of the print's noise power; 0: off
         self.postfilter = float(postfilter)
         # whether the print told is a given one, which the post-filter uses (Told.blend_print;
@@ -445,6 +461,8 @@ class Restorer:
                                                       classical_check, Path("audio"))  # fmt: skip
                 self.tell(told)
                 self.decisions = info + [f"warning: {line}" for line in warns]
+                if self.half_rated:
+                    self.decisions.append(self.half_rate_line("audio"))
                 if self.auto_mixed:
                     self.decisions.append(self.auto_line("audio"))
                 if self.auto_filtered:
@@ -546,6 +564,35 @@ class Restorer:
                 and self.classical_print is None)  # fmt: skip
 
     @property
+    def half_rated(self) -> bool:
+        """Whether the band below :attr:`half_rate_below_hz` of the model's restoration is made
+        again at half its rate: it is on, the model is conditioned and told a print whose audio the
+        restorer holds (a given print, auto's print the held-out check passed, or the print a check
+        tests), not the classical estimator."""
+        return (self.half_rate_below_hz > 0.0 and self.conditioned and self.noise_power is not None
+                and self.classical_print is None and self._heard_print() is not None)  # fmt: skip
+
+    def half_rate_line(self, name: str) -> str:
+        """What the half-rate pass does where :attr:`half_rated`, the line the command prints for ``name``."""
+        return (f"{name}: below {self.half_rate_below_hz:g} Hz, the model's restoration made again at half its rate, "
+                "told the print slowed alike (inference.half_rate_below_hz)")  # fmt: skip
+
+    def _heard_print(self) -> np.ndarray | None:
+        # the noise-only audio behind the power the model is told, where the restorer holds it
+        return self.filter_print if self.filter_print is not None else self.auto_print
+
+    def _told_model(self, model: Any, model_cfg: Mapping) -> Callable:
+        # a conditioned model's noise estimate told the print, with its low band made again at
+        # half rate where half_rated
+        fn = model_noise_function(model, model_cfg, self.noise_power)
+        if not self.half_rated:
+            return fn
+        heard = self._heard_print()
+        power = half_rate_power(heard, self.n_fft, self.hop_length, self.model_rate, self.print_statistics)
+        return half_rate_low_band_noise(fn, model_noise_function(model, model_cfg, power), self.half_rate_below_hz,
+                                        self.model_rate)  # fmt: skip
+
+    @property
     def auto_mixed(self) -> bool:
         """Whether what follows is restored :attr:`auto_share` by the model (told auto's print, or
         without a print where auto gave none) and the rest by the mean of :attr:`auto_models`
@@ -605,9 +652,9 @@ class Restorer:
             if self.without_print:
                 fn = self._untold_mean(self.no_print_models)
             else:
-                fn = model_noise_function(self.model, self.model_cfg, self.noise_power)
+                fn = self._told_model(self.model, self.model_cfg)
                 if self.averaged:  # each told the same print
-                    fn = averaged_noise([fn, *(model_noise_function(m, c, self.noise_power) for m, c in self.print_models)])
+                    fn = averaged_noise([fn, *(self._told_model(m, c) for m, c in self.print_models)])
                 if self.postfiltered:
                     fn = postfiltered_noise(fn, self.filter_print, self.postfilter, self.n_fft, self.hop_length)
                 if self.blended:
@@ -814,10 +861,14 @@ def _restorer_for(settings: InferenceSettings) -> tuple[Restorer, Any, np.ndarra
                           "they do not restore")  # fmt: skip
     beside = load_no_print_models(settings.auto_models, model_cfg, settings.precision, settings.backend, checkpoint, model,
                                   option="inference.auto_models")  # fmt: skip
+    if settings.half_rate_below_hz and not settings.half_rate_below_hz < int(model_cfg["sample_rate"]) / 4:
+        raise UsageError(f"inference.half_rate_below_hz: must lie below a quarter of the model's rate "
+                         f"({int(model_cfg['sample_rate']) / 4:g} Hz), got {settings.half_rate_below_hz:g}")  # fmt: skip
     restorer = Restorer(model, model_cfg, settings.denoising_strength, settings.segment_seconds, settings.overlap_seconds,
                         settings.batch_segments, settings.block_seconds, no_print_models=others,
                         classical_blend=settings.classical_blend, print_models=joined,
-                        postfilter=settings.postfilter, auto_models=beside)  # fmt: skip
+                        postfilter=settings.postfilter, auto_models=beside,
+                        half_rate_below_hz=settings.half_rate_below_hz)  # fmt: skip
     level = logging.INFO if settings.verbose else logging.DEBUG
     precision = "float32" if restorer.backend == "onnxruntime" else resolve_precision(settings.precision)
     log.log(level, "device: %s; model: %s (%s, %s Hz); backend %s, precision %s", compute_device(), checkpoint, model_cfg.get("name"),
@@ -876,7 +927,9 @@ def _tell_noise(item: naming.Planned, restorer: Restorer, spec: Any, file_print:
         print_error(exc)
         failures.append(str(exc))
         return False
-    # in the order the restoration is made: the mean of the models, the post-filter, the classical share
+    # in the order the restoration is made: the half-rate pass, the mean of the models, the post-filter, the classical share
+    if restorer.half_rated:
+        info.append(restorer.half_rate_line(item.source.name))
     if restorer.averaged:
         info.append(f"{item.source.name}: restored by the mean of {len(restorer.print_models) + 1} models told the same print "
                     "(inference.print_models)")  # fmt: skip

@@ -387,6 +387,63 @@ def low_band_noise(model: Callable, print_audio: np.ndarray, n_fft: int, sample_
     return estimate
 
 
+# The low band of a conditioned model's restoration made again at half the model's rate: each
+# segment resampled to half the rate and read as if at the full rate (an octave down, bins of
+# 10.8 Hz at 44.1 kHz instead of 21.5), the model told the print slowed alike. Below 150 Hz the
+# model's 2048-sample window puts hum, drones and rumble in the same few bins as the programme's
+# bass; twice the resolution there restored the band better (refine4 alone told a given print,
+# +0.55 and +0.54 dB on two draws; quarter rate worse, 150 Hz the best of 75/150/300). The split is
+# a zero-phase Butterworth low-pass of this order. Through the restorer, without a print, +0.37 dB
+# over 180 held-out recorded reels (docs/EXPERIMENTS.md, "2026-11-28: the low band restored at half
+# rate" and "2026-11-29: the half-rate pass on four more reel draws, adopted")
+HALF_RATE_SPLIT_ORDER = 4
+
+
+def half_rate_power(print_audio: np.ndarray, n_fft: int, hop: int, sample_rate: int, statistics: str = "mean") -> np.ndarray:
+    """What a conditioned model running at half its rate is told of the noise-only ``print_audio``
+    (mono, at the model's rate ``sample_rate``): the print resampled to half the rate, described in
+    the model's own window ``n_fft`` and hop ``hop`` (``noise_print.noise_power``), as the
+    segments of :func:`half_rate_low_band_noise` are."""
+    import noise_print
+
+    slow = audio_io.resample(np.asarray(print_audio, dtype=np.float32).reshape(-1), int(sample_rate), int(sample_rate) // 2)
+    return noise_print.noise_power(slow, n_fft, hop, statistics)
+
+
+def half_rate_low_band_noise(full: Callable, half: Callable, below_hz: float, sample_rate: int) -> Callable:
+    """The noise estimate ``full`` (``[batch, samples] -> noise``, at ``sample_rate``) with the band
+    of its restorations below ``below_hz`` taken from ``half``'s instead: ``half`` (a noise
+    estimate of the same kind, told what the half-rate print holds, :func:`half_rate_power`)
+    restores each segment resampled to half the rate, and its restoration, resampled back, replaces
+    the full-rate one below ``below_hz`` (a zero-phase Butterworth split of
+    ``HALF_RATE_SPLIT_ORDER``, so the two bands sum to one restoration)."""
+    import scipy.signal
+
+    rate = int(sample_rate)
+    if not 0 < float(below_hz) < rate / 4:  # the half-rate pass holds nothing above rate / 4
+        raise ValueError(f"below_hz: expected between 0 and {rate / 4:g} Hz, got {below_hz}")
+    sos = scipy.signal.butter(HALF_RATE_SPLIT_ORDER, float(below_hz), "lowpass", fs=rate, output="sos")
+    edge = 4 * int(round(rate / float(below_hz)))
+
+    def estimate(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        noise = np.asarray(full(x), dtype=np.float32)
+        n = x.shape[-1]
+        if n < 4:  # nothing to resample
+            return noise
+        slow = np.ascontiguousarray(audio_io.resample(x.T, rate, rate // 2).T, dtype=np.float32)
+        slow_restored = slow - np.asarray(half(slow), dtype=np.float32)
+        back = audio_io.resample(np.ascontiguousarray(slow_restored.T), rate // 2, rate).T
+        back = np.pad(back[:, :n], ((0, 0), (0, max(0, n - back.shape[1]))))
+        # restored = full's + the low band of (half's - full's); noise = x - restored
+        difference = back - (x - noise)
+        # odd extension over a few periods of the cut-off, so the segment's ends ring little
+        low = scipy.signal.sosfiltfilt(sos, difference, axis=-1, padlen=min(n - 1, edge))
+        return (noise - low).astype(np.float32)
+
+    return estimate
+
+
 # Auto's print through the Wiener post-filter, segment by segment, where the model took out at
 # most AUTO_POSTFILTER_GATE_DB more power than auto's print holds (residual_over_print_db): there
 # the model, which left noise it does not know, restores alone through the filter, its gain on

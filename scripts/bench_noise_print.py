@@ -22,7 +22,9 @@ that without the post-filter (auto's print passes it, gated, where the held-out 
 With ``--check-reference REF`` also the file print with the held-out check mixing the held-out
 print into REF (``noise_print.CHECK_REFERENCES``; the restorer's own for a given print is
 ``noise_print.GIVEN_CHECK_REFERENCE``, the loudest passage restored with and without the print;
-``recording``: as before 2026-11-28).
+``recording``: as before 2026-11-28). With ``--half-rate HZ`` also the file print (the checks on,
+and without them with the share 0.25) and, with ``--auto-models``, auto beside them, each with
+``inference.half_rate_below_hz=HZ`` (0: the half-rate pass off).
 Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -76,6 +78,8 @@ def main() -> None:
                         help="also time auto with these model folders restoring beside the checkpoint")  # fmt: skip
     parser.add_argument("--check-reference", choices=noise_print.CHECK_REFERENCES, default=None,
                         help="also time the file print with the given print's held-out check against this programme")  # fmt: skip
+    parser.add_argument("--half-rate", type=float, default=None, metavar="HZ",
+                        help="also time the file print and auto with inference.half_rate_below_hz=HZ")  # fmt: skip
     parser.add_argument("--share-check", action="store_true",
                         help="also time the share check on the recording and the 5 s print")  # fmt: skip
     args = parser.parse_args()
@@ -112,6 +116,14 @@ def main() -> None:
     beside_off = f"{beside}, postfilter=0" if beside and args.postfilter_off else None
     if beside_off:
         settings[beside_off] = "auto"
+    halved = {}
+    if args.half_rate is not None:
+        tag = f"half_rate_below_hz={args.half_rate:g}"
+        halved = {f"file (5 s), {tag}": (settings["file (5 s)"], True),
+                  f"file (5 s), no check, classical_blend=0.25, {tag}": (settings["file (5 s)"], False)}  # fmt: skip
+        if beside:
+            halved[f"{beside}, {tag}"] = ("auto", True)
+        settings.update({name: value for name, (value, _) in halved.items()})
     times: dict[str, float] = {}
     for name, value in settings.items():
         cfg = base.copy()
@@ -119,8 +131,12 @@ def main() -> None:
                     "overwrite": True, "quiet": True})  # fmt: skip
         if name.startswith("none, the mean"):
             cfg.no_print_models = list(args.no_print_models)
-        if name in (beside, beside_off):
+        if name in (beside, beside_off) or (beside and name.startswith(beside)):
             cfg.auto_models = list(args.auto_models)
+        if name in halved:
+            cfg.half_rate_below_hz = float(args.half_rate)
+            if not halved[name][1]:
+                cfg.classical_blend, cfg.noise_print_check = 0.25, False
         if name == beside_off:
             cfg.postfilter = 0.0
         if name in shares:

@@ -434,6 +434,23 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
         settings = inference.settings_from_config({**options, "audio": str(source), "noise_print_check": check})
         job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-5", job.weights_sha256, str(checkpoint))
         assert archive._check_reference(job) == reference, check
+    # the low band made again at half rate (inference.half_rate_below_hz, on by default): recorded where it can
+    # apply, so an entry made before the field, or with the pass off, is redone
+    assert record["half_rate_below_hz"] == 150.0
+    older = {k: v for k, v in record.items() if k != "half_rate_below_hz"}
+    assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(job), job)["status"] == "restored"
+    settings = inference.settings_from_config({**options, "audio": str(source), "half_rate_below_hz": 0.0})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-6", job.weights_sha256, str(checkpoint))
+    whole = archive.restore_item(archive.Item(str(source), previous=record), archive.LazyRestorer(job), job)
+    assert whole["status"] == "restored" and whole["half_rate_below_hz"] is None, whole
+    assert archive.restore_item(archive.Item(str(source), previous=whole), archive.LazyRestorer(job), job)["status"] == "skipped"
+    reference = tmp_path / "reference" / Path(record["outputs"]["denoised"]).name  # the command's, by default
+    assert Path(whole["outputs"]["denoised"]).read_bytes() != reference.read_bytes()
+    for value, check, edge in (("auto", True, 150.0), ("auto", False, None), ("none", True, None), ("0-1", False, 150.0)):
+        settings = inference.settings_from_config({**options, "audio": str(source), "noise_print": value,
+                                                   "noise_print_check": check})  # fmt: skip
+        job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-7", job.weights_sha256, str(checkpoint))
+        assert archive._half_rate_below_hz(job) == edge, (value, check)
 
 
 def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):
@@ -455,8 +472,10 @@ def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_pa
     # the post-filter cannot apply to an unconditioned model: a record made before the option still matches
     assert first["postfilter"] == 0.0 and first["postfiltered"] is False
     assert first["postfilter_resolution"] is None and first["check_reference"] is None and first["low_band_hz"] is None
+    assert first["half_rate_below_hz"] is None  # nor the half-rate pass
     older = {k: v for k, v in first.items()
-             if k not in ("postfilter", "postfiltered", "postfilter_resolution", "check_reference", "low_band_hz")}  # fmt: skip
+             if k not in ("postfilter", "postfiltered", "postfilter_resolution", "check_reference", "low_band_hz",
+                          "half_rate_below_hz")}  # fmt: skip
     assert archive.restore_item(archive.Item(str(source), previous=older), archive.LazyRestorer(without_plot),
                                 without_plot)["status"] == "skipped"  # fmt: skip
     Path(first["outputs"]["plot"]).write_bytes(b"not the plot")

@@ -1061,7 +1061,9 @@ def test_classical_blend_mixes_the_classical_restoration_told_the_same_print(con
     model, cfg = inference.load_model(conditioned_checkpoint)
 
     def restorer(share: float) -> inference.Restorer:
-        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=0.0)
+        # the share alone: no post-filter, no half-rate pass (each has its own test)
+        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=0.0,
+                                  half_rate_below_hz=0.0)  # fmt: skip
 
     alone, half, lsa = restorer(0.0), restorer(0.5), restorer(1.0)
     for r in (alone, half, lsa):
@@ -1089,7 +1091,8 @@ def test_classical_blend_mixes_the_classical_restoration_told_the_same_print(con
     half.tell(loading.Told(power=alone.noise_power))
     np.testing.assert_allclose(half.denoise_array(noisy, SR), own, atol=1e-6)
     # evaluate.py's conditioned_print system restores as the restorer does
-    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.5, postfilter=0.0)
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.5, postfilter=0.0,
+                                   half_rate_below_hz=0.0)  # fmt: skip
     np.testing.assert_allclose(system(noisy, hiss, SR), mixed, atol=2e-5)
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="classical_blend"):
@@ -1229,7 +1232,8 @@ def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classi
     model, cfg = inference.load_model(conditioned_checkpoint)
 
     def restorer(over: float, share: float = 0.0) -> inference.Restorer:
-        r = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=over)
+        r = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=share, postfilter=over,
+                               half_rate_below_hz=0.0)  # the filters alone (the half-rate pass has its own test)
         r.set_noise_print(hiss, SR)
         return r
 
@@ -1264,7 +1268,8 @@ def test_postfilter_filters_the_restoration_told_a_given_print_before_the_classi
     filtered.set_noise_print(None)
     assert not filtered.postfiltered
     # evaluate.py's conditioned_print system restores as the restorer does
-    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0, postfilter=1.5)
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0, postfilter=1.5,
+                                   half_rate_below_hz=0.0)  # fmt: skip
     np.testing.assert_allclose(system(noisy, hiss, SR), expected, atol=2e-4)
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="postfilter"):
@@ -1374,10 +1379,11 @@ def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditione
     plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
 
     def restorer(over: float = 1.5) -> inference.Restorer:
+        # the gated filter alone (the half-rate pass has its own test)
         return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=over,
-                                  auto_models=[(plain_model, plain_cfg)])  # fmt: skip
+                                  auto_models=[(plain_model, plain_cfg)], half_rate_below_hz=0.0)  # fmt: skip
 
-    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0)
+    alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, postfilter=0.0, half_rate_below_hz=0.0)
     other = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1).denoise_array(noisy, SR)
     n_fft, hop = 2 * alone.n_fft, 2 * alone.hop_length
     for level in (1.0, 0.01):  # a print as loud as what the model took out (the gate passes), and a far quieter one
@@ -1529,3 +1535,145 @@ def test_postfilter_check_decides_per_file_and_a_short_print_keeps_the_filter(co
     assert not any("post-filter check" in x for x in info)
     off.tell(told)
     assert not off.postfiltered
+
+
+# ------------------------------------------------------------------ the low band made again at half rate
+
+
+def _tones(rate: int, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 60 * t)).astype(np.float32), (0.1 * np.sin(2 * np.pi * 2000 * t)).astype(np.float32)
+
+
+def _band_power(x: np.ndarray, rate: int, lo: float, hi: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    f = np.fft.rfftfreq(x.size, 1.0 / rate)
+    return float(spectrum[(f >= lo) & (f < hi)].sum())
+
+
+def test_half_rate_low_band_noise_takes_the_band_below_its_edge_from_the_half_rate_pass():
+    rate = 16000
+    hum, whistle = _tones(rate)
+    x = np.stack([hum + whistle, 0.5 * (hum + whistle)])
+    seen = []
+
+    def everything(b: np.ndarray) -> np.ndarray:  # a pass that removes all it hears
+        seen.append(b.shape)
+        return b
+
+    def nothing(b: np.ndarray) -> np.ndarray:  # a pass that removes nothing
+        seen.append(b.shape)
+        return np.zeros_like(b)
+
+    # the full-rate pass takes out everything, the half-rate pass nothing: the low band comes back
+    restored = x - loading.half_rate_low_band_noise(everything, nothing, 150.0, rate)(x)
+    assert seen == [x.shape, (2, x.shape[1] // 2)]  # the half-rate pass sees each segment at half its length
+    assert restored.shape == x.shape and restored.dtype == np.float32
+    middle = slice(rate // 4, -rate // 4)  # away from the segment's ends
+    for row, level in zip(restored, (1.0, 0.5)):
+        assert np.sqrt(np.mean((row[middle] - level * hum[middle]) ** 2)) < 0.05 * level * 0.3
+        assert _band_power(row, rate, 1500, 2500) < 1e-3 * _band_power(level * whistle, rate, 1500, 2500)
+    # the other way round: the band below the edge is taken out, the band above kept
+    restored = x - loading.half_rate_low_band_noise(nothing, everything, 150.0, rate)(x)
+    assert np.sqrt(np.mean((restored[0][middle] - whistle[middle]) ** 2)) < 0.05 * 0.3
+    # two passes that agree: the band split sums to one restoration
+    both = loading.half_rate_low_band_noise(nothing, nothing, 150.0, rate)(x)
+    assert np.abs(both[:, middle]).max() < 1e-3
+    for edge in (0.0, -10.0, rate / 4):
+        with pytest.raises(ValueError, match="below_hz"):
+            loading.half_rate_low_band_noise(nothing, nothing, edge, rate)
+
+
+def test_half_rate_power_describes_the_print_an_octave_down():
+    rate, n_fft, hop = 16000, 256, 64
+    t = np.arange(2 * rate) / rate
+    heard = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    full = noise_print.noise_power(heard, n_fft, hop)
+    slow = loading.half_rate_power(heard, n_fft, hop, rate)
+    assert slow.shape == full.shape == (n_fft // 2 + 1,) and slow.dtype == np.float32
+    # 1 kHz lies in bin 16 at 62.5 Hz per bin; read at half rate it lies where 2 kHz would, bin 32
+    assert int(np.argmax(full)) == 16 and int(np.argmax(slow)) == 32
+
+
+def test_restorer_makes_the_low_band_again_at_half_rate_where_it_holds_the_prints_audio(conditioned_checkpoint):
+    import evaluate
+
+    # one segment (1.5 s, segments of 2 s): the passes see the whole item
+    noisy = _programme(1.5, seed=31) + (0.02 * np.random.default_rng(32).standard_normal(int(1.5 * SR))).astype(np.float32)
+    hiss = (0.02 * np.random.default_rng(33).standard_normal(3 * SR)).astype(np.float32)
+    model, cfg = inference.load_model(conditioned_checkpoint)
+
+    def restorer(hz: float) -> inference.Restorer:
+        return inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0, postfilter=0.0,
+                                  half_rate_below_hz=hz)  # fmt: skip
+
+    off, on = restorer(0.0), restorer(150.0)
+    for r in (off, on):
+        r.set_noise_print(hiss, SR)
+    assert on.half_rated and not off.half_rated
+    own = off.denoise_array(noisy, SR)
+    half_power = loading.half_rate_power(hiss, on.n_fft, on.hop_length, SR)
+    fn = loading.half_rate_low_band_noise(loading.model_noise_function(model, cfg, on.noise_power),
+                                          loading.model_noise_function(model, cfg, half_power), 150.0, SR)  # fmt: skip
+    expected = noisy - fn(noisy[None])[0]
+    made = on.denoise_array(noisy, SR)
+    np.testing.assert_allclose(made, expected, atol=2e-5)
+    difference = made - own
+    assert _band_power(difference, SR, 20, 150) > 1e-9  # the low band changed...
+    assert _band_power(difference, SR, 1000, SR / 2) < 1e-3 * _band_power(difference, SR, 20, 150)  # ...and little else
+    # evaluate.py's conditioned_print system restores as the restorer does
+    system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="print", classical_blend=0.0, postfilter=0.0,
+                                   half_rate_below_hz=150.0)  # fmt: skip
+    np.testing.assert_allclose(system(noisy, hiss, SR), made, atol=2e-5)
+    # without the print's audio nothing is made again: no print, auto's print unchecked, a power alone
+    power = on.noise_power
+    for told in (loading.Told(), loading.Told(power=power, auto=True, unchecked=True, auto_print=hiss), loading.Told(power=power)):
+        on.tell(told)
+        assert not on.half_rated, told
+    on.tell(loading.Told())
+    np.testing.assert_allclose(on.denoise_array(noisy, SR), restorer(0.0).denoise_array(noisy, SR), atol=1e-6)
+    # auto's print the held-out check passed, and the print a check tests, are made again
+    on.tell(loading.Told(power=power, auto=True, auto_print=hiss))
+    assert on.half_rated
+    on.tell(loading.Told())
+    with on._told(1.0, power, hiss):
+        assert on.half_rated
+    with pytest.raises(ValueError, match="half_rate_below_hz"):
+        restorer(-1.0)
+    with pytest.raises(ValueError, match="half_rate_below_hz"):
+        restorer(SR / 4)
+
+
+def test_cli_half_rate_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys,
+                                                            caplog):  # fmt: skip
+    # the default reaches the command, and an unconditioned model restores as before with it (nothing to tell it)
+    assert configs.InferenceConfig().half_rate_below_hz == inference.DEFAULTS.half_rate_below_hz == 150.0
+    src, audio, heard, hiss = _reel_and_print(tmp_path, 6, 41)
+    caplog.set_level("INFO", logger="inference")
+    outputs = {}
+    for hz in (150.0, 0.0):
+        caplog.clear()
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
+                         noise_print_check=False, half_rate_below_hz=hz, precision="float32", quiet=False,
+                         overwrite=True)  # fmt: skip
+        assert code == 0, err
+        said = "reel.wav: below 150 Hz, the model's restoration made again at half its rate" in caplog.text
+        assert said is (hz > 0), caplog.text
+        outputs[hz], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+        api = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", half_rate_below_hz=hz)
+        np.testing.assert_allclose(outputs[hz], api.restore(audio, SR, noise_print=hiss), atol=2e-5)
+    assert np.abs(outputs[150.0] - outputs[0.0]).max() > 1e-5
+    for f in tmp_path.glob("reel_*"):
+        f.unlink()
+    for hz, what in ((-1.0, "positive"), (float("nan"), "positive"), (SR / 4, "quarter")):
+        code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
+                         half_rate_below_hz=hz)  # fmt: skip
+        assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "inference.half_rate_below_hz" in err[0], err
+        assert what in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["print.wav", "reel.wav"]
+    for hz in (150.0, 0.0):
+        code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), half_rate_below_hz=hz, overwrite=True,
+                         precision="float32")  # fmt: skip
+        assert code == 0, err
+        outputs[hz], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
+    np.testing.assert_array_equal(outputs[150.0], outputs[0.0])
