@@ -254,9 +254,15 @@ def _postfilter(job: ArchiveJob) -> float:
     the restoration (the shipped model, no print, auto without the check); a record of auto's
     print made before its filter (weight 0) does not match a run where it applies."""
     s = job.inference
-    if not s.postfilter or s.noise_print == "none" or (s.noise_print in (None, "auto") and not s.noise_print_check):
+    if not s.postfilter or not _print_audio_held(s):
         return 0.0
     return float(s.postfilter) if _conditioned(job.model_folder) else 0.0
+
+
+def _print_audio_held(s: Any) -> bool:
+    """Whether the restorer can hold a print's audio for a file: a given one (a file or START-END),
+    or auto's where the held-out check runs (what passes it is kept); not with ``noise_print=none``."""
+    return s.noise_print != "none" and not (s.noise_print in (None, "auto") and not s.noise_print_check)
 
 
 def _postfilter_resolution(job: ArchiveJob) -> int | None:
@@ -284,7 +290,7 @@ def _half_rate_below_hz(job: ArchiveJob) -> float | None:
     held-out check, whose passed print the restorer holds), else None: records made without the
     option match a run where it cannot change the restoration, and not one where it applies."""
     s = job.inference
-    if not s.half_rate_below_hz or s.noise_print == "none" or (s.noise_print in (None, "auto") and not s.noise_print_check):
+    if not s.half_rate_below_hz or not _print_audio_held(s):
         return None
     return float(s.half_rate_below_hz) if _conditioned(job.model_folder) else None
 
