@@ -356,7 +356,7 @@ class InferenceConfig:
     # Where a conditioned checkpoint is told a print whose audio the restorer holds (a given print,
     # auto's print where the held-out check passed it, and the prints the checks test), the band of
     # its restoration below this many Hz is made a second time with each segment at half the
-    # model's rate, the model told the print slowed alike (loading.half_rate_low_band_noise): twice
+    # model's rate, the model told the print resampled alike (loading.half_rate_low_band_noise): twice
     # the frequency resolution where hum, drones and rumble lie under the programme's bass. About
     # half again the conditioned model's time where it applies. Below a quarter of the model's
     # rate; 0: off. What it measured: docs/RESTORATION_GUIDE.md, "The low band at half rate"

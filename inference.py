@@ -240,7 +240,7 @@ class Restorer:
     ``half_rate_below_hz`` (0: off): where a conditioned model is told a print whose audio the
     restorer holds (a given print, auto's print the held-out check passed, the print a check tests;
     :attr:`half_rated`), the band of its restoration below this is made again with each segment
-    at half the model's rate, the model told the print slowed alike, before everything that follows
+    at half the model's rate, the model told the print resampled alike, before everything that follows
     the model (``loading.half_rate_low_band_noise``, ``inference.half_rate_below_hz``).
     """
 
@@ -575,7 +575,7 @@ class Restorer:
     def half_rate_line(self, name: str) -> str:
         """What the half-rate pass does where :attr:`half_rated`, the line the command prints for ``name``."""
         return (f"{name}: below {self.half_rate_below_hz:g} Hz, the model's restoration made again at half its rate, "
-                "told the print slowed alike (inference.half_rate_below_hz)")  # fmt: skip
+                "told the print resampled alike (inference.half_rate_below_hz)")  # fmt: skip
 
     def _heard_print(self) -> np.ndarray | None:
         # the noise-only audio behind the power the model is told, where the restorer holds it
