@@ -388,14 +388,15 @@ def low_band_noise(model: Callable, print_audio: np.ndarray, n_fft: int, sample_
 
 
 # The low band of a conditioned model's restoration made again at half the model's rate: each
-# segment resampled to half the rate and read as if at the full rate (the programme an octave up and twice as fast, bins of
-# 10.8 Hz at 44.1 kHz instead of 21.5), the model told the print resampled alike. Below 150 Hz the
-# model's 2048-sample window puts hum, drones and rumble in the same few bins as the programme's
-# bass; twice the resolution there restored the band better (refine4 alone told a given print,
-# +0.55 and +0.54 dB on two draws; quarter rate worse, 150 Hz the best of 75/150/300). The split is
-# a zero-phase Butterworth low-pass of this order. Through the restorer, without a print, +0.37 dB
-# over 180 held-out recorded reels (docs/EXPERIMENTS.md, "2026-11-28: the low band restored at half
-# rate" and "2026-11-29: the half-rate pass on four more reel draws, adopted")
+# segment resampled to half the rate and read as if at the full rate (the programme an octave up and
+# twice as fast, bins of 10.8 Hz at 44.1 kHz instead of 21.5), the model told the print resampled
+# alike. Below 150 Hz the model's 2048-sample window puts hum, drones and rumble in the same few
+# bins as the programme's bass; twice the resolution there restored the band better (refine4 alone
+# told a given print, +0.55 and +0.54 dB on two draws; quarter rate worse, 150 Hz the best of
+# 75/150/300). The split is a zero-phase Butterworth low-pass of this order. Through the restorer,
+# without a print, +0.37 dB over 180 held-out recorded reels (docs/EXPERIMENTS.md, "2026-11-28: the
+# low band restored at half rate" and "2026-11-29: the half-rate pass on four more reel draws,
+# adopted")
 HALF_RATE_SPLIT_ORDER = 4
 
 
