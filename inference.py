@@ -88,6 +88,7 @@ import numpy as np  # noqa: E402
 import audio_io  # noqa: E402
 import configs  # noqa: E402
 import naming  # noqa: E402
+import steady_tones  # noqa: E402
 from cli import InferenceError, UsageError, config_group, hydra_entry, native_stderr_silenced  # noqa: E402
 from cli import one_line, print_error, print_warning, report_failures  # noqa: E402
 from loading import (  # noqa: E402
@@ -750,6 +751,8 @@ class Restorer:
         peaks = np.zeros(2)  # denoised, residual
         frames_in = frames_out = 0
         stream = None if self.strength == 0.0 else self._stream(sr, channels)
+        # steady tones of the input still in the restoration are reported (steady_tones.py)
+        watches = None if stream is None else (steady_tones.SteadyToneWatch(sr), steady_tones.SteadyToneWatch(sr))
         with fmt.writer(temps[0], sr, channels) as w_out, fmt.writer(temps[1], sr, channels) as w_res:
 
             def write(pairs: list[tuple[np.ndarray, np.ndarray | None]]) -> int:
@@ -765,6 +768,9 @@ class Restorer:
                         peaks[1] = max(peaks[1], float(np.abs(res).max()))
                     if capture is not None:
                         capture.add(x, out, res)
+                    if watches is not None:
+                        watches[0].add(x)
+                        watches[1].add(out)
                     n += len(x)
                 return n
 
@@ -782,7 +788,9 @@ class Restorer:
         if capture is not None:
             title = f"{source.name}: first {capture.count / sr:.1f} s, strength {self.strength:g}, channels mixed"
             plots.write_spectrogram_plot(temps[2], capture.signals(), sr, title)
-        return frames_in, audio_io.clipping_warnings(peaks, [paths.denoised, paths.residual], fmt.subtype)
+        messages = audio_io.clipping_warnings(peaks, [paths.denoised, paths.residual], fmt.subtype)
+        left = steady_tones.warning(source.name, steady_tones.left_in_restoration(*watches)) if watches else None
+        return frames_in, messages + ([left] if left else [])
 
 
 def denoise_array(

@@ -234,6 +234,25 @@ def test_output_above_full_scale_warns_once_with_the_peak(tmp_path, tiny, capsys
     assert result.warnings == [] and sf.read(result.denoised)[0].max() > 1.3  # float keeps it
 
 
+def test_a_steady_tone_left_in_the_restoration_is_warned_once(tmp_path, tiny):
+    from tone_signals import tone_sequence
+
+    cfg, rate = tiny[1], 16000
+    notes = tone_sequence(6.0, rate)
+    hum = 0.03 * np.sin(2 * np.pi * 50.0 * np.arange(len(notes)) / rate)
+    hummed = write(tmp_path / "hummed.wav", np.stack([notes + hum, notes + hum], axis=1), rate)
+    clean = write(tmp_path / "clean.wav", notes, rate)
+    keeps_all = inference.Restorer(GainModel(1.0), cfg, segment_seconds=1.0, overlap_seconds=0.2)
+    result = keeps_all.restore_file(hummed)
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("hummed.wav: steady tones at 50 Hz, at one level through the input")
+    assert keeps_all.restore_file(clean).warnings == []  # notes come and go: no line
+    takes_all = inference.Restorer(GainModel(0.0), cfg, segment_seconds=1.0, overlap_seconds=0.2)
+    assert takes_all.restore_file(hummed, overwrite=True).warnings == []  # the hum went, with the rest
+    untouched = inference.Restorer(GainModel(1.0), cfg, segment_seconds=1.0, overlap_seconds=0.2, strength=0.0)
+    assert untouched.restore_file(hummed, overwrite=True).warnings == []  # nothing restored, nothing to say
+
+
 def test_plot_writes_a_png(tmp_path, tiny):
     src = write(tmp_path / "voice.wav", make_signal(1.0, 16000, 2), 16000, "PCM_16")
     result = restorer(tiny).restore_file(src, plot=True, plot_seconds=0.5)
