@@ -527,6 +527,10 @@ class DsetConfig:
     # reel whose noise runs on between lines or cues. 0 leaves every example as it was.
     pause_share: float = 0.0
     pause_fraction: List[float] = field(default_factory=lambda: [0.25, 1.0])
+    # Notch steady tones (mains hum, buzz: steady_tones.py) out of each clean file as it is
+    # loaded, so that hum recorded with the programme is not taught as programme. Applies to
+    # every split the corpus serves (validation and evaluate.py's references too).
+    notch_steady_tones: bool = False
     validation_snr_db: List[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 20.0])  # validation SNRs, cycled within each category
     # Decoded, resampled files are kept in an LRU cache of this many MB per data set
     # (0 = decode on every use). preload: decode every file at start (ignores cache_mb).

@@ -42,6 +42,7 @@ import audio_io
 import configs
 import noise_print
 import paths
+import steady_tones
 from recorded_noise import hash_split
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class CleanCorpus:
         self.split = split
         self.silence_threshold_db = float(cfg["silence_threshold_db"])
         self.silence_retries = int(cfg["silence_retries"])
+        self.notch_steady_tones = bool(cfg["notch_steady_tones"])
         if self.silence_retries < 0:
             raise ValueError(f"dset.silence_retries: must not be negative, got {self.silence_retries}")
         self.min_samples = max(1, int(round(float(cfg["min_file_seconds"]) * self.sample_rate)))
@@ -289,6 +291,8 @@ class CleanCorpus:
         try:
             audio, _ = audio_io.load_audio(info.path, self.sample_rate, mono=True)
             problem = None if len(audio) >= self.min_samples else "too short once decoded"
+            if problem is None and self.notch_steady_tones:
+                audio = steady_tones.notch(audio, self.sample_rate, steady_tones.steady_tones(audio, self.sample_rate))
         except (audio_io.AudioError, RuntimeError, OSError, ValueError) as exc:
             problem = str(exc)
         if problem is not None:

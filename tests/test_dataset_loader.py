@@ -424,3 +424,29 @@ def test_corpus_music_adds_the_extra_folder_and_keeps_the_corpus_split(tmp_path,
         assert {p for p in music(more, split) if p.parent == corpus / "music"} == music(base, split)
     found = music(more, "train") | music(more, "validation")
     assert {p for p in found if p.parent == extra / "wesnoth"} == set((extra / "wesnoth").glob("*.ogg"))
+
+
+def test_notch_steady_tones_takes_hum_out_of_clean_files_as_they_load(tmp_path):
+    from tone_signals import tone_sequence
+
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    t = np.arange(int(6.0 * 44100)) / 44100
+    hum = 0.02 * np.sin(2 * np.pi * 50.0 * t)
+    sf.write(folder / "a.wav", tone_sequence(6.0) + hum, 44100, subtype="FLOAT")
+    sf.write(folder / "b.wav", tone_sequence(6.0, pitches=(300.0, 400.0)), 44100, subtype="FLOAT")
+    dset = {"categories": {"speech": {"dirs": [str(folder)], "weight": 1.0}}, "validation_fraction": 0.0, "cache_mb": 0}
+
+    def line_db(x):
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+        return 10 * np.log10(spectrum[np.abs(np.fft.rfftfreq(len(x), 1 / 44100) - 50.0) < 1.0].sum())
+
+    loaded = {}
+    for notch in (False, True):
+        for split in dataset_loader.SPLITS:  # one file goes to validation whatever the fraction
+            corpus = dataset_loader.CleanCorpus({**dset, "notch_steady_tones": notch}, 44100, split)
+            loaded.setdefault(notch, {}).update({info.path.name: corpus.load(info) for info in corpus.files["speech"]})
+    np.testing.assert_allclose(loaded[False]["a.wav"], tone_sequence(6.0) + hum, atol=1e-6)
+    assert loaded[True]["a.wav"].dtype == np.float32
+    assert line_db(loaded[True]["a.wav"]) < line_db(loaded[False]["a.wav"]) - 20.0
+    np.testing.assert_allclose(loaded[True]["b.wav"], loaded[False]["b.wav"])  # no steady tone: untouched
