@@ -16,7 +16,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-import configs  # noqa: F401  (registers the schemas that conf/ names)
+import configs  # registers the schemas that conf/ names; the settings' checks
 import parking
 from cli import print_error
 from paths import repo_path
@@ -46,21 +46,12 @@ def experiment_dir(cfg: DictConfig, overrides: list[str]) -> Path:
 
 def run(cfg: DictConfig) -> int:
     """Train as configured; returns the process exit code."""
-    from cli import native_stderr_silenced
-
-    with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
-        import tensorflow  # noqa: F401
-    # TF reports every checkpoint save ("Sharding callback duration") at INFO through absl's
-    # logger, which the run's stdout logging would print between the epochs' lines
-    for name in ("absl", "tensorflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from trainer import Trainer, TrainingDiverged, check_settings, is_chief  # TF import after argument parsing: fast --help
-    from unet import CheckpointError
-
+    # settings, the folder and the starting model are checked before TensorFlow's import
+    # (seconds): a mistyped start is refused at once and leaves nothing behind
     overrides = list(HydraConfig.get().overrides.task)
     try:
-        check_settings(cfg)
-        chief = is_chief(str(cfg.train.strategy))
+        configs.check_settings(cfg)
+        chief = configs.is_chief(str(cfg.train.strategy))
     except ValueError as exc:
         print_error(exc)
         return 2
@@ -70,6 +61,22 @@ def run(cfg: DictConfig) -> int:
         print(f"error: {exp_dir}: experiment already has checkpoints; pass resume=true to continue it "
               f"or experiment=<name> for a new one", file=sys.stderr)  # fmt: skip
         return 2
+    init_from = cfg.train.get("init_from")
+    if init_from and not (has_state and cfg.resume) and not repo_path(init_from).is_dir():
+        print(f"error: train.init_from: {repo_path(init_from)}: no such folder", file=sys.stderr)
+        return 2
+
+    from cli import native_stderr_silenced
+
+    with native_stderr_silenced():  # TF's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
+        import tensorflow  # noqa: F401
+    # TF reports every checkpoint save ("Sharding callback duration") at INFO through absl's
+    # logger, which the run's stdout logging would print between the epochs' lines
+    for name in ("absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from trainer import Trainer, TrainingDiverged
+    from unet import CheckpointError
+
     # only the chief of a multi-worker run writes the folder, and so only it may remove it
     created = chief and not exp_dir.exists()
     code = _train(cfg, exp_dir, chief, overrides, Trainer, TrainingDiverged, CheckpointError)

@@ -31,6 +31,7 @@ import losses
 import precision
 import stft
 import unet
+from configs import check_settings, is_chief  # noqa: F401  (trainer.check_settings, trainer.is_chief: pure, for train.py before TF)
 from configs import plain as _plain
 
 log = logging.getLogger(__name__)
@@ -139,68 +140,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         is_chief(name)  # a malformed TF_CONFIG is named here, not in TF's own parsing
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def is_chief(strategy: str, tf_config: str | None = None) -> bool:
-    """Whether this process writes the experiment folder (checkpoints, ``best/``, logs).
-
-    Only ``multiworker`` runs other processes: there the chief, by TF's rule the task of type
-    ``chief`` or else worker 0, writes; the other workers write nothing there. ``tf_config``
-    defaults to the ``TF_CONFIG`` environment variable. Raises ``ValueError`` naming the
-    problem when that is missing or malformed.
-    """
-    if strategy != "multiworker":
-        return True
-    text = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
-    if not text:
-        raise ValueError("TF_CONFIG: not set; train.strategy=multiworker needs it on every worker (docs/TRAINING.md)")
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"TF_CONFIG: not valid JSON ({exc})") from None
-    cluster = config.get("cluster") if isinstance(config, dict) else None
-    task = config.get("task") if isinstance(config, dict) else None
-    if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise ValueError('TF_CONFIG: expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}')
-    for kind, addresses in cluster.items():
-        if not isinstance(addresses, list) or not addresses or not all(isinstance(a, str) and ":" in a for a in addresses):
-            raise ValueError(f"TF_CONFIG: cluster.{kind}: expected a list of host:port addresses, got {addresses!r}")
-    kind, index = task.get("type"), task.get("index")
-    if kind not in cluster:
-        raise ValueError(f"TF_CONFIG: task.type: expected one of {', '.join(cluster)}, got {kind!r}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
-        raise ValueError(f"TF_CONFIG: task.index: expected 0 to {len(cluster[kind]) - 1} for {kind}, got {index!r}")
-    return kind == "chief" or ("chief" not in cluster and kind == "worker" and index == 0)
-
-
-# Settings that must be whole numbers of at least 1, and positive numbers; "key" as written on
-# the command line. A zero or negative value would crash mid-run (checkpoint_every=0) or
-# train nothing and report success (epochs=0).
-_AT_LEAST_ONE = ("epochs", "steps_per_epoch", "batch_size", "train.segment_frames", "train.checkpoint_every",
-                 "train.keep_checkpoints", "train.log_every", "train.validation_items", "train.validation_batch")  # fmt: skip
-_POSITIVE = ("lr", "train.validation_seconds")
-
-
-def check_settings(cfg: DictConfig) -> None:
-    """Raise ``ValueError`` naming the key for a training setting out of range.
-
-    The types are the schema's (configs.py: Hydra rejects ``epochs=abc`` before this runs);
-    the ranges are checked here, before the experiment folder is made, so a mistyped setting
-    costs no time and leaves nothing behind.
-    """
-    for key in _AT_LEAST_ONE:
-        v = OmegaConf.select(cfg, key, default=None)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{key}: expected a whole number of at least 1, got {v!r}")
-    for key in (*_POSITIVE, "train.max_seconds"):
-        v = OmegaConf.select(cfg, key, default=None)
-        if v is None and key == "train.max_seconds":  # null means no limit
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-            raise ValueError(f"{key}: expected a positive number, got {v!r}")
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed: expected a whole number, got {seed!r}")
 
 
 @contextlib.contextmanager

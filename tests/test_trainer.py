@@ -158,8 +158,8 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(corpus, tmp_
     assert all(np.isfinite(w).all() for w in _weights(again.model))
 
 
-def _run_train(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _run_train(args: list[str], env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    env = {**(os.environ if env is None else env), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, **kwargs)  # fmt: skip
 
@@ -418,3 +418,19 @@ def test_train_cli_failed_starts_exit_2_in_one_line_and_leave_no_folder(corpus, 
         assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
         assert "done:" not in result.stdout
         assert not (tmp_path / "exps").exists() or not any((tmp_path / "exps").iterdir()), list((tmp_path / "exps").iterdir())
+    # settings, a missing starting model and a refused folder are checked before TensorFlow is
+    # imported: with a tensorflow that cannot be imported they are still refused in one line
+    blocked = tmp_path / "no_tensorflow" / "tensorflow"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('tensorflow imported before the checks')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocked.parent)}
+    (tmp_path / "exps" / "taken" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "exps" / "taken" / "checkpoints" / "checkpoint").write_text("")
+    for extra, expected in [
+        (["epochs=0"], "error: epochs: expected a whole number of at least 1, got 0"),
+        ([f"train.init_from={tmp_path / 'nowhere'}"], f"error: train.init_from: {tmp_path / 'nowhere'}: no such folder"),
+        (["experiment=taken"], f"error: {tmp_path / 'exps' / 'taken'}: experiment already has checkpoints"),
+    ]:
+        result = _run_train(_overrides(corpus, tmp_path / "exps", ["steps_per_epoch=1", "quiet=true", *extra]), env=env, timeout=600)
+        assert result.returncode == 2 and result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+    assert sorted(p.name for p in (tmp_path / "exps").iterdir()) == ["taken"]
