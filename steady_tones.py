@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
 
 LOW_HZ = 20.0
 HIGH_HZ = 4000.0  # mains harmonics, film buzz and most whistles of a playback chain lie below
@@ -184,6 +183,8 @@ NOTCH_WIDTH_HZ = 3.0  # mains hum drifts by a fraction of a hertz; a bin is 2.7 
 
 def notch(audio: np.ndarray, sample_rate: int, tones: list[SteadyTone]) -> np.ndarray:
     """``audio`` (mono) with each of ``tones`` notched out (zero-phase, ``NOTCH_WIDTH_HZ`` wide)."""
+    import scipy.signal  # here, not at the top: its import (about a second) would slow every restore's start
+
     out = np.asarray(audio, np.float64)
     for tone in tones:
         if not 0.0 < tone.frequency_hz < sample_rate / 2:
