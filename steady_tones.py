@@ -160,7 +160,7 @@ def left_in_restoration(before: SteadyToneWatch, after: SteadyToneWatch) -> list
         return []
     quiet, quiet_given = _quiet_levels(restored), _quiet_levels(given)
     left = []
-    for tone in before.tones():
+    for tone in find_steady_tones(given, before.bin_hz, before.first_bin):  # the levels already stacked
         i = int(round(tone.frequency_hz / after.bin_hz)) - after.first_bin
         near = [j for j in (i - 1, i, i + 1) if 0 <= j < quiet.size]
         if not near or quiet_given[near].max() - quiet[near].max() >= MAX_REDUCTION_DB:
