@@ -34,7 +34,7 @@ SCHEMAS: dict[str, type] = {}
 # --------------------------------------------------------------------------------- model
 @dataclass
 class ModelConfig:
-    """The network (conf/model/*.yaml: small is the default, tiny for tests, paper as published).
+    """The network (conf/model/*.yaml: small is the default, tiny and micro for tests, paper as published).
 
     What it is (unet.py, docs/ARCHITECTURE.md): the two-stage U-Net with SAM on the STFT as
     real and imaginary channels plus frequency-positional channels.

@@ -25,8 +25,8 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-def save_tiny_conditioned(folder: Path, seed: int) -> Path:
-    """An untrained tiny model told a noise print (``conditioning: noise_psd``), saved to
+def save_micro_conditioned(folder: Path, seed: int) -> Path:
+    """An untrained micro model told a noise print (``conditioning: noise_psd``), saved to
     ``folder`` with weights drawn from ``seed``."""
     import keras
     from omegaconf import OmegaConf
@@ -34,17 +34,17 @@ def save_tiny_conditioned(folder: Path, seed: int) -> Path:
     import configs
     import unet
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(seed)
     return unet.save_denoiser(unet.build_model(cfg), cfg, folder)
 
 
 @pytest.fixture(scope="package")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A checkpoint folder (config.json + model.weights.h5) of the untrained tiny model.
+def micro_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint folder (config.json + model.weights.h5) of the untrained micro model.
 
-    Built from conf/model/tiny.yaml with a fixed seed, so every run of the tests gets the same
+    Built from conf/model/micro.yaml with a fixed seed, so every run of the tests gets the same
     weights; untrained, its output differs from its input, which is what tests of the
     signal path need (an identity model would hide segmentation and strength errors).
     """
@@ -55,17 +55,18 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     import configs
 
-    cfg = configs.group_config("model", "tiny")
+    cfg = configs.group_config("model", "micro")
     keras.utils.set_random_seed(1234)
     model = unet.build_model(cfg)
-    return unet.save_denoiser(model, cfg, tmp_path_factory.mktemp("tiny_checkpoint"))
+    return unet.save_denoiser(model, cfg, tmp_path_factory.mktemp("micro_checkpoint"))
 
 
-def tiny_train_overrides(corpus: dict[str, Path], exp_root: Path, extra: Sequence[str] = ()) -> list[str]:
-    """Training overrides for a run of the tiny model that takes seconds: short segments, a
-    small validation set, float32, a constant rate, the ``corpus`` fixture's folders."""
+def quick_train_overrides(corpus: dict[str, Path], exp_root: Path, extra: Sequence[str] = (),
+                          model: str = "micro") -> list[str]:  # fmt: skip
+    """Training overrides for a run that takes seconds: the micro ``model`` (conf/model/), short
+    segments, a small validation set, float32, a constant rate, the ``corpus`` fixture's folders."""
     return [
-        "model=tiny",
+        f"model={model}",
         "noise=synthetic",
         f"dset.categories.speech.dirs=[{corpus['speech']}]",
         f"dset.categories.effects.dirs=[{corpus['effects']}]",

@@ -52,11 +52,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tiny_checkpoint: Path) -> Iterator[tuple[str, app.PageRestorer]]:
-    """The page, served in-process as `python app.py` would, with the tiny model."""
+def served(micro_checkpoint: Path) -> Iterator[tuple[str, app.PageRestorer]]:
+    """The page, served in-process as `python app.py` would, with the micro model."""
     from hydra import compose, initialize_config_dir
 
-    overrides = [f"inference.checkpoint='{tiny_checkpoint}'", f"app.port={free_port()}"]
+    overrides = [f"inference.checkpoint='{micro_checkpoint}'", f"app.port={free_port()}"]
     with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="conf", overrides=overrides)
     assert cfg.app.host == "127.0.0.1"  # local unless asked otherwise
@@ -69,9 +69,9 @@ def served(tiny_checkpoint: Path) -> Iterator[tuple[str, app.PageRestorer]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_checkpoint: Path) -> inference.Restorer:
+def reference(micro_checkpoint: Path) -> inference.Restorer:
     """What the command line's code path restores with the same model and defaults."""
-    return inference.Restorer.from_pretrained(tiny_checkpoint)
+    return inference.Restorer.from_pretrained(micro_checkpoint)
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ SR = 44100
 
 def _hissy_reel(folder: Path) -> tuple[Path, Path, np.ndarray]:
     """A 7-s reel (2 s of hiss alone, then a tone in bursts under it) and a 4-s print of the
-    same hiss: the untrained tiny model leaves the hiss in, so the classical check hands the
+    same hiss: the untrained micro model leaves the hiss in, so the classical check hands the
     file to LSA."""
     t = np.arange(7 * SR) / SR
     clean = (0.2 * np.sin(2 * np.pi * 220 * t) * (t >= 2.0) * ((t % 2.0) < 1.4)).astype(np.float32)
@@ -211,19 +211,19 @@ def _hissy_reel(folder: Path) -> tuple[Path, Path, np.ndarray]:
     return reel, heard, clean
 
 
-def _cli_restored(tiny_checkpoint: Path, folder: Path, **overrides) -> np.ndarray:
+def _cli_restored(micro_checkpoint: Path, folder: Path, **overrides) -> np.ndarray:
     """What ``inference.py`` writes for these options, as float samples."""
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create(vars(configs.InferenceConfig()))
-    cfg.update(quiet=True, checkpoint=str(tiny_checkpoint), **overrides)
+    cfg.update(quiet=True, checkpoint=str(micro_checkpoint), **overrides)
     assert inference.run(cfg) == 0
     source = Path(overrides["audio"])
     out = Path(overrides["output_dir"]) / f"{source.stem}_denoised_s10.wav"
     return sf.read(str(out), dtype="float32")[0]
 
 
-def test_a_noise_print_file_with_the_classical_check_restores_as_the_command_line(page, served, tiny_checkpoint, tmp_path):
+def test_a_noise_print_file_with_the_classical_check_restores_as_the_command_line(page, served, micro_checkpoint, tmp_path):
     from playwright.sync_api import expect
 
     import metrics
@@ -247,7 +247,7 @@ def test_a_noise_print_file_with_the_classical_check_restores_as_the_command_lin
     got_path = tmp_path / caught.value.suggested_filename
     caught.value.save_as(got_path)
     got = sf.read(str(got_path), dtype="float32")[0]
-    want = _cli_restored(tiny_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print=str(heard),
+    want = _cli_restored(micro_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print=str(heard),
                          classical_check=True)  # fmt: skip
     np.testing.assert_allclose(got, want, atol=1e-6)
     noisy = sf.read(str(reel), dtype="float32")[0]
@@ -280,14 +280,14 @@ def test_a_print_that_cannot_be_used_gets_one_line_and_leaves_nothing(served, tm
     assert page.restorer.classical_print is None and page.restorer.noise_power is None
 
 
-def test_a_range_with_the_check_is_told_and_reported(served, tiny_checkpoint, tmp_path):
+def test_a_range_with_the_check_is_told_and_reported(served, micro_checkpoint, tmp_path):
     reel, _, _ = _hissy_reel(tmp_path)
     result = served[1].restore_upload(reel, 1.0, noise=app.PrintChoice("range", "0-2", classical_check=True))
     assert len(result.noise_lines) == 1 and result.noise_lines[0].startswith("reel.wav: classical check (held-out print")
     assert result.noise_lines[0].endswith("the classical estimator restores this file")
     assert "noise print: a range of the recording" in result.summary and result.noise_lines[0] in result.summary
     got = sf.read(str(result.restored), dtype="float32")[0]
-    want = _cli_restored(tiny_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print="0-2",
+    want = _cli_restored(micro_checkpoint, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print="0-2",
                          classical_check=True)  # fmt: skip
     np.testing.assert_allclose(got, want, atol=1e-6)
     # too short a range to hold part of it out: said, and the model restores
@@ -295,14 +295,14 @@ def test_a_range_with_the_check_is_told_and_reported(served, tiny_checkpoint, tm
     assert result.noise_lines == ["reel.wav: the print is too short to hold part of it out; the model restores this file"]
 
 
-def test_auto_models_restore_beside_a_conditioned_model_as_on_the_command_line(tiny_checkpoint, tmp_path):
+def test_auto_models_restore_beside_a_conditioned_model_as_on_the_command_line(micro_checkpoint, tmp_path):
     from omegaconf import OmegaConf
 
     import unet
 
-    cfg = {**OmegaConf.to_container(configs.group_config("model", "tiny")), "conditioning": "noise_psd"}
+    cfg = {**OmegaConf.to_container(configs.group_config("model", "micro")), "conditioning": "noise_psd"}
     conditioned = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "conditioned")
-    restorer = inference.Restorer.from_pretrained(conditioned, "float32", auto_models=[tiny_checkpoint])
+    restorer = inference.Restorer.from_pretrained(conditioned, "float32", auto_models=[micro_checkpoint])
     page = app.PageRestorer(restorer, noise_print_check=False)
     try:
         reel, _, _ = _hissy_reel(tmp_path)
@@ -311,7 +311,7 @@ def test_auto_models_restore_beside_a_conditioned_model_as_on_the_command_line(t
                                           "1 model(s) without a print (inference.auto_models)")  # fmt: skip
         got = sf.read(str(result.restored), dtype="float32")[0]
         want = _cli_restored(conditioned, tmp_path, audio=str(reel), output_dir=str(tmp_path / "cli"), noise_print="auto",
-                             noise_print_check=False, auto_models=[str(tiny_checkpoint)], precision="float32")  # fmt: skip
+                             noise_print_check=False, auto_models=[str(micro_checkpoint)], precision="float32")  # fmt: skip
         np.testing.assert_allclose(got, want, atol=1e-6)
     finally:
         page.close()

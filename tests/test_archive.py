@@ -1,6 +1,6 @@
 """archive.py: the Beam pipeline over a small archive on the local runner with two workers
 (outputs as inference.py writes them, the manifest, bad files, reruns and resuming), and its
-arguments. The tiny untrained model keeps it fast; its output differs from its input, so
+arguments. The micro untrained model keeps it fast; its output differs from its input, so
 equal outputs mean the same computation."""
 from __future__ import annotations
 
@@ -121,15 +121,15 @@ def outputs_of(out: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory, tiny_checkpoint):
+def first_run(tmp_path_factory, micro_checkpoint):
     """The command, as a user runs it, over the archive: (reels, out, checkpoint, process)."""
     root = tmp_path_factory.mktemp("archive")
     reels, out = root / "reels", root / "restored"
     make_archive(reels)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "archive.py"), *archive_args(reels, out, tiny_checkpoint)],
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "archive.py"), *archive_args(reels, out, micro_checkpoint)],
                           cwd=root, capture_output=True, text=True, timeout=400, env=env)  # fmt: skip
-    return reels, out, tiny_checkpoint, proc
+    return reels, out, micro_checkpoint, proc
 
 
 def expected_outputs() -> set[str]:
@@ -245,7 +245,7 @@ def test_an_interrupted_run_resumes_with_only_the_missing_files(first_run, capsy
             assert e["output_sha256"][kind] == sha256(path), rel
 
 
-def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkpoint):
+def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, micro_checkpoint):
     """SIGTERM (as Ctrl-C) while files are being restored: exit 130, the files finished so far
     are in the manifest with their outputs, the one stopped leaves nothing behind."""
     reels, out = tmp_path / "reels", tmp_path / "restored"
@@ -254,7 +254,7 @@ def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkp
     for i in range(20):
         sf.write(str(reels / f"side{i:02d}.wav"), 0.3 * np.sin(2 * np.pi * (200 + 10 * i) * t), 44100, subtype="PCM_16")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
-    args = archive_args(reels, out, tiny_checkpoint, **{"archive.workers": 1, "archive.running_mode": "in_memory"})
+    args = archive_args(reels, out, micro_checkpoint, **{"archive.workers": 1, "archive.running_mode": "in_memory"})
     proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "archive.py"), *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     records = out / bookkeeping.RECORDS_DIR
@@ -283,12 +283,12 @@ def test_a_run_stopped_part_way_leaves_a_readable_manifest(tmp_path, tiny_checkp
 # --------------------------------------------------------------------------- arguments
 
 
-def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_checkpoint, capsys):
+def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, micro_checkpoint, capsys):
     src = tmp_path / "in"
     src.mkdir()
     sf.write(str(src / "a.wav"), np.zeros(800), 8000)
     out = tmp_path / "out"
-    ck = f"inference.checkpoint={tiny_checkpoint}"
+    ck = f"inference.checkpoint={micro_checkpoint}"
     for args, problem in [
         ([f"archive.output_dir={out}"], "archive.input: missing"),
         ([f"archive.input={src}"], "archive.output_dir: missing"),
@@ -299,11 +299,11 @@ def test_bad_arguments_exit_2_with_one_line_and_touch_nothing(tmp_path, tiny_che
         ([f"archive.input={src}", f"archive.output_dir={out}", "archive.beam_options=['runner=Flink']"], "Beam flags"),
         ([f"archive.input={src}", f"archive.output_dir={out}", "inference.denoising_strength=1.5"], "between 0.0 and 1.0"),
         ([f"archive.input={src}", f"archive.output_dir={src / 'a.wav'}"], "is a file, not a folder"),
-        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.no_print_models=[{tiny_checkpoint}]"],
+        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.no_print_models=[{micro_checkpoint}]"],
          "restores with one model"),
-        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.print_models=[{tiny_checkpoint}]"],
+        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.print_models=[{micro_checkpoint}]"],
          "average others told the print"),
-        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.auto_models=[{tiny_checkpoint}]"],
+        ([f"archive.input={src}", f"archive.output_dir={out}", f"inference.auto_models=[{micro_checkpoint}]"],
          "others beside auto's print"),
     ]:
         code, stdout, stderr = run_in_process(capsys, [*args, ck])
@@ -339,16 +339,16 @@ def test_beam_options_are_passed_as_typed_on_the_command_line():
     assert options["runner"] == "FlinkRunner" and options["direct_num_workers"] != 3
 
 
-def test_a_worker_whose_model_differs_from_the_launchers_restores_nothing(tmp_path, tiny_checkpoint):
+def test_a_worker_whose_model_differs_from_the_launchers_restores_nothing(tmp_path, micro_checkpoint):
     """The manifest names the weights the run started with: a worker that finds other weights
     (another image, a model folder changed meanwhile) records the file as failed."""
     source = tmp_path / "a.wav"
     sf.write(str(source), np.zeros(800), 8000, subtype="PCM_16")
-    settings = inference.settings_from_config({"audio": str(source), "checkpoint": str(tiny_checkpoint)})
-    job = archive.ArchiveJob(settings, str(tmp_path / "out"), None, "run-1", "0" * 64, str(tiny_checkpoint))
+    settings = inference.settings_from_config({"audio": str(source), "checkpoint": str(micro_checkpoint)})
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), None, "run-1", "0" * 64, str(micro_checkpoint))
     record = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
     assert record["status"] == "failed" and "not the model the run started with" in record["error"]
-    assert record["error"].startswith(f"{source}: {tiny_checkpoint / 'model.weights.h5'}: ")  # the file, then the cause
+    assert record["error"].startswith(f"{source}: {micro_checkpoint / 'model.weights.h5'}: ")  # the file, then the cause
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [bookkeeping.RECORDS_DIR]  # the record, no outputs
 
 
@@ -359,7 +359,7 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
     import keras
     import unet
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(7)
     checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "conditioned")
@@ -453,16 +453,16 @@ def test_noise_print_of_a_conditioned_model_is_recorded_and_used_as_inference_py
         assert archive._half_rate_below_hz(job) == edge, (value, check)
 
 
-def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, tiny_checkpoint):
+def test_resume_check_needs_only_the_outputs_asked_for_and_loads_no_model(tmp_path, micro_checkpoint):
     """Restored with a spectrogram plot, a file is skipped by a run without inference.plot (its
     earlier plot is kept in the entry) without loading the model; a run with inference.plot
     redoes it once the plot no longer matches."""
     source = tmp_path / "in" / "a.wav"
     source.parent.mkdir()
     sf.write(str(source), 0.3 * np.sin(np.arange(4000) / 5.0), 8000, subtype="PCM_16")
-    settings = inference.settings_from_config({**RESTORING, "audio": str(source), "checkpoint": str(tiny_checkpoint), "plot": True})
-    weights = sha256(tiny_checkpoint / "model.weights.h5")
-    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-1", weights, str(tiny_checkpoint))
+    settings = inference.settings_from_config({**RESTORING, "audio": str(source), "checkpoint": str(micro_checkpoint), "plot": True})
+    weights = sha256(micro_checkpoint / "model.weights.h5")
+    job = archive.ArchiveJob(settings, str(tmp_path / "out"), str(source.parent), "run-1", weights, str(micro_checkpoint))
     first = archive.restore_item(archive.Item(str(source)), archive.LazyRestorer(job), job)
     assert first["status"] == "restored" and set(first["outputs"]) == {"denoised", "residual", "plot"}
     without_plot = dataclasses.replace(job, inference=dataclasses.replace(settings, plot=False), run_id="run-2")

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 SR = 44100
 
 
-def tiny_cfg(conditioning: str = "noise_psd") -> dict:
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+def micro_cfg(conditioning: str = "noise_psd") -> dict:
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["conditioning"] = conditioning
     return cfg
 
@@ -34,22 +34,22 @@ def tiny_cfg(conditioning: str = "noise_psd") -> dict:
 @pytest.fixture(scope="module")
 def conditioned_checkpoint(tmp_path_factory) -> Path:
     keras.utils.set_random_seed(7)
-    cfg = tiny_cfg()
+    cfg = micro_cfg()
     return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))
 
 
 def test_model_config_defaults_to_unconditioned_and_refuses_unknown_values():
-    cfg = tiny_cfg()
+    cfg = micro_cfg()
     del cfg["conditioning"]
     assert unet.model_config(cfg)["conditioning"] == "none"  # models saved before the option
     with pytest.raises(ValueError, match="conditioning"):
-        unet.model_config(tiny_cfg("spectrum"))
-    assert unet.input_channels(tiny_cfg()) == unet.input_channels(tiny_cfg("none")) + 2
+        unet.model_config(micro_cfg("spectrum"))
+    assert unet.input_channels(micro_cfg()) == unet.input_channels(micro_cfg("none")) + 2
 
 
 def test_conditioned_model_takes_the_noise_power_and_uses_it():
     keras.utils.set_random_seed(0)
-    model = unet.build_model(tiny_cfg())
+    model = unet.build_model(micro_cfg())
     assert [tuple(i.shape) for i in model.inputs] == [(None, None, 1025, 2), (None, 1025)]
     x = np.random.default_rng(0).standard_normal((2, 21, 1025, 2)).astype("float32")
     quiet, loud = np.full((2, 1025), 1e-4, "float32"), np.full((2, 1025), 10.0, "float32")
@@ -77,7 +77,7 @@ def test_classical_gain_removes_what_the_noise_power_says_and_keeps_the_rest():
 
 def test_the_classical_path_grows_from_a_conditioned_model_and_starts_nearly_closed(conditioned_checkpoint, tmp_path):
     source, source_cfg = unet.load_denoiser(conditioned_checkpoint)
-    cfg = tiny_cfg("noise_psd_gain")
+    cfg = micro_cfg("noise_psd_gain")
     keras.utils.set_random_seed(1)
     grown = unet.build_model(cfg)
     assert len(grown.weights) == len(source.weights) + 2  # the mask's kernel and bias
@@ -96,10 +96,10 @@ def test_the_classical_path_grows_from_a_conditioned_model_and_starts_nearly_clo
     assert loaded_cfg["conditioning"] == "noise_psd_gain"
     np.testing.assert_allclose(unet.stage_outputs(loaded([x, power]))[-1].numpy(), after, atol=1e-6)
     with pytest.raises(ValueError, match="cannot start one with 'noise_psd'"):
-        unet.adopt_weights(loaded, loaded_cfg, unet.build_model(tiny_cfg()), tiny_cfg())
+        unet.adopt_weights(loaded, loaded_cfg, unet.build_model(micro_cfg()), micro_cfg())
     # from an unconditioned model: the input convolutions widen and the mask is added
-    plain = unet.build_model(tiny_cfg("none"))
-    assert sorted(unet.adopt_weights(plain, tiny_cfg("none"), grown, cfg)) == ["s1_early", "s2_early"]
+    plain = unet.build_model(micro_cfg("none"))
+    assert sorted(unet.adopt_weights(plain, micro_cfg("none"), grown, cfg)) == ["s1_early", "s2_early"]
 
 
 def test_classical_mask_script_reports_how_far_the_path_is_open(conditioned_checkpoint, tmp_path, capsys):
@@ -107,7 +107,7 @@ def test_classical_mask_script_reports_how_far_the_path_is_open(conditioned_chec
 
     script = load_script("classical_mask")
     keras.utils.set_random_seed(3)
-    cfg = tiny_cfg("noise_psd_gain")
+    cfg = micro_cfg("noise_psd_gain")
     model = unet.build_model(cfg)
     gain = unet.save_denoiser(model, cfg, tmp_path / "gain")
     audio = tmp_path / "noisy.wav"
@@ -134,7 +134,7 @@ def test_classical_mask_script_reports_how_far_the_path_is_open(conditioned_chec
 
 def test_the_refine_path_corrects_the_classical_estimate_and_grows_from_the_gain_path(tmp_path):
     keras.utils.set_random_seed(4)
-    gain_cfg, cfg = tiny_cfg("noise_psd_gain"), tiny_cfg("noise_psd_refine")
+    gain_cfg, cfg = micro_cfg("noise_psd_gain"), micro_cfg("noise_psd_refine")
     gain = unet.build_model(gain_cfg)
     refine = unet.build_model(cfg)
     assert len(refine.weights) == len(gain.weights) - 2  # no mask
@@ -174,13 +174,13 @@ def test_noise_conditioning_channels_are_level_and_a_posteriori_snr():
 
 def test_transfer_weights_starts_the_conditioned_model_as_the_source():
     keras.utils.set_random_seed(1)
-    source = unet.build_model(tiny_cfg("none"))
-    target = unet.build_model(tiny_cfg())
+    source = unet.build_model(micro_cfg("none"))
+    target = unet.build_model(micro_cfg())
     assert sorted(unet.transfer_weights(source, target)) == ["s1_early", "s2_early"]
     x = np.random.default_rng(2).standard_normal((1, 17, 1025, 2)).astype("float32")
     power = np.random.default_rng(3).uniform(0.1, 10, (1, 1025)).astype("float32")
     np.testing.assert_allclose(unet.stage_outputs(target([x, power]))[-1], unet.stage_outputs(source(x))[-1], atol=1e-5)
-    other = tiny_cfg("none")
+    other = micro_cfg("none")
     other["filters"] = [f * 2 for f in other["filters"]]
     with pytest.raises(ValueError, match="shape"):
         unet.transfer_weights(unet.build_model(other), target)
@@ -259,13 +259,13 @@ def test_validation_set_of_a_conditioned_run_has_a_power_per_item(corpus):
     assert "noise_power" not in plain
 
 
-def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus, tmp_path, tiny_checkpoint):
+def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus, tmp_path, micro_checkpoint):
     from hydra import compose, initialize_config_dir
 
     import trainer as trainer_module
 
     base = [
-        "model=tiny", "noise=synthetic",
+        "model=micro", "noise=synthetic",
         *[f"dset.categories.{c}.dirs=[{corpus[c]}]" for c in ("speech", "effects", "music")],
         "dset.validation_fraction=0.25", "dset.cache_mb=64", "train.segment_frames=16", "train.validation_items=4",
         "train.validation_seconds=0.5", "train.validation_batch=4", "train.precision=float32",
@@ -275,7 +275,7 @@ def test_trainer_fine_tunes_a_conditioned_model_from_an_unconditioned_one(corpus
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cond_cfg = compose("conf", overrides=[*base, "model.conditioning=noise_psd", "epochs=2"])
     tr = trainer_module.Trainer(cond_cfg, tmp_path / "cond")
-    assert tr.initialise_from(tiny_checkpoint, step=2) == 2  # the unconditioned tiny model
+    assert tr.initialise_from(micro_checkpoint, step=2) == 2  # the unconditioned micro model
     row = tr.fit(quiet=True)
     assert row["step"] == 4 and np.isfinite(row["val_si_sdr_i"])
     saved = json.loads((tmp_path / "cond" / "last" / "config.json").read_text())
@@ -324,7 +324,7 @@ def _run(capsys, **overrides) -> tuple[int, list[str]]:
     return code, [line for line in err.splitlines() if line.strip()]
 
 
-def test_array_api_takes_a_print_and_refuses_it_for_an_unconditioned_model(conditioned_checkpoint, tiny_checkpoint):
+def test_array_api_takes_a_print_and_refuses_it_for_an_unconditioned_model(conditioned_checkpoint, micro_checkpoint):
     model, cfg = inference.load_model(conditioned_checkpoint)
     audio = _programme(3.0)
     hiss = (0.005 * np.random.default_rng(9).standard_normal(2 * 48000)).astype(np.float32)
@@ -337,19 +337,19 @@ def test_array_api_takes_a_print_and_refuses_it_for_an_unconditioned_model(condi
     assert restorer.noise_power.shape == (1025,)
     with pytest.raises(noise_print.NoisePrintError, match="digital silence"):
         restorer.set_noise_print(np.zeros(SR, np.float32), SR)
-    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    plain_model, plain_cfg = inference.load_model(micro_checkpoint)
     with pytest.raises(ValueError, match="does not take a noise print"):
         inference.denoise_array(plain_model, plain_cfg, audio, SR, noise_print=hiss)
 
 
-def test_the_python_api_runs_the_checks_of_the_command_line(tiny_checkpoint, conditioned_checkpoint):
+def test_the_python_api_runs_the_checks_of_the_command_line(micro_checkpoint, conditioned_checkpoint):
     import loading
 
     clean = _programme(6.0)
     noise = (0.03 * np.random.default_rng(5).standard_normal(len(clean))).astype(np.float32)
     stereo = np.stack([clean + noise, clean + noise], axis=1)
     heard = (0.03 * np.random.default_rng(6).standard_normal(4 * SR)).astype(np.float32)
-    restorer = inference.Restorer.from_pretrained(tiny_checkpoint, batch_segments=1)
+    restorer = inference.Restorer.from_pretrained(micro_checkpoint, batch_segments=1)
     # the untrained model leaves the hiss in: the classical check hands the audio to LSA, as the command line does
     restored = restorer.restore(stereo, SR, noise_print=heard, classical_check=True)
     assert restored.shape == stereo.shape
@@ -404,7 +404,7 @@ def test_cli_restores_with_each_kind_of_print_and_reports_the_check(tmp_path, co
     assert code == 0 and any("auto found no pauses" in line and "without a print" in line for line in err), err
 
 
-def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys):
+def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditioned_checkpoint, micro_checkpoint, capsys):
     src = tmp_path / "reel.wav"
     sf.write(src, _programme(3.0), SR)
     silent = tmp_path / "silent.wav"
@@ -418,7 +418,7 @@ def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditio
         ({"noise_print": "5-2"}, 2, "START < END"),
         ({"noise_print": str(tmp_path / "nope.wav")}, 2, "not a file"),
         ({"noise_print": "2-9"}, 1, "outside the file"),
-        ({"noise_print": "auto", "checkpoint": str(tiny_checkpoint)}, 2, "does not take a noise print"),
+        ({"noise_print": "auto", "checkpoint": str(micro_checkpoint)}, 2, "does not take a noise print"),
     ]:
         code, err = _run(capsys, audio=str(src), **{"checkpoint": ck, **overrides})
         assert code == code_expected, (overrides, err)
@@ -427,8 +427,8 @@ def test_cli_bad_prints_are_one_line_errors_and_leave_nothing(tmp_path, conditio
     assert sorted(p.name for p in Path(conditioned_checkpoint).iterdir()) == ["config.json", "model.weights.h5"]
 
 
-def test_classical_check_restores_with_lsa_where_the_model_does_worse(tmp_path, tiny_checkpoint, capsys, caplog):
-    """The untrained tiny model cannot remove hiss: given a print, the check hands the file to
+def test_classical_check_restores_with_lsa_where_the_model_does_worse(tmp_path, micro_checkpoint, capsys, caplog):
+    """The untrained micro model cannot remove hiss: given a print, the check hands the file to
     LSA, whose restoration is written as the model's would be (both files, strength applied)."""
     import baselines
     import metrics
@@ -440,7 +440,7 @@ def test_classical_check_restores_with_lsa_where_the_model_does_worse(tmp_path, 
     heard = tmp_path / "print.wav"
     sf.write(heard, (0.03 * np.random.default_rng(6).standard_normal(4 * SR)).astype(np.float32), SR, subtype="FLOAT")
     caplog.set_level("INFO", logger="inference")
-    code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), noise_print=str(heard),
+    code, err = _run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), noise_print=str(heard),
                      classical_check=True, quiet=False)  # fmt: skip
     assert code == 0, err
     assert "classical check" in caplog.text and "the classical estimator restores this file" in caplog.text
@@ -451,24 +451,24 @@ def test_classical_check_restores_with_lsa_where_the_model_does_worse(tmp_path, 
     gain = metrics.si_sdr(restored, clean) - metrics.si_sdr(clean + noise, clean)
     assert gain > 5.0 and gain > metrics.si_sdr(whole, clean) - metrics.si_sdr(clean + noise, clean) - 1.0
     # the model alone (no check) leaves the hiss in
-    code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), overwrite=True)
+    code, err = _run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), overwrite=True)
     assert code == 0, err
     plain, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
     assert metrics.si_sdr(plain, clean) < metrics.si_sdr(restored, clean) - 3.0
     # null is auto with the check on; a print without the check, and the check without a print, are refused
-    code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), classical_check=True, overwrite=True,
+    code, err = _run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), classical_check=True, overwrite=True,
                      quiet=False)  # fmt: skip
     assert code == 0 and "auto noise print" in caplog.text, err
     for overrides, problem in [({"noise_print": str(heard)}, "inference.classical_check=true"),
                                ({"noise_print": "none", "classical_check": True}, "needs a noise print")]:  # fmt: skip
-        code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), overwrite=True, **overrides)
+        code, err = _run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), overwrite=True, **overrides)
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
 
 
-def test_restorer_tell_switches_between_model_and_classical(tiny_checkpoint):
+def test_restorer_tell_switches_between_model_and_classical(micro_checkpoint):
     import loading
 
-    model, cfg = inference.load_model(tiny_checkpoint)
+    model, cfg = inference.load_model(micro_checkpoint)
     restorer = inference.Restorer(model, cfg, batch_segments=1)
     audio = _programme(3.0)
     heard = (0.01 * np.random.default_rng(2).standard_normal(2 * SR)).astype(np.float32)
@@ -606,11 +606,11 @@ def test_evaluate_conditioned_auto_print_restores_as_the_command_does_with_auto(
 # --------------------------------------------------------------------------- without a print: other models
 
 
-def test_where_no_print_is_told_the_no_print_models_restore_with_their_mean(conditioned_checkpoint, tiny_checkpoint):
+def test_where_no_print_is_told_the_no_print_models_restore_with_their_mean(conditioned_checkpoint, micro_checkpoint):
     noisy = _programme(4.0) + (0.02 * np.random.default_rng(11).standard_normal(4 * SR)).astype(np.float32)
     hiss = (0.02 * np.random.default_rng(12).standard_normal(3 * SR)).astype(np.float32)
     model, cfg = inference.load_model(conditioned_checkpoint)
-    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    plain_model, plain_cfg = inference.load_model(micro_checkpoint)
     alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
     plain = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1)
     own, other = alone.denoise_array(noisy, SR), plain.denoise_array(noisy, SR)
@@ -632,29 +632,29 @@ def test_where_no_print_is_told_the_no_print_models_restore_with_their_mean(cond
     np.testing.assert_allclose(both.denoise_array(noisy, SR), alone.denoise_array(noisy, SR), atol=1e-6)
     # the API loads them by folder; a model at another rate is refused
     loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
-                                                overlap_seconds=0.5, no_print_models=[conditioned_checkpoint, tiny_checkpoint])  # fmt: skip
+                                                overlap_seconds=0.5, no_print_models=[conditioned_checkpoint, micro_checkpoint])  # fmt: skip
     np.testing.assert_allclose(loaded.restore(noisy, SR), (own + other) / 2, atol=2e-5)
     with pytest.raises(ValueError, match="22050 Hz"):
         inference.Restorer(model, cfg, no_print_models=[(plain_model, {**plain_cfg, "sample_rate": 22050})])
 
 
-def test_cli_no_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+def test_cli_no_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, conditioned_checkpoint, micro_checkpoint,
                                                                      capsys, caplog):  # fmt: skip
     src = tmp_path / "reel.wav"
     sf.write(src, _programme(4.0, seed=3), SR, subtype="FLOAT")
     caplog.set_level("INFO", logger="inference")
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="none",
-                     no_print_models=[str(conditioned_checkpoint), str(tiny_checkpoint)], precision="float32",
+                     no_print_models=[str(conditioned_checkpoint), str(micro_checkpoint)], precision="float32",
                      quiet=False)  # fmt: skip
     assert code == 0, err
     assert "reel.wav: restored without a print, by the mean of 2 models (inference.no_print_models)" in caplog.text
     restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
     audio = sf.read(src, dtype="float32")[0]
     own = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32").restore(audio, SR)
-    other = inference.Restorer.from_pretrained(tiny_checkpoint, "float32").restore(audio, SR)
+    other = inference.Restorer.from_pretrained(micro_checkpoint, "float32").restore(audio, SR)
     np.testing.assert_allclose(restored, (own + other) / 2, atol=2e-5)
     # another STFT, or no model at all: refused in one line, nothing written
-    other_cfg = {**tiny_cfg("none"), "hop_length": 256}
+    other_cfg = {**micro_cfg("none"), "hop_length": 256}
     hop256 = unet.save_denoiser(unet.build_model(other_cfg), other_cfg, tmp_path / "hop256")
     (tmp_path / "reel_denoised_s10.wav").unlink()
     (tmp_path / "reel_residual_s10.wav").unlink()
@@ -665,13 +665,13 @@ def test_cli_no_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["reel.wav"]
 
 
-def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, tiny_checkpoint):
+def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, micro_checkpoint):
     import evaluate
 
     noisy = _programme(3.0, seed=5) + (0.02 * np.random.default_rng(6).standard_normal(3 * SR)).astype(np.float32)
-    mean = evaluate.model_system(REPO / "models" / "default", 2.0, 0.5, no_print_models=[conditioned_checkpoint, tiny_checkpoint])
+    mean = evaluate.model_system(REPO / "models" / "default", 2.0, 0.5, no_print_models=[conditioned_checkpoint, micro_checkpoint])
     own = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto")(noisy, SR)
-    other = evaluate.model_system(tiny_checkpoint, 2.0, 0.5)(noisy, SR)
+    other = evaluate.model_system(micro_checkpoint, 2.0, 0.5)(noisy, SR)
     np.testing.assert_allclose(mean(noisy, SR), (own + other) / 2, atol=2e-5)
 
 
@@ -679,14 +679,14 @@ def test_evaluate_no_print_models_is_the_restorers_mean(conditioned_checkpoint, 
 
 
 def test_auto_models_restore_beside_the_model_told_autos_print_and_nowhere_else(tmp_path, conditioned_checkpoint,
-                                                                                tiny_checkpoint):  # fmt: skip
+                                                                                micro_checkpoint):  # fmt: skip
     import loading
 
     src = tmp_path / "reel.wav"
     noisy = _programme(6.0, seed=4) + (0.02 * np.random.default_rng(41).standard_normal(6 * SR)).astype(np.float32)
     sf.write(src, noisy, SR, subtype="FLOAT")
     model, cfg = inference.load_model(conditioned_checkpoint)
-    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    plain_model, plain_cfg = inference.load_model(micro_checkpoint)
     alone = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1)
     beside = inference.Restorer(model, cfg, 1.0, 2.0, 0.5, batch_segments=1, auto_models=[(plain_model, plain_cfg)])
     other = inference.Restorer(plain_model, plain_cfg, 1.0, 2.0, 0.5, batch_segments=1).denoise_array(noisy, SR)
@@ -742,7 +742,7 @@ def test_auto_models_restore_beside_the_model_told_autos_print_and_nowhere_else(
     assert beside.auto_mixed
     # the API loads them by folder; an unconditioned checkpoint or a model at another rate is refused
     loaded = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
-                                                overlap_seconds=0.5, auto_models=[tiny_checkpoint])  # fmt: skip
+                                                overlap_seconds=0.5, auto_models=[micro_checkpoint])  # fmt: skip
     loaded.tell(told)
     np.testing.assert_allclose(loaded.denoise_array(noisy, SR), share * own + (1 - share) * other, atol=2e-5)
     # restore(noise_print="auto") finds the print as the command does, says so, and leaves the restorer as it was
@@ -762,27 +762,27 @@ def test_auto_models_restore_beside_the_model_told_autos_print_and_nowhere_else(
         inference.Restorer(model, cfg, auto_models=[(plain_model, {**plain_cfg, "sample_rate": 22050})])
 
 
-def test_cli_auto_models_say_so_and_what_they_cannot_do_is_refused(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+def test_cli_auto_models_say_so_and_what_they_cannot_do_is_refused(tmp_path, conditioned_checkpoint, micro_checkpoint,
                                                                   capsys, caplog):  # fmt: skip
     src = tmp_path / "reel.wav"
     audio = _programme(6.0, seed=3) + (0.02 * np.random.default_rng(31).standard_normal(6 * SR)).astype(np.float32)
     sf.write(src, audio, SR, subtype="FLOAT")
     caplog.set_level("INFO", logger="inference")
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
-                     noise_print_check=False, auto_models=[str(tiny_checkpoint)], precision="float32", quiet=False)  # fmt: skip
+                     noise_print_check=False, auto_models=[str(micro_checkpoint)], precision="float32", quiet=False)  # fmt: skip
     assert code == 0, err
     assert "reel.wav: restored 50% by the model told auto's print, the rest by the mean of 1 model(s) without a print " \
            "(inference.auto_models)" in caplog.text
     restored, _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")
     ours = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32")
     ours.tell(loading_auto_told(ours, src))
-    other = inference.Restorer.from_pretrained(tiny_checkpoint, "float32").restore(audio, SR)
+    other = inference.Restorer.from_pretrained(micro_checkpoint, "float32").restore(audio, SR)
     np.testing.assert_allclose(restored, 0.5 * ours.denoise_array(audio, SR) + 0.5 * other, atol=2e-5)
     for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
         (tmp_path / name).unlink()
     # with the held-out check on, a 6-s reel's auto print (1 s) is too short to test: the auto models alone
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="auto",
-                     auto_models=[str(tiny_checkpoint)], precision="float32", quiet=False, overwrite=True)  # fmt: skip
+                     auto_models=[str(micro_checkpoint)], precision="float32", quiet=False, overwrite=True)  # fmt: skip
     assert code == 0, err
     assert "reel.wav: auto's print is too short for the held-out check: restored by the mean of 1 model(s) without a " \
            "print (inference.auto_models)" in caplog.text
@@ -792,12 +792,12 @@ def test_cli_auto_models_say_so_and_what_they_cannot_do_is_refused(tmp_path, con
         (tmp_path / name).unlink()
     # with a given print they do not restore, and the command says so
     code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print="0-1.5",
-                     noise_print_check=False, auto_models=[str(tiny_checkpoint)])  # fmt: skip
+                     noise_print_check=False, auto_models=[str(micro_checkpoint)])  # fmt: skip
     assert code == 0 and any("inference.auto_models applies where the model is told auto's print" in line for line in err), err
     for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
         (tmp_path / name).unlink()
     # an unconditioned checkpoint (a usage error), a folder that is not a model: one line, nothing written
-    for checkpoint, folder, problem, exit_code in [(tiny_checkpoint, tiny_checkpoint, "not conditioned", 2),
+    for checkpoint, folder, problem, exit_code in [(micro_checkpoint, micro_checkpoint, "not conditioned", 2),
                                                    (conditioned_checkpoint, tmp_path / "nope", "inference.auto_models: ", 1)]:  # fmt: skip
         code, err = _run(capsys, audio=str(src), checkpoint=str(checkpoint), auto_models=[str(folder)])
         assert code == exit_code and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
@@ -810,16 +810,16 @@ def loading_auto_told(restorer: inference.Restorer, src: Path):
     return loading.file_noise_power(restorer, noise_print.parse_spec("auto"), src, None, check=False)[0]
 
 
-def test_evaluate_conditioned_auto_print_takes_the_auto_models(tmp_path, conditioned_checkpoint, tiny_checkpoint):
+def test_evaluate_conditioned_auto_print_takes_the_auto_models(tmp_path, conditioned_checkpoint, micro_checkpoint):
     import evaluate
 
     noisy = _programme(6.0, seed=6) + (0.02 * np.random.default_rng(61).standard_normal(6 * SR)).astype(np.float32)
     src = tmp_path / "item.wav"
     sf.write(src, noisy, SR, subtype="FLOAT")
     system = evaluate.model_system(conditioned_checkpoint, 2.0, 0.5, told="auto_print", check=False,
-                                   auto_models=[tiny_checkpoint])  # fmt: skip
+                                   auto_models=[micro_checkpoint])  # fmt: skip
     restorer = inference.Restorer.from_pretrained(conditioned_checkpoint, "float32", batch_segments=1, segment_seconds=2.0,
-                                                  overlap_seconds=0.5, auto_models=[tiny_checkpoint])  # fmt: skip
+                                                  overlap_seconds=0.5, auto_models=[micro_checkpoint])  # fmt: skip
     restorer.tell(loading_auto_told(restorer, src))
     assert restorer.auto_mixed
     np.testing.assert_allclose(system(noisy, SR), restorer.denoise_array(noisy, SR), atol=1e-5)
@@ -831,12 +831,12 @@ def test_evaluate_conditioned_auto_print_takes_the_auto_models(tmp_path, conditi
 @pytest.fixture(scope="module")
 def second_conditioned_checkpoint(tmp_path_factory) -> Path:
     keras.utils.set_random_seed(8)  # not conditioned_checkpoint's weights: the mean is neither model
-    cfg = tiny_cfg("noise_psd_refine")
+    cfg = micro_cfg("noise_psd_refine")
     return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned_second"))
 
 
 def test_print_models_join_the_models_restoration_told_the_same_print(conditioned_checkpoint, second_conditioned_checkpoint,
-                                                                      tiny_checkpoint):  # fmt: skip
+                                                                      micro_checkpoint):  # fmt: skip
     noisy = _programme(4.0, seed=2) + (0.02 * np.random.default_rng(21).standard_normal(4 * SR)).astype(np.float32)
     hiss = (0.02 * np.random.default_rng(22).standard_normal(3 * SR)).astype(np.float32)
     model, cfg = inference.load_model(conditioned_checkpoint)
@@ -884,7 +884,7 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
     assert len(loaded.print_models) == 1
     np.testing.assert_allclose(loaded.restore(noisy, SR, noise_print=hiss), (own + theirs) / 2, atol=2e-5)
     # an unconditioned model neither joins nor is joined
-    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    plain_model, plain_cfg = inference.load_model(micro_checkpoint)
     with pytest.raises(ValueError, match="not conditioned"):
         inference.Restorer(plain_model, plain_cfg, print_models=[(other_model, other_cfg)])
     with pytest.raises(ValueError, match="a conditioned model at 44100 Hz expected"):
@@ -892,10 +892,10 @@ def test_print_models_join_the_models_restoration_told_the_same_print(conditione
     with pytest.raises(ValueError, match="'mean_median' statistics"):
         inference.Restorer(model, cfg, print_models=[(other_model, {**other_cfg, "print_statistics": "mean_median"})])
     with pytest.raises(unet.CheckpointError, match="not a conditioned model"):
-        loading.load_print_models([tiny_checkpoint], cfg, checkpoint=conditioned_checkpoint)
+        loading.load_print_models([micro_checkpoint], cfg, checkpoint=conditioned_checkpoint)
     with pytest.raises(unet.CheckpointError, match="is not conditioned"):
-        loading.load_print_models([second_conditioned_checkpoint], plain_cfg, checkpoint=tiny_checkpoint)
-    assert loading.load_print_models([], plain_cfg, checkpoint=tiny_checkpoint) == []
+        loading.load_print_models([second_conditioned_checkpoint], plain_cfg, checkpoint=micro_checkpoint)
+    assert loading.load_print_models([], plain_cfg, checkpoint=micro_checkpoint) == []
 
 
 def _assert_share_checks_score(restorer: inference.Restorer, within, scores: dict, noisy: np.ndarray, hiss: np.ndarray,
@@ -937,7 +937,7 @@ def test_print_models_check_decides_per_file_and_a_short_print_keeps_the_model_a
 
 
 def test_cli_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, conditioned_checkpoint, second_conditioned_checkpoint,
-                                                                  tiny_checkpoint, capsys, caplog):  # fmt: skip
+                                                                  micro_checkpoint, capsys, caplog):  # fmt: skip
     src, heard = tmp_path / "reel.wav", tmp_path / "hiss.wav"
     hiss = (0.02 * np.random.default_rng(31).standard_normal(3 * SR)).astype(np.float32)
     sf.write(src, _programme(4.0, seed=3) + 0.5 * np.resize(hiss, 4 * SR), SR, subtype="FLOAT")
@@ -957,7 +957,7 @@ def test_cli_print_models_say_so_and_an_unusable_folder_is_refused(tmp_path, con
     for name in ("reel_denoised_s10.wav", "reel_residual_s10.wav"):
         (tmp_path / name).unlink()
     # an unconditioned one, or no model at all: refused in one line, nothing written
-    for folder, problem in [(tiny_checkpoint, "not a conditioned model"), (tmp_path / "nope", "inference.print_models: ")]:
+    for folder, problem in [(micro_checkpoint, "not a conditioned model"), (tmp_path / "nope", "inference.print_models: ")]:
         code, err = _run(capsys, audio=str(src), checkpoint=str(conditioned_checkpoint), noise_print=str(heard),
                          print_models=[str(folder)], postfilter=0.0)  # fmt: skip
         assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
@@ -977,14 +977,14 @@ def test_evaluate_conditioned_systems_take_the_print_models(conditioned_checkpoi
 
 
 def test_print_statistics_mean_median_adds_an_impulsiveness_channel_and_grows_from_the_mean():
-    cfg = tiny_cfg("noise_psd_refine")
+    cfg = micro_cfg("noise_psd_refine")
     told_median = {**cfg, "print_statistics": "mean_median"}
     assert unet.input_channels(told_median) == unet.input_channels(cfg) + 1
     assert "print_statistics" not in unet.model_config(cfg)  # the default is not recorded: old folders read alike
     with pytest.raises(ValueError, match="print_statistics"):
         unet.model_config({**cfg, "print_statistics": "spread"})
     with pytest.raises(ValueError, match="needs a conditioned model"):
-        unet.model_config({**tiny_cfg("none"), "print_statistics": "mean_median"})
+        unet.model_config({**micro_cfg("none"), "print_statistics": "mean_median"})
     keras.utils.set_random_seed(4)
     source, grown = unet.build_model(cfg), unet.build_model(told_median)
     assert [tuple(i.shape) for i in grown.inputs] == [(None, None, 1025, 2), (None, 2, 1025)]
@@ -1025,7 +1025,7 @@ def test_describe_noise_tells_crackle_from_hiss():
 
 
 def test_cli_restores_with_a_model_told_the_median(tmp_path, capsys, caplog):
-    cfg = {**tiny_cfg("noise_psd_refine"), "print_statistics": "mean_median"}
+    cfg = {**micro_cfg("noise_psd_refine"), "print_statistics": "mean_median"}
     keras.utils.set_random_seed(8)
     checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "median")
     src = tmp_path / "reel.wav"
@@ -1195,7 +1195,7 @@ def _reel_and_print(tmp_path: Path, seed: int, noise_seed: int) -> tuple[Path, n
     return src, audio, heard, hiss
 
 
-def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint,
+def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, micro_checkpoint,
                                                                   capsys, caplog):  # fmt: skip
     src, audio, heard, hiss = _reel_and_print(tmp_path, 4, 15)
     caplog.set_level("INFO", logger="inference")
@@ -1214,7 +1214,7 @@ def test_cli_classical_blend_says_so_and_refuses_what_it_cannot_do(tmp_path, con
     for f in tmp_path.glob("reel_*"):
         f.unlink()
     for overrides, problem in [({"classical_blend": 1.5}, "between 0.0 and 1.0"),
-                               ({"classical_blend": 0.5, "checkpoint": str(tiny_checkpoint), "noise_print": "none"},
+                               ({"classical_blend": 0.5, "checkpoint": str(micro_checkpoint), "noise_print": "none"},
                                 "needs a conditioned model")]:  # fmt: skip
         code, err = _run(capsys, **{"audio": str(src), "checkpoint": str(conditioned_checkpoint), **overrides})
         assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and problem in err[0], err
@@ -1369,14 +1369,14 @@ def test_low_band_noise_filters_each_segments_low_band_and_skips_a_print_shorter
     assert loading.low_band_noise(model, heard[: long - 1], n_fft, rate) is model
 
 
-def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditioned_checkpoint, tiny_checkpoint, monkeypatch):
+def test_autos_checked_print_passes_the_gated_postfilter_and_no_other(conditioned_checkpoint, micro_checkpoint, monkeypatch):
     import baselines
     import loading
 
     # one segment (1.5 s, segments of 2 s): the gate and the filter see the whole restoration
     noisy = _programme(1.5, seed=12) + (0.02 * np.random.default_rng(21).standard_normal(int(1.5 * SR))).astype(np.float32)
     model, cfg = inference.load_model(conditioned_checkpoint)
-    plain_model, plain_cfg = inference.load_model(tiny_checkpoint)
+    plain_model, plain_cfg = inference.load_model(micro_checkpoint)
 
     def restorer(over: float = 1.5) -> inference.Restorer:
         # the gated filter alone (the half-rate pass has its own test)
@@ -1644,7 +1644,7 @@ def test_restorer_makes_the_low_band_again_at_half_rate_where_it_holds_the_print
         restorer(SR / 4)
 
 
-def test_cli_half_rate_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, tiny_checkpoint, capsys,
+def test_cli_half_rate_says_so_and_refuses_what_it_cannot_do(tmp_path, conditioned_checkpoint, micro_checkpoint, capsys,
                                                             caplog):  # fmt: skip
     # the default reaches the command, and an unconditioned model restores as before with it (nothing to tell it)
     assert configs.InferenceConfig().half_rate_below_hz == inference.DEFAULTS.half_rate_below_hz == 150.0
@@ -1672,7 +1672,7 @@ def test_cli_half_rate_says_so_and_refuses_what_it_cannot_do(tmp_path, condition
         assert what in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["print.wav", "reel.wav"]
     for hz in (150.0, 0.0):
-        code, err = _run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), half_rate_below_hz=hz, overwrite=True,
+        code, err = _run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), half_rate_below_hz=hz, overwrite=True,
                          precision="float32")  # fmt: skip
         assert code == 0, err
         outputs[hz], _ = sf.read(tmp_path / "reel_denoised_s10.wav", dtype="float32")

@@ -35,14 +35,14 @@ def _mirrored_runs(corpus: dict[str, Path], root: Path) -> None:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import trainer
-    from conftest import compose_config, tiny_train_overrides
+    from conftest import compose_config, quick_train_overrides
 
     # a clipnorm below every step's gradient norm (and each replica's share of it): where the
     # gradients are clipped, the whole batch's or each share alone, changes the weights
     common = [*COMMON, "epochs=2", "train.optimizer.clipnorm=0.05"]
 
     def make(name: str, extra: list[str] = ()) -> trainer.Trainer:
-        return trainer.Trainer(compose_config(tiny_train_overrides(corpus, root, [*common, *extra])), root / name)
+        return trainer.Trainer(compose_config(quick_train_overrides(corpus, root, [*common, *extra])), root / name)
 
     single = make("single")
     single.fit(quiet=True)
@@ -118,9 +118,9 @@ def test_workers_draw_different_examples(corpus, tmp_path):
     """Each worker of a multi-worker run makes its own replicas' share of every global batch:
     their first batches differ and together are the single process's batch, from any step."""
     import trainer
-    from conftest import compose_config, tiny_train_overrides
+    from conftest import compose_config, quick_train_overrides
 
-    tr = trainer.Trainer(compose_config(tiny_train_overrides(corpus, tmp_path, ["batch_size=4"])), tmp_path / "exp")
+    tr = trainer.Trainer(compose_config(quick_train_overrides(corpus, tmp_path, ["batch_size=4"])), tmp_path / "exp")
     for start in (0, 3):
         shares = []
         for worker in (0, 1):
@@ -147,7 +147,7 @@ def test_multiworker_trains_and_only_the_chief_writes(corpus, tmp_path):
     """Two train.py workers on the loopback address, each with its own TF_CONFIG, experiments
     root and temporary folder: the chief's root gets the whole experiment folder, the other
     worker's stays empty, and what it saved in its temporary folder is gone."""
-    from conftest import tiny_train_overrides
+    from conftest import quick_train_overrides
 
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     workers = []
@@ -156,7 +156,7 @@ def test_multiworker_trains_and_only_the_chief_writes(corpus, tmp_path):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(tmp_path / f"tmp{index}"),
                "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}  # fmt: skip
         # with a time budget the workers agree at every step whether to stop (an all-reduce of its own)
-        args = tiny_train_overrides(corpus, tmp_path / f"root{index}", [*COMMON, "epochs=1", "quiet=true", "experiment=mw",
+        args = quick_train_overrides(corpus, tmp_path / f"root{index}", [*COMMON, "epochs=1", "quiet=true", "experiment=mw",
                                                                        "train.strategy=multiworker", "train.max_seconds=600"])  # fmt: skip
         workers.append(subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
@@ -221,10 +221,10 @@ def test_chief_is_the_chief_task_or_else_worker_0():
 
 
 def test_train_cli_malformed_tf_config_is_one_line_and_exit_2(corpus, tmp_path):
-    from conftest import tiny_train_overrides
+    from conftest import quick_train_overrides
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": '{"cluster": {"worker": ["127.0.0.1:1"]}'}
-    args = tiny_train_overrides(corpus, tmp_path / "exps", ["epochs=1", "steps_per_epoch=1", "train.strategy=multiworker"])
+    args = quick_train_overrides(corpus, tmp_path / "exps", ["epochs=1", "steps_per_epoch=1", "train.strategy=multiworker"])
     result = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=TIMEOUT_S)  # fmt: skip
     assert result.returncode == 2

@@ -39,8 +39,8 @@ def _cfg(overrides):
         return compose("conf", overrides=overrides)
 
 
-def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, tiny_checkpoint):
-    cfg = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint))
+def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, micro_checkpoint):
+    cfg = _cfg(_overrides(corpus, tmp_path, micro_checkpoint))
     a = evaluate.build_test_set(cfg, 44100)
     b = evaluate.build_test_set(cfg, 44100)
     assert len(a) == 3 * 2 * 2
@@ -56,9 +56,9 @@ def test_test_set_is_deterministic_and_covers_the_grid(corpus, tmp_path, tiny_ch
     assert snr == pytest.approx(item["snr_db"], abs=0.1)
 
 
-def test_reel_items_hold_pauses_of_noise_alone_and_keep_their_snr(corpus, tmp_path, tiny_checkpoint):
+def test_reel_items_hold_pauses_of_noise_alone_and_keep_their_snr(corpus, tmp_path, micro_checkpoint):
     extra = ["evaluate.reel=true", "evaluate.seconds=12.0", "evaluate.families=[film]", "evaluate.snr_db=[10]"]
-    cfg = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint, extra))
+    cfg = _cfg(_overrides(corpus, tmp_path, micro_checkpoint, extra))
     items = evaluate.build_test_set(cfg, 44100)
     again = evaluate.build_test_set(cfg, 44100)
     assert len(items) == 3
@@ -75,7 +75,7 @@ def test_reel_items_hold_pauses_of_noise_alone_and_keep_their_snr(corpus, tmp_pa
         assert 0.1 < silent < 0.8
         noise = item["noisy"] - clean
         assert 10 * np.log10(np.sum(clean**2) / np.sum(noise**2)) == pytest.approx(10.0, abs=0.1)
-    short = _cfg(_overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.reel=true", "evaluate.seconds=4.0"]))
+    short = _cfg(_overrides(corpus, tmp_path, micro_checkpoint, ["evaluate.reel=true", "evaluate.seconds=4.0"]))
     with pytest.raises(ValueError, match="evaluate.reel: needs evaluate.seconds of at least 10"):
         evaluate.build_test_set(short, 44100)
 
@@ -151,8 +151,8 @@ def test_paired_differences_match_items_within_cells():
     assert evaluate.paired_differences(a, b, "x", by=("family",)) == {("film",): [10.0, 10.0]}
 
 
-def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, tiny_checkpoint):
-    args = _overrides(corpus, tmp_path, tiny_checkpoint, ["evaluate.systems=[input,lsa,model,oracle_wiener]",
+def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, micro_checkpoint):
+    args = _overrides(corpus, tmp_path, micro_checkpoint, ["evaluate.systems=[input,lsa,model,oracle_wiener]",
                                                           "evaluate.perceptual=false"])  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,

@@ -30,28 +30,28 @@ EXAMPLE = REPO_ROOT / "examples" / "film_reel_noisy.wav"
 TOLERANCE = 1e-4
 
 
-def _conditioned_tiny(folder: Path, conditioning: str = "noise_psd") -> Path:
+def _conditioned_micro(folder: Path, conditioning: str = "noise_psd") -> Path:
     import keras
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["conditioning"] = conditioning
     keras.utils.set_random_seed(5)
     return unet.save_denoiser(unet.build_model(cfg), cfg, folder)
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_checkpoint, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "tiny"
-    export.export_model(tiny_checkpoint, out, ["saved_model", "onnx"], check_seconds=3.0)
+def exported(micro_checkpoint, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "micro"
+    export.export_model(micro_checkpoint, out, ["saved_model", "onnx"], check_seconds=3.0)
     return out
 
 
 @pytest.fixture(scope="module")
-def example_inputs(tiny_checkpoint) -> tuple[np.ndarray, np.ndarray]:
+def example_inputs(micro_checkpoint) -> tuple[np.ndarray, np.ndarray]:
     """3.3 s of the bundled example (a length that fills no whole number of strided frames)
     and the restored waveform by the repository's tf.signal path."""
-    model, cfg = inference.load_model(tiny_checkpoint)
+    model, cfg = inference.load_model(micro_checkpoint)
     inputs = export.check_inputs(cfg, 3.3)
     return inputs["waveform"], export.keras_reference(model, cfg, inputs)
 
@@ -100,9 +100,9 @@ def test_onnx_runs_with_plain_onnxruntime_and_matches_the_keras_model(exported, 
     assert np.abs(restored[0] - reference[0]).max() < TOLERANCE
 
 
-def test_export_folder_describes_itself(exported, tiny_checkpoint):
+def test_export_folder_describes_itself(exported, micro_checkpoint):
     cfg = json.loads((exported / "config.json").read_text())
-    source = json.loads((Path(tiny_checkpoint) / "config.json").read_text())
+    source = json.loads((Path(micro_checkpoint) / "config.json").read_text())
     assert {k: cfg[k] for k in source} == source
     record = cfg["export"]
     assert record["formats"] == ["saved_model", "onnx"] and record["inputs"] == ["waveform"]
@@ -112,18 +112,18 @@ def test_export_folder_describes_itself(exported, tiny_checkpoint):
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no work folder left
 
 
-def test_refresh_replaces_a_stale_export_and_a_conditioned_model_exports_with_a_noise_power_input(exported, tiny_checkpoint, tmp_path):
+def test_refresh_replaces_a_stale_export_and_a_conditioned_model_exports_with_a_noise_power_input(exported, micro_checkpoint, tmp_path):
     import onnxruntime
 
     shutil.copytree(exported, tmp_path / "out")  # an export of other weights: stale for the model below
     stamp = (tmp_path / "out" / "model.onnx").stat().st_mtime_ns
-    assert export.export_model(tiny_checkpoint, tmp_path / "out", ["onnx"], refresh=True)["unchanged"] is True
+    assert export.export_model(micro_checkpoint, tmp_path / "out", ["onnx"], refresh=True)["unchanged"] is True
     assert (tmp_path / "out" / "model.onnx").stat().st_mtime_ns == stamp  # current: left as it is
-    checkpoint = _conditioned_tiny(tmp_path / "cond")
+    checkpoint = _conditioned_micro(tmp_path / "cond")
     record = export.export_model(checkpoint, tmp_path / "out", ["onnx"], check_seconds=2.0, refresh=True)
     assert "unchanged" not in record and record["inputs"] == ["waveform", "noise_power"]
     assert exported_model.export_of(tmp_path / "out", checkpoint / "model.weights.h5")
-    assert not exported_model.export_of(tmp_path / "out", Path(tiny_checkpoint) / "model.weights.h5")
+    assert not exported_model.export_of(tmp_path / "out", Path(micro_checkpoint) / "model.weights.h5")
     ort_model = onnxruntime.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"])
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 30000))).astype(np.float32)
     quiet, loud = (np.full((1, 1025), p, np.float32) for p in (1e-6, 1e2))
@@ -141,23 +141,23 @@ def test_refresh_replaces_a_stale_export_and_a_conditioned_model_exports_with_a_
     assert np.abs(told - keras_restorer.restore(programme, 44100, noise_print=hiss)).max() < TOLERANCE
 
 
-def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(exported, tiny_checkpoint, tmp_path):
+def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(exported, micro_checkpoint, tmp_path):
     with pytest.raises(export.ExportError, match="already exists"):
-        export.export_model(tiny_checkpoint, exported, ["onnx"])
+        export.export_model(micro_checkpoint, exported, ["onnx"])
     with pytest.raises(export.ExportError, match="export.formats"):
-        export.export_model(tiny_checkpoint, tmp_path / "x", ["tflite"])
+        export.export_model(micro_checkpoint, tmp_path / "x", ["tflite"])
     with pytest.raises(export.ExportError, match="model folder itself"):
-        export.export_model(tiny_checkpoint, Path(tiny_checkpoint), ["onnx"], overwrite=True)
+        export.export_model(micro_checkpoint, Path(micro_checkpoint), ["onnx"], overwrite=True)
     with pytest.raises(unet.CheckpointError):
         export.export_model(tmp_path / "missing", tmp_path / "y", ["onnx"])
     assert not list(tmp_path.iterdir())
     # a mismatch (here: a tolerance nothing can meet) leaves no folder behind
     with pytest.raises(export.ExportMismatch, match="differs from the Keras model"):
-        export.export_model(tiny_checkpoint, tmp_path / "z", ["onnx"], check_seconds=1.0, tolerance=0.0)
+        export.export_model(micro_checkpoint, tmp_path / "z", ["onnx"], check_seconds=1.0, tolerance=0.0)
     assert not list(tmp_path.iterdir())
 
 
-def test_export_command_line(tiny_checkpoint, tmp_path, capsys):
+def test_export_command_line(micro_checkpoint, tmp_path, capsys):
     from omegaconf import OmegaConf
 
     # the entry point: Hydra's rejection of a bad key is one line and exit 2, before TensorFlow loads
@@ -167,17 +167,17 @@ def test_export_command_line(tiny_checkpoint, tmp_path, capsys):
     # what a successful run prints (run() is what the entry point calls)
     out = tmp_path / "cli"
     cfg = OmegaConf.create(dataclasses.asdict(configs.ExportConfig()))
-    cfg.update(checkpoint=str(tiny_checkpoint), output_dir=str(out), formats=["onnx"], check_seconds=1.0)
+    cfg.update(checkpoint=str(micro_checkpoint), output_dir=str(out), formats=["onnx"], check_seconds=1.0)
     assert export.run(OmegaConf.create({"export": cfg})) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"wrote {out}: onnx (") and "largest difference from the Keras model" in printed
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.onnx"]
 
 
-def test_export_run_refuses_an_existing_output_in_one_line(exported, tiny_checkpoint, capsys):
+def test_export_run_refuses_an_existing_output_in_one_line(exported, micro_checkpoint, capsys):
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create({"export": {"checkpoint": str(tiny_checkpoint), "output_dir": str(exported), "formats": ["onnx"]}})
+    cfg = OmegaConf.create({"export": {"checkpoint": str(micro_checkpoint), "output_dir": str(exported), "formats": ["onnx"]}})
     assert export.run(cfg) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "overwrite" in lines[0], lines
@@ -189,14 +189,14 @@ def test_export_run_refuses_an_existing_output_in_one_line(exported, tiny_checkp
 # --------------------------------------------------------------------------- the onnxruntime backend
 
 
-def test_onnxruntime_backend_restores_a_file_as_tensorflow_does(exported, tiny_checkpoint, tmp_path):
+def test_onnxruntime_backend_restores_a_file_as_tensorflow_does(exported, micro_checkpoint, tmp_path):
     from omegaconf import OmegaConf
 
     src = tmp_path / "reel.wav"
     audio, sr = sf.read(EXAMPLE, frames=int(4.2 * 44100), always_2d=True)
     sf.write(src, audio, sr, subtype="FLOAT")
     outputs = {}
-    for backend, checkpoint in (("tensorflow", tiny_checkpoint), ("onnxruntime", exported)):
+    for backend, checkpoint in (("tensorflow", micro_checkpoint), ("onnxruntime", exported)):
         cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
         cfg.update(audio=str(src), checkpoint=str(checkpoint), backend=backend, quiet=True, segment_seconds=2.0,
                    overlap_seconds=0.5, output_dir=str(tmp_path / backend), precision="float32")
@@ -207,13 +207,13 @@ def test_onnxruntime_backend_restores_a_file_as_tensorflow_does(exported, tiny_c
     assert np.abs(outputs["onnxruntime"] - audio).max() > 1e-3
 
 
-def test_onnxruntime_backend_needs_an_export_folder(tiny_checkpoint, tmp_path, capsys):
+def test_onnxruntime_backend_needs_an_export_folder(micro_checkpoint, tmp_path, capsys):
     from omegaconf import OmegaConf
 
     src = tmp_path / "reel.wav"
     sf.write(src, np.zeros((4410, 1), np.float32) + 0.01, 44100)
     cfg = OmegaConf.create(dataclasses.asdict(configs.InferenceConfig()))
-    cfg.update(audio=str(src), checkpoint=str(tiny_checkpoint), backend="onnxruntime", quiet=True)
+    cfg.update(audio=str(src), checkpoint=str(micro_checkpoint), backend="onnxruntime", quiet=True)
     assert inference.run(cfg) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "no model.onnx" in err[0] and "export.py" in err[0], err
@@ -227,8 +227,8 @@ def test_onnxruntime_backend_needs_an_export_folder(tiny_checkpoint, tmp_path, c
 # --------------------------------------------------------------------------- the waveform model
 
 
-def test_waveform_denoiser_is_the_spectrogram_model_with_its_stft_around_it(tiny_checkpoint):
-    model, cfg = inference.load_model(tiny_checkpoint)
+def test_waveform_denoiser_is_the_spectrogram_model_with_its_stft_around_it(micro_checkpoint):
+    model, cfg = inference.load_model(micro_checkpoint)
     denoiser = unet.WaveformDenoiser(model, cfg)
     x = (0.1 * np.random.default_rng(2).standard_normal((2, 12345))).astype(np.float32)
     out = denoiser(x)
@@ -240,7 +240,7 @@ def test_waveform_denoiser_is_the_spectrogram_model_with_its_stft_around_it(tiny
 
 
 def test_waveform_denoiser_of_a_conditioned_model_wants_the_noise_power(tmp_path):
-    model, cfg = unet.load_denoiser(_conditioned_tiny(tmp_path / "cond"))
+    model, cfg = unet.load_denoiser(_conditioned_micro(tmp_path / "cond"))
     denoiser = unet.WaveformDenoiser(model, cfg)
     with pytest.raises(ValueError, match="noise_power"):
         denoiser(np.zeros((1, 4096), np.float32))
@@ -248,24 +248,24 @@ def test_waveform_denoiser_of_a_conditioned_model_wants_the_noise_power(tmp_path
     assert out["restored"].shape == (1, 4096)
 
 
-def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, tiny_checkpoint, tmp_path, monkeypatch):
-    tiny = Path(tiny_checkpoint)
+def test_auto_backend_takes_an_export_of_the_same_weights_on_a_cpu(exported, micro_checkpoint, tmp_path, monkeypatch):
+    micro = Path(micro_checkpoint)
     monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
     assert loading.resolve_backend(exported, "auto") == (exported, "onnxruntime")  # an export folder
-    assert loading.resolve_backend(tiny, "auto") == (tiny, "tensorflow")  # a Keras folder alone
-    monkeypatch.setattr(loading, "DEFAULT_CHECKPOINT", tiny)
+    assert loading.resolve_backend(micro, "auto") == (micro, "tensorflow")  # a Keras folder alone
+    monkeypatch.setattr(loading, "DEFAULT_CHECKPOINT", micro)
     monkeypatch.setattr(loading, "DEFAULT_EXPORT", exported)
-    assert loading.resolve_backend(tiny, "auto") == (exported, "onnxruntime")  # the shipped model, exported
-    assert loading.resolve_backend(tiny, "tensorflow") == (tiny, "tensorflow")  # asked for
-    assert loading.resolve_backend(tiny, "auto", "bfloat16") == (tiny, "tensorflow")  # ONNX is float32
-    model, model_cfg = inference.load_model(tiny, "float32", "auto")
+    assert loading.resolve_backend(micro, "auto") == (exported, "onnxruntime")  # the shipped model, exported
+    assert loading.resolve_backend(micro, "tensorflow") == (micro, "tensorflow")  # asked for
+    assert loading.resolve_backend(micro, "auto", "bfloat16") == (micro, "tensorflow")  # ONNX is float32
+    model, model_cfg = inference.load_model(micro, "float32", "auto")
     assert isinstance(model, exported_model.OnnxDenoiser) and inference.Restorer(model, model_cfg).backend == "onnxruntime"
     monkeypatch.setattr(loading, "compute_device", lambda: "GPU (/physical_device:GPU:0)")
-    assert loading.resolve_backend(tiny, "auto") == (tiny, "tensorflow")
+    assert loading.resolve_backend(micro, "auto") == (micro, "tensorflow")
     # other weights (a retrained model in the same folder): the export no longer counts
     monkeypatch.setattr(loading, "compute_device", lambda: "CPU")
     other = tmp_path / "other"
-    shutil.copytree(tiny, other)
+    shutil.copytree(micro, other)
     with open(other / "model.weights.h5", "ab") as f:
         f.write(b"\0")
     monkeypatch.setattr(loading, "DEFAULT_CHECKPOINT", other)
@@ -279,7 +279,7 @@ def test_the_classical_path_exports_to_onnx_and_matches_the_keras_model(tmp_path
     path shows in the output."""
     import onnxruntime
 
-    checkpoint = _conditioned_tiny(tmp_path / "gain", conditioning)
+    checkpoint = _conditioned_micro(tmp_path / "gain", conditioning)
     if conditioning == "noise_psd_gain":
         model, cfg = unet.load_denoiser(checkpoint)
         kernel, bias = model.get_layer("s2_blend").get_weights()
@@ -302,7 +302,7 @@ def test_a_model_told_the_median_exports_with_a_two_row_noise_input(tmp_path):
     import onnxruntime
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg.update(conditioning="noise_psd_refine", print_statistics="mean_median")
     keras.utils.set_random_seed(6)
     checkpoint = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "median")

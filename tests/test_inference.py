@@ -18,7 +18,6 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 import configs
-import configs
 import inference
 import loading
 import naming
@@ -29,9 +28,22 @@ DTYPE_FOR_SUBTYPE = {"PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32", "F
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_checkpoint):
-    """(model, model_cfg) of the untrained tiny model."""
-    return inference.load_model(tiny_checkpoint)
+def micro(micro_checkpoint):
+    """(model, model_cfg) of the untrained micro model."""
+    return inference.load_model(micro_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(model, model_cfg) of the untrained tiny model: two scales, the receptive field the
+    segmentation test's tolerances were measured with."""
+    import keras
+
+    import unet
+
+    cfg = configs.group_config("model", "tiny")
+    keras.utils.set_random_seed(1234)
+    return inference.load_model(unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("tiny")))
 
 
 def make_signal(seconds: float, sample_rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -51,8 +63,8 @@ def write(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT
     return path
 
 
-def restorer(tiny, **kwargs) -> inference.Restorer:
-    model, cfg = tiny
+def restorer(micro, **kwargs) -> inference.Restorer:
+    model, cfg = micro
     kwargs.setdefault("segment_seconds", 0.6)
     kwargs.setdefault("overlap_seconds", 0.2)
     return inference.Restorer(model, cfg, **kwargs)
@@ -94,8 +106,8 @@ def test_segment_boundaries_do_not_change_the_result(tiny):
 # --------------------------------------------------------------------------- strength
 
 
-def test_strength_scales_the_removed_part_monotonically(tiny):
-    model, cfg = tiny
+def test_strength_scales_the_removed_part_monotonically(micro):
+    model, cfg = micro
     x = make_signal(1.0, 44100, seed=3)[:, 0]
     removed = {}
     for s in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -107,12 +119,12 @@ def test_strength_scales_the_removed_part_monotonically(tiny):
     np.testing.assert_allclose(removed[0.5], 0.5 * removed[1.0], atol=1e-6)  # output = input - s * noise
 
 
-def test_strength_zero_is_the_input_bit_for_bit_without_the_model(tmp_path, tiny):
+def test_strength_zero_is_the_input_bit_for_bit_without_the_model(tmp_path, micro):
     class ModelThatMustNotRun:
         def __call__(self, *args, **kwargs):
             raise AssertionError("the model ran at strength 0")
 
-    cfg = tiny[1]
+    cfg = micro[1]
     for subtype in ("PCM_16", "PCM_24", "FLOAT"):
         src = write(tmp_path / f"in_{subtype}.wav", make_signal(0.4, 22050, 2), 22050, subtype)
         r = inference.Restorer(ModelThatMustNotRun(), cfg, strength=0.0, block_seconds=0.1)
@@ -143,11 +155,11 @@ def test_strength_zero_is_the_input_bit_for_bit_without_the_model(tmp_path, tiny
         (44100, 6, "FLOAT", "WAV"),
     ],
 )
-def test_output_keeps_length_rate_channels_and_sample_format(tmp_path, tiny, rate, channels, subtype, fmt):
+def test_output_keeps_length_rate_channels_and_sample_format(tmp_path, micro, rate, channels, subtype, fmt):
     ext = ".flac" if fmt == "FLAC" else ".wav"
     x = make_signal(0.5, rate, channels)[: int(0.5 * rate) - 3]  # a length no segment or block divides
     src = write(tmp_path / f"take{ext}", x, rate, subtype, fmt)
-    result = restorer(tiny, block_seconds=0.2).restore_file(src)
+    result = restorer(micro, block_seconds=0.2).restore_file(src)
     assert result.denoised == tmp_path / f"take_denoised_s10{ext}"
     assert result.residual == tmp_path / f"take_residual_s10{ext}"
     for out in (result.denoised, result.residual):
@@ -157,8 +169,8 @@ def test_output_keeps_length_rate_channels_and_sample_format(tmp_path, tiny, rat
     assert np.abs(y - sf.read(src, always_2d=True)[0]).max() > 1e-3  # it was processed
 
 
-def test_every_channel_is_restored_in_place(tiny):
-    model, cfg = tiny
+def test_every_channel_is_restored_in_place(micro):
+    model, cfg = micro
     x = make_signal(0.5, 44100, channels=6, seed=5)
     y = inference.denoise_array(model, cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2, batch_segments=4)
     for c in (0, 3, 5):
@@ -167,42 +179,42 @@ def test_every_channel_is_restored_in_place(tiny):
 
 
 @pytest.mark.parametrize("n", [1, 10, 700])
-def test_very_short_inputs(tmp_path, tiny, n):
-    model, cfg = tiny
+def test_very_short_inputs(tmp_path, micro, n):
+    model, cfg = micro
     x = make_signal(n / 16000, 16000, channels=2)
     y = inference.denoise_array(model, cfg, x, 16000)
     assert y.shape == (n, 2) and np.isfinite(y).all()
     src = write(tmp_path / "short.wav", x, 16000, "PCM_16")
-    result = restorer(tiny).restore_file(src)
+    result = restorer(micro).restore_file(src)
     assert sf.info(str(result.denoised)).frames == n
 
 
-def test_lossy_inputs_become_float_wav(tmp_path, tiny):
+def test_lossy_inputs_become_float_wav(tmp_path, micro):
     src = write(tmp_path / "reel.ogg", make_signal(0.5, 22050), 22050, "VORBIS", "OGG")
-    result = restorer(tiny).restore_file(src)
+    result = restorer(micro).restore_file(src)
     assert result.denoised.name == "reel_denoised_s10.wav"
     info = sf.info(str(result.denoised))
     assert (info.format, info.subtype, info.samplerate) == ("WAV", "FLOAT", 22050)
     assert info.frames == sf.info(str(src)).frames
 
 
-def test_residual_plus_denoised_is_the_input(tmp_path, tiny):
+def test_residual_plus_denoised_is_the_input(tmp_path, micro):
     x = make_signal(0.8, 44100, channels=2, seed=7)
     for subtype, tol in (("FLOAT", 1e-6), ("PCM_16", 1.5 / 32768)):
         src = write(tmp_path / f"mix_{subtype}.wav", x, 44100, subtype)
-        result = restorer(tiny, strength=0.7).restore_file(src)
+        result = restorer(micro, strength=0.7).restore_file(src)
         assert result.denoised.name.endswith("_denoised_s7.wav")
         total = sf.read(result.denoised)[0] + sf.read(result.residual)[0]
         np.testing.assert_allclose(total, sf.read(src)[0], atol=tol)
 
 
-def test_streamed_file_equals_the_array_function(tmp_path, tiny):
+def test_streamed_file_equals_the_array_function(tmp_path, micro):
     """Blocks of 0.25 s through the resampling stream equal one call on the whole signal."""
-    model, cfg = tiny
+    model, cfg = micro
     x = make_signal(2.0, 48000, channels=2, seed=11)
     src = write(tmp_path / "long.wav", x, 48000, "FLOAT")
     x = sf.read(src, always_2d=True)[0]
-    result = restorer(tiny, block_seconds=0.25, strength=0.8).restore_file(src)
+    result = restorer(micro, block_seconds=0.25, strength=0.8).restore_file(src)
     expected = inference.denoise_array(model, cfg, x, 48000, strength=0.8, segment_seconds=0.6, overlap_seconds=0.2)
     got = sf.read(result.denoised, always_2d=True)[0]
     assert np.abs(expected - x).max() > 1e-3
@@ -219,8 +231,8 @@ class GainModel:
         return [spec * self.gain]
 
 
-def test_output_above_full_scale_warns_once_with_the_peak(tmp_path, tiny, capsys):
-    cfg = tiny[1]
+def test_output_above_full_scale_warns_once_with_the_peak(tmp_path, micro, capsys):
+    cfg = micro[1]
     x = 0.9 * np.sin(np.linspace(0, 300, 8000))
     src = write(tmp_path / "loud.wav", x, 8000, "PCM_16")
     result = inference.Restorer(GainModel(1.5), cfg, segment_seconds=0.5, overlap_seconds=0.2).restore_file(src)
@@ -234,10 +246,10 @@ def test_output_above_full_scale_warns_once_with_the_peak(tmp_path, tiny, capsys
     assert result.warnings == [] and sf.read(result.denoised)[0].max() > 1.3  # float keeps it
 
 
-def test_a_steady_tone_left_in_the_restoration_is_warned_once(tmp_path, tiny):
+def test_a_steady_tone_left_in_the_restoration_is_warned_once(tmp_path, micro):
     from tone_signals import tone_sequence
 
-    cfg, rate = tiny[1], 16000
+    cfg, rate = micro[1], 16000
     notes = tone_sequence(6.0, rate)
     hum = 0.03 * np.sin(2 * np.pi * 50.0 * np.arange(len(notes)) / rate)
     hummed = write(tmp_path / "hummed.wav", np.stack([notes + hum, notes + hum], axis=1), rate)
@@ -253,9 +265,9 @@ def test_a_steady_tone_left_in_the_restoration_is_warned_once(tmp_path, tiny):
     assert untouched.restore_file(hummed, overwrite=True).warnings == []  # nothing restored, nothing to say
 
 
-def test_plot_writes_a_png(tmp_path, tiny):
+def test_plot_writes_a_png(tmp_path, micro):
     src = write(tmp_path / "voice.wav", make_signal(1.0, 16000, 2), 16000, "PCM_16")
-    result = restorer(tiny).restore_file(src, plot=True, plot_seconds=0.5)
+    result = restorer(micro).restore_file(src, plot=True, plot_seconds=0.5)
     assert result.plot == tmp_path / "voice_spectrograms_s10.png"
     import matplotlib.image
 
@@ -264,25 +276,25 @@ def test_plot_writes_a_png(tmp_path, tiny):
     assert image[..., :3].std() > 0.05  # not a blank canvas
 
 
-def test_bfloat16_precision_runs_close_to_float32(tiny_checkpoint, tiny):
-    model16, cfg = inference.load_model(tiny_checkpoint, "bfloat16")
+def test_bfloat16_precision_runs_close_to_float32(micro_checkpoint, micro):
+    model16, cfg = inference.load_model(micro_checkpoint, "bfloat16")
     x = make_signal(1.0, 44100, seed=2)[:, 0]
-    y32 = inference.denoise_array(tiny[0], cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2)
+    y32 = inference.denoise_array(micro[0], cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2)
     y16 = inference.denoise_array(model16, cfg, x, 44100, segment_seconds=0.6, overlap_seconds=0.2)
     assert rms(y16 - y32) < 0.05 * rms(x - y32)
 
 
-def test_float32_loading_ignores_a_mixed_policy_left_global_by_training(tiny_checkpoint):
+def test_float32_loading_ignores_a_mixed_policy_left_global_by_training(micro_checkpoint):
     import keras
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as trainer.Trainer leaves it after a run
     try:
-        model, _ = inference.load_model(tiny_checkpoint, "float32")
+        model, _ = inference.load_model(micro_checkpoint, "float32")
         assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # put back as it was
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert {layer.dtype_policy.compute_dtype for layer in model.layers} == {"float32"}
-    model16, _ = inference.load_model(tiny_checkpoint, "bfloat16")
+    model16, _ = inference.load_model(micro_checkpoint, "bfloat16")
     assert "bfloat16" in {layer.dtype_policy.compute_dtype for layer in model16.layers}
 
 
@@ -303,9 +315,9 @@ def run(capsys, **overrides) -> tuple[int, list[str]]:
     return code, [line for line in err.splitlines() if line.strip()]
 
 
-def test_bad_arguments_exit_2_without_touching_anything(tmp_path, tiny_checkpoint, capsys):
+def test_bad_arguments_exit_2_without_touching_anything(tmp_path, micro_checkpoint, capsys):
     src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
-    ck = str(tiny_checkpoint)
+    ck = str(micro_checkpoint)
     for overrides, problem in [
         ({"audio": str(tmp_path / "missing.wav")}, "no such file or folder"),
         ({"audio": str(src), "denoising_strength": 1.5}, "between 0.0 and 1.0"),
@@ -320,8 +332,8 @@ def test_bad_arguments_exit_2_without_touching_anything(tmp_path, tiny_checkpoin
     assert files_in(tmp_path) == {"a.wav"}
 
 
-def test_bad_inputs_exit_1_name_the_file_and_leave_nothing(tmp_path, tiny_checkpoint, capsys):
-    ck = str(tiny_checkpoint)
+def test_bad_inputs_exit_1_name_the_file_and_leave_nothing(tmp_path, micro_checkpoint, capsys):
+    ck = str(micro_checkpoint)
     (tmp_path / "notes.wav").write_text("this is not audio\n")
     (tmp_path / "empty.wav").write_bytes(b"")
     write(tmp_path / "zero.wav", np.zeros((0, 1)), 8000)
@@ -347,7 +359,7 @@ def test_bad_inputs_exit_1_name_the_file_and_leave_nothing(tmp_path, tiny_checkp
     assert files_in(tmp_path) == before  # no outputs, no temporary files
 
 
-def test_missing_or_incompatible_checkpoint(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+def test_missing_or_incompatible_checkpoint(tmp_path, micro_checkpoint, capsys, monkeypatch):
     src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
     monkeypatch.setattr(inference, "DEFAULT_CHECKPOINT", tmp_path / "models" / "default")
     code, err = run(capsys, audio=str(src), checkpoint=None)
@@ -356,28 +368,28 @@ def test_missing_or_incompatible_checkpoint(tmp_path, tiny_checkpoint, capsys, m
     assert code == 1 and err == [f"error: {tmp_path / 'nowhere'}: checkpoint folder not found"]
     wrong = tmp_path / "wrong"
     wrong.mkdir()
-    (wrong / "model.weights.h5").write_bytes((tiny_checkpoint / "model.weights.h5").read_bytes())
-    deeper = json.loads((tiny_checkpoint / "config.json").read_text()) | {"depth": 3, "filters": [4, 8, 8, 16], "strides": [2, 2]}
+    (wrong / "model.weights.h5").write_bytes((micro_checkpoint / "model.weights.h5").read_bytes())
+    deeper = json.loads((micro_checkpoint / "config.json").read_text()) | {"depth": 3, "filters": [4, 8, 8, 16], "strides": [2, 2]}
     (wrong / "config.json").write_text(json.dumps(deeper))
     code, err = run(capsys, audio=str(src), checkpoint=str(wrong))
     assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and "weights do not fit" in err[0], err
     assert files_in(tmp_path) == {"a.wav", "wrong", "wrong/model.weights.h5", "wrong/config.json"}
 
 
-def test_existing_outputs_are_kept_unless_overwrite(tmp_path, tiny_checkpoint, capsys, caplog):
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, micro_checkpoint, capsys, caplog):
     src = write(tmp_path / "take.flac", make_signal(0.5, 16000), 16000, "PCM_16")
     out = tmp_path / "take_denoised_s5.flac"
     out.write_bytes(b"earlier run")
-    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.5)
+    code, err = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), denoising_strength=0.5)
     assert code == 1 and "output already exists" in err[0] and "inference.overwrite=true" in err[0]
     assert out.read_bytes() == b"earlier run" and files_in(tmp_path) == {"take.flac", out.name}
     caplog.set_level("DEBUG", logger="inference")
-    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.5, overwrite=True, quiet=False, verbose=True)
+    code, err = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), denoising_strength=0.5, overwrite=True, quiet=False, verbose=True)
     assert code == 0 and sf.info(str(out)).frames == 8000
     assert "device: CPU" in caplog.text or "device: GPU" in caplog.text
 
 
-def test_skip_existing_resumes_a_folder_without_touching_finished_files(tmp_path, tiny_checkpoint, capsys, caplog):
+def test_skip_existing_resumes_a_folder_without_touching_finished_files(tmp_path, micro_checkpoint, capsys, caplog):
     inputs = tmp_path / "reels"
     inputs.mkdir()
     for name in ("a", "b", "c"):
@@ -388,20 +400,20 @@ def test_skip_existing_resumes_a_folder_without_touching_finished_files(tmp_path
     (out / "a_residual_s10.wav").write_bytes(b"earlier run")
     (out / "b_denoised_s10.wav").write_bytes(b"half")  # only one output: not finished, still an error
     caplog.set_level("INFO", logger="inference")
-    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out), skip_existing=True, quiet=False)
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(micro_checkpoint), output_dir=str(out), skip_existing=True, quiet=False)
     err = [line for line in err if line.startswith("error: ")]  # without quiet: progress bars too
     assert code == 1 and len(err) == 2 and "b.wav: output already exists" in err[0] and "1 of 3 files failed" in err[1], err
     assert "1 of 3 files skipped: their outputs exist (inference.skip_existing=true)" in caplog.text
     assert (out / "a_denoised_s10.wav").read_bytes() == b"earlier run" and (out / "b_denoised_s10.wav").read_bytes() == b"half"
     assert sf.info(str(out / "c_denoised_s10.wav")).frames == 2400
     (out / "b_denoised_s10.wav").unlink()
-    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out), skip_existing=True)
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(micro_checkpoint), output_dir=str(out), skip_existing=True)
     assert code == 0 and err == [] and sf.info(str(out / "b_residual_s10.wav")).frames == 2400
-    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out))
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(micro_checkpoint), output_dir=str(out))
     assert code == 1 and len(err) == 7 and all("output already exists" in line for line in err[:3])  # without it: errors, as before
 
 
-def test_folder_mode_goes_past_failures_and_skips_earlier_outputs(tmp_path, tiny_checkpoint, capsys):
+def test_folder_mode_goes_past_failures_and_skips_earlier_outputs(tmp_path, micro_checkpoint, capsys):
     inputs = tmp_path / "reels"
     (inputs / "sub").mkdir(parents=True)
     write(inputs / "a.wav", make_signal(0.3, 8000), 8000, "PCM_16")
@@ -410,21 +422,21 @@ def test_folder_mode_goes_past_failures_and_skips_earlier_outputs(tmp_path, tiny
     write(inputs / "a_denoised_s10.wav", make_signal(0.3, 8000), 8000)  # an earlier run's output
     write(inputs / "a_residual_s7.wav", make_signal(0.3, 8000), 8000)
     out = tmp_path / "restored"
-    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), output_dir=str(out))
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(micro_checkpoint), output_dir=str(out))
     assert code == 1
     assert err[0].startswith(f"error: {inputs / 'b.wav'}: cannot be read as audio")
     assert "1 of 3 files failed" in err[1] and str(inputs / "b.wav") in err[2]
     assert files_in(out) == {"a_denoised_s10.wav", "a_residual_s10.wav", "sub", "sub/c_denoised_s10.flac", "sub/c_residual_s10.flac"}
-    code, err = run(capsys, audio=str(inputs), checkpoint=str(tiny_checkpoint), recursive=False, denoising_strength=0.3)
+    code, err = run(capsys, audio=str(inputs), checkpoint=str(micro_checkpoint), recursive=False, denoising_strength=0.3)
     assert code == 1 and len(err) == 3  # b.wav again; sub/ not searched
     assert (inputs / "a_denoised_s3.wav").exists() and not (inputs / "sub" / "c_denoised_s3.flac").exists()
     assert not list(inputs.glob("*_denoised_s10_*"))
 
 
-def test_two_inputs_with_the_same_output_name(tmp_path, tiny_checkpoint, capsys):
+def test_two_inputs_with_the_same_output_name(tmp_path, micro_checkpoint, capsys):
     write(tmp_path / "take.wav", make_signal(0.3, 8000), 8000, "PCM_16")
     write(tmp_path / "take.ogg", make_signal(0.3, 8000), 8000, "VORBIS", "OGG")
-    code, err = run(capsys, audio=str(tmp_path), checkpoint=str(tiny_checkpoint), overwrite=True)
+    code, err = run(capsys, audio=str(tmp_path), checkpoint=str(micro_checkpoint), overwrite=True)
     assert code == 1 and "same names as those of" in err[0]
     assert files_in(tmp_path) == {"take.wav", "take.ogg", "take_denoised_s10.wav", "take_residual_s10.wav"}
 
@@ -440,14 +452,14 @@ def cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_cli_restores_a_file_and_leaves_no_stray_folders(tmp_path, tiny_checkpoint, monkeypatch):
+def test_cli_restores_a_file_and_leaves_no_stray_folders(tmp_path, micro_checkpoint, monkeypatch):
     """One start of the command (each costs TensorFlow's import and the model's load): a path
     quoted by the user, with a space, is taken as given; an unquoted one with non-ASCII,
     apostrophe, comma and '=' is taken literally; quiet means no output at all, not even
     matplotlib's chatter with a fresh font cache; the outputs keep the input's length, rate,
     channels and sample format; no outputs/, .hydra/ or logs in the repository."""
-    checkpoint = tmp_path / "tiny model"  # quoted below
-    shutil.copytree(tiny_checkpoint, checkpoint)
+    checkpoint = tmp_path / "micro model"  # quoted below
+    shutil.copytree(micro_checkpoint, checkpoint)
     folder = tmp_path / "Ünï"
     folder.mkdir()
     write(folder / "it's, a=b.wav", make_signal(1.2, 22050, 2), 22050, "PCM_24")
@@ -464,18 +476,18 @@ def test_cli_restores_a_file_and_leaves_no_stray_folders(tmp_path, tiny_checkpoi
     assert set(os.listdir(REPO_ROOT)) - repo_before <= {"__pycache__"}  # no outputs/, .hydra/, logs
 
 
-def test_cli_bad_input_is_one_line_without_traceback(tmp_path, tiny_checkpoint):
+def test_cli_bad_input_is_one_line_without_traceback(tmp_path, micro_checkpoint):
     (tmp_path / "tape.wav").write_text("definitely not audio")
-    proc = cli(["inference.audio=tape.wav", f"inference.checkpoint={tiny_checkpoint}"], tmp_path)
+    proc = cli(["inference.audio=tape.wav", f"inference.checkpoint={micro_checkpoint}"], tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: tape.wav: cannot be read as audio") and proc.stderr.count("\n") == 1, proc.stderr
     assert files_in(tmp_path) == {"tape.wav"}
 
 
-def test_cli_folder_with_a_failure(tmp_path, tiny_checkpoint):
+def test_cli_folder_with_a_failure(tmp_path, micro_checkpoint):
     write(tmp_path / "good.flac", make_signal(0.5, 16000), 16000, "PCM_16")
     (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00")
-    proc = cli(["inference.audio=.", f"inference.checkpoint={tiny_checkpoint}", "inference.plot=true"], tmp_path)
+    proc = cli(["inference.audio=.", f"inference.checkpoint={micro_checkpoint}", "inference.plot=true"], tmp_path)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "error: 1 of 2 files failed:" in proc.stderr and "bad.wav" in proc.stderr.split("failed:")[1]
@@ -492,7 +504,7 @@ def test_one_stage_model_restores_each_batch_item_from_its_own_estimate(tmp_path
     import inference
     import unet
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["stages"] = 1
     keras.utils.set_random_seed(3)
     folder = unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path / "one_stage")
@@ -514,38 +526,38 @@ def truncate(path: Path, keep_frames: int, header_bytes: int, bytes_per_frame: i
     return path
 
 
-def test_truncated_file_is_refused_unless_allowed(tmp_path, tiny_checkpoint, capsys):
+def test_truncated_file_is_refused_unless_allowed(tmp_path, micro_checkpoint, capsys):
     """A header that declares more frames than the file holds (an interrupted copy) is an
     error with no output; allow_truncated restores the frames present, with a warning."""
     src = write(tmp_path / "cut.wav", make_signal(2.0, 8000), 8000, "PCM_16")  # 16000 frames
     truncate(src, 5000, 44, 2)
     assert sf.info(str(src)).frames == 5000  # libsndfile reads what is there, silently
-    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint))
+    code, err = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint))
     assert code == 1 and len(err) == 1, err
     assert err[0] == (f"error: {src}: truncated: the header declares 16000 frames (2.000 s), only 5000 are present "
                       "(11000 frames, 1.375 s missing); nothing written (inference.allow_truncated=true restores the frames present)")
     assert files_in(tmp_path) == {"cut.wav"}
     aiff = write(tmp_path / "cut.aiff", make_signal(1.0, 8000), 8000, "PCM_16", "AIFF")
     truncate(aiff, 3000, 54, 2)
-    code, err = run(capsys, audio=str(aiff), checkpoint=str(tiny_checkpoint))
+    code, err = run(capsys, audio=str(aiff), checkpoint=str(micro_checkpoint))
     assert code == 1 and "declares 8000 frames" in err[0] and "only 3000 are present" in err[0], err
-    code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), allow_truncated=True)
+    code, err = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), allow_truncated=True)
     assert code == 0 and len(err) == 1 and err[0].startswith(f"warning: {src}: truncated: the header declares 16000"), err
     assert sf.info(str(tmp_path / "cut_denoised_s10.wav")).frames == 5000
 
 
-def test_digital_silence_stays_exactly_silent(tmp_path, tiny):
+def test_digital_silence_stays_exactly_silent(tmp_path, micro):
     """The model's estimate on an empty spectrogram is its biases' response, not noise:
-    runs of exact zeros come back as exact zeros (the untrained tiny model, like the
+    runs of exact zeros come back as exact zeros (the untrained micro model, like the
     shipped one, estimates non-zero 'noise' there), and the programme is still restored."""
-    model, cfg = tiny
+    model, cfg = micro
     zeros = np.zeros((int(1.3 * 44100), 2))
     np.testing.assert_array_equal(inference.denoise_array(model, cfg, zeros, 44100, segment_seconds=0.6, overlap_seconds=0.2), zeros)
     t = np.arange(int(1.5 * 22050)) / 22050
     tone = (t > 0.5) & (t < 1.0)
     x = np.where(tone, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0)
     src = write(tmp_path / "gap.wav", x, 22050, "PCM_16")
-    result = restorer(tiny, block_seconds=0.3).restore_file(src)
+    result = restorer(micro, block_seconds=0.3).restore_file(src)
     y = sf.read(result.denoised, dtype="int16")[0]
     assert not np.any(y[~tone]) and np.abs(y[tone] - sf.read(src, dtype="int16")[0][tone]).max() > 100
     zero_run = np.zeros(2000)
@@ -553,35 +565,35 @@ def test_digital_silence_stays_exactly_silent(tmp_path, tiny):
     assert np.all(inference.denoise_array(model, cfg, zero_run, 8000)[1::7] != 0)
 
 
-def test_output_names_carry_the_exact_strength(tmp_path, tiny_checkpoint, capsys):
+def test_output_names_carry_the_exact_strength(tmp_path, micro_checkpoint, capsys):
     tags = {s: naming.strength_tag(s) for s in (0.0, 0.001, 0.05, 0.68, 0.7, 0.72, 0.725, 1.0)}
     assert tags == {0.0: "s0", 0.001: "s0p01", 0.05: "s0p5", 0.68: "s6p8", 0.7: "s7", 0.72: "s7p2", 0.725: "s7p25", 1.0: "s10"}
     assert all(naming.is_previous_output(Path(f"a_denoised_{t}.wav")) for t in tags.values())
     src = write(tmp_path / "a.wav", make_signal(0.2, 8000), 8000)
     for strength in (1e-9, 0.0005, 0.1234):
-        code, err = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=strength)
+        code, err = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), denoising_strength=strength)
         assert code == 2 and len(err) == 1 and "more than three decimals" in err[0], err
-    code, _ = run(capsys, audio=str(src), checkpoint=str(tiny_checkpoint), denoising_strength=0.72)
+    code, _ = run(capsys, audio=str(src), checkpoint=str(micro_checkpoint), denoising_strength=0.72)
     assert code == 0 and files_in(tmp_path) == {"a.wav", "a_denoised_s7p2.wav", "a_residual_s7p2.wav"}
 
 
 @pytest.mark.parametrize("subtype,fmt", [("PCM_16", "WAV"), ("PCM_24", "WAV"), ("PCM_U8", "WAV"), ("PCM_32", "WAV"), ("PCM_16", "FLAC")])
-def test_integer_outputs_sum_to_the_input_exactly(tmp_path, tiny, subtype, fmt):
+def test_integer_outputs_sum_to_the_input_exactly(tmp_path, micro, subtype, fmt):
     """Restored + residual is the input, sample for sample, in the input's integers; the
     restored signal is rounded to the nearest step, not lowered by libsndfile's scaling."""
     x = make_signal(0.6, 16000, 2, seed=4) * 1.5  # up to about -1 dBFS: large samples too
     src = write(tmp_path / f"take.{fmt.lower()}", x, 16000, subtype, fmt)
-    r = restorer(tiny, strength=0.6, block_seconds=0.25)
+    r = restorer(micro, strength=0.6, block_seconds=0.25)
     result = r.restore_file(src)
     xi, yi, ri = (sf.read(str(p), dtype="int32", always_2d=True)[0].astype(np.int64) for p in (src, result.denoised, result.residual))
     np.testing.assert_array_equal(yi + ri, xi)
-    ideal = inference.denoise_array(tiny[0], tiny[1], sf.read(str(src), always_2d=True)[0], 16000, strength=0.6, segment_seconds=0.6, overlap_seconds=0.2)
+    ideal = inference.denoise_array(micro[0], micro[1], sf.read(str(src), always_2d=True)[0], 16000, strength=0.6, segment_seconds=0.6, overlap_seconds=0.2)
     step = 2 ** {"PCM_16": 16, "PCM_24": 8, "PCM_U8": 24, "PCM_32": 0}[subtype]
     err = yi - ideal * 2.0**31
     assert np.abs(err).max() <= 0.5 * step + 1e-3 * max(step, 256)  # rounded, not truncated
 
 
-def test_stale_part_files_of_a_killed_run_are_removed(tmp_path, tiny):
+def test_stale_part_files_of_a_killed_run_are_removed(tmp_path, micro):
     """A SIGKILL leaves the writer's .part file; the next write of that output removes it,
     but not the part of a writer that still runs."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -592,7 +604,7 @@ def test_stale_part_files_of_a_killed_run_are_removed(tmp_path, tiny):
     for p in (stale, alive, other):
         p.write_bytes(b"half a file")
     src = write(tmp_path / "take.wav", make_signal(0.3, 8000), 8000, "PCM_16")
-    restorer(tiny).restore_file(src)
+    restorer(micro).restore_file(src)
     assert files_in(tmp_path) == {"take.wav", "take_denoised_s10.wav", "take_residual_s10.wav", alive.name, other.name}
 
 
@@ -636,7 +648,7 @@ def rendered_lines(stream: str) -> list[str]:
     return lines
 
 
-def test_cli_any_path_unquoted_bad_arguments_exit_2_and_no_noise(tmp_path, tiny_checkpoint):
+def test_cli_any_path_unquoted_bad_arguments_exit_2_and_no_noise(tmp_path, micro_checkpoint):
     """Hydra's own argument errors exit 2 in one line; a failed file's progress bar is erased
     before its error line; a text file named .mp3 gets a true reason. (An unquoted path with
     non-ASCII, apostrophe, comma and '=', and no matplotlib chatter with a fresh font cache:
@@ -656,7 +668,7 @@ def test_cli_any_path_unquoted_bad_arguments_exit_2_and_no_noise(tmp_path, tiny_
     assert proc.returncode == 1 and proc.stderr == (
         "error: text.mp3: cannot be read as audio (no audio stream found: not an audio file, or one damaged beyond decoding)\n"
     ), proc.stderr
-    proc = cli(["inference.audio=nan.wav", f"inference.checkpoint={tiny_checkpoint}", "inference.block_seconds=0.5"], tmp_path)
+    proc = cli(["inference.audio=nan.wav", f"inference.checkpoint={micro_checkpoint}", "inference.block_seconds=0.5"], tmp_path)
     shown = rendered_lines(proc.stderr)
     assert proc.returncode == 1 and len(shown) == 1 and shown[0].startswith("error: nan.wav: NaN or infinite sample at 0.750 s"), shown
 
@@ -702,7 +714,7 @@ def make_content(case: dict) -> np.ndarray:
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(case=bad_and_good_inputs())
-def test_contract_holds_for_random_inputs(tiny_checkpoint, case):
+def test_contract_holds_for_random_inputs(micro_checkpoint, case):
     """Either an output of the input's exact length, rate, channels and sample format whose
     restored + residual is the input to within the format's resolution, or a one-line error,
     a non-zero exit and nothing left behind."""
@@ -718,7 +730,7 @@ def test_contract_holds_for_random_inputs(tiny_checkpoint, case):
             assume(False)
         err = io.StringIO()
         with redirect_stderr(err):
-            code = inference.run(config(audio=str(src), checkpoint=str(tiny_checkpoint), segment_seconds=0.6,
+            code = inference.run(config(audio=str(src), checkpoint=str(micro_checkpoint), segment_seconds=0.6,
                                         overlap_seconds=0.2, block_seconds=0.3, denoising_strength=0.9))  # fmt: skip
         lines = [line for line in err.getvalue().splitlines() if line.strip()]
         outputs = sorted(p.name for p in Path(folder).iterdir() if p != src)
@@ -777,8 +789,8 @@ def test_from_pretrained_loads_the_shipped_model_and_restores_arrays():
     assert full.shape == x.shape and full.dtype == np.float32 and rms(full - x) > 1e-4
 
 
-def test_restore_takes_a_strength_per_call_and_keeps_its_own(tiny):
-    api = restorer(tiny)
+def test_restore_takes_a_strength_per_call_and_keeps_its_own(micro):
+    api = restorer(micro)
     x = make_signal(1.2, 44100)
     full, half = api.restore(x, 44100), api.restore(x, 44100, strength=0.5)
     np.testing.assert_allclose(x - half, 0.5 * (x - full), atol=1e-6)  # out = x - s * noise
@@ -788,8 +800,8 @@ def test_restore_takes_a_strength_per_call_and_keeps_its_own(tiny):
         api.restore(x, 44100, strength=1.5)
 
 
-def test_restore_file_takes_a_strength_per_file(tmp_path, tiny):
-    api = restorer(tiny)
+def test_restore_file_takes_a_strength_per_file(tmp_path, micro):
+    api = restorer(micro)
     src = write(tmp_path / "reel.wav", make_signal(1.0, 44100), 44100)
     result = api.restore_file(src, strength=0.5)
     assert result.denoised.name == "reel_denoised_s5.wav" and api.strength == 1.0

@@ -1,7 +1,7 @@
-"""notebooks/demo.ipynb: runs headless on the CPU against the bundled example with a tiny model.
+"""notebooks/demo.ipynb: runs headless on the CPU against the bundled example with a micro model.
 
 The notebook is executed by nbclient in a kernel that runs this interpreter (a kernelspec
-written to a temporary JUPYTER_PATH), with DEMO_CHECKPOINT pointing at the untrained tiny
+written to a temporary JUPYTER_PATH), with DEMO_CHECKPOINT pointing at the untrained micro
 model, so the test depends neither on the shipped weights nor on a system-wide Jupyter.
 """
 from __future__ import annotations
@@ -75,24 +75,24 @@ def jupyter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def conditioned_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The untrained tiny model with noise conditioning, for the noise-print cell."""
+    """The untrained micro model with noise conditioning, for the noise-print cell."""
     import keras
     from omegaconf import OmegaConf
 
     import configs
     import unet
 
-    cfg = OmegaConf.to_container(configs.group_config("model", "tiny"))
+    cfg = OmegaConf.to_container(configs.group_config("model", "micro"))
     cfg["conditioning"] = "noise_psd"
     keras.utils.set_random_seed(5)
     return unet.save_denoiser(unet.build_model(cfg), cfg, tmp_path_factory.mktemp("conditioned"))
 
 
 @pytest.fixture(scope="module")
-def executed(tiny_checkpoint: Path, conditioned_checkpoint: Path, jupyter_dir: Path) -> nbformat.NotebookNode:
+def executed(micro_checkpoint: Path, conditioned_checkpoint: Path, jupyter_dir: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE_CELL))
-    env = {"DEMO_CHECKPOINT": str(tiny_checkpoint), "DEMO_CONDITIONED_CHECKPOINT": str(conditioned_checkpoint)}
+    env = {"DEMO_CHECKPOINT": str(micro_checkpoint), "DEMO_CONDITIONED_CHECKPOINT": str(conditioned_checkpoint)}
     return execute(nb, NOTEBOOK.parent, jupyter_dir, env)
 
 
@@ -116,13 +116,13 @@ def test_committed_notebook_is_clean_nbformat4_python3():
         assert flag in source
 
 
-def test_notebook_restores_the_example_with_the_given_checkpoint(executed, tiny_checkpoint):
+def test_notebook_restores_the_example_with_the_given_checkpoint(executed, micro_checkpoint):
     state = probe(executed)
     frames = sf.info(str(EXAMPLE)).frames
     # the kernel ran this interpreter, in notebooks/, with the test's model
     assert Path(state["prefix"]).resolve() == Path(sys.prefix).resolve()
     assert Path(state["cwd"]).resolve() == NOTEBOOK.parent.resolve()
-    assert Path(state["checkpoint"]).resolve() == tiny_checkpoint.resolve()
+    assert Path(state["checkpoint"]).resolve() == micro_checkpoint.resolve()
     assert state["input_samples"] == state["restored_samples"] == state["residual_samples"] == frames
     assert state["restored_dtype"].startswith("float")
     # the line the denoising cell prints for the user
@@ -134,11 +134,11 @@ def test_notebook_restores_the_example_with_the_given_checkpoint(executed, tiny_
     import configs
     import inference
 
-    model, model_cfg = inference.load_model(tiny_checkpoint, configs.InferenceConfig().precision)
+    model, model_cfg = inference.load_model(micro_checkpoint, configs.InferenceConfig().precision)
     audio, sr = sf.read(str(EXAMPLE), dtype="float32")
     restored = inference.denoise_array(model, model_cfg, audio, sr, strength=state["strength"])
     expected_rms = float(np.sqrt(np.mean(np.square(audio - restored, dtype=np.float64))))
-    assert expected_rms > 0  # the untrained tiny model changes the signal
+    assert expected_rms > 0  # the untrained micro model changes the signal
     assert state["residual_rms"] == pytest.approx(expected_rms, rel=1e-3)
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import parking
 import unet
-from conftest import REPO_ROOT, compose_config, tiny_train_overrides
+from conftest import REPO_ROOT, compose_config, quick_train_overrides
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -31,9 +31,9 @@ def _weights(model) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def parked(corpus, tmp_path_factory) -> SimpleNamespace:
-    """A tiny run trained by train.py for one epoch of 2 steps, then parked by the script."""
+    """A micro run trained by train.py for one epoch of 2 steps, then parked by the script."""
     root = tmp_path_factory.mktemp("parking")
-    overrides = tiny_train_overrides(corpus, root / "runs", ["experiment=walk", "epochs=1", "steps_per_epoch=2",
+    overrides = quick_train_overrides(corpus, root / "runs", ["experiment=walk", "epochs=1", "steps_per_epoch=2",
                                                              "quiet=true", "lr=1e-3"])  # fmt: skip
     trained = _run(["train.py", *overrides])
     assert trained.returncode == 0, trained.stderr[-2000:]
@@ -152,12 +152,12 @@ def test_delta_round_trip_errs_within_the_kept_precision():
         parking.apply_delta([np.zeros(2, np.float32)], planes[:, :1])
 
 
-def test_reference_weights_widen_an_unconditioned_model_as_init_from_does(tiny_checkpoint):
+def test_reference_weights_widen_an_unconditioned_model_as_init_from_does(micro_checkpoint):
     import configs
 
-    cfg = unet.model_config({**configs.group_config("model", "tiny"), "conditioning": "noise_psd"})
-    grown = parking.reference_weights(tiny_checkpoint, cfg)
-    source, _ = unet.load_denoiser(tiny_checkpoint)
+    cfg = unet.model_config({**configs.group_config("model", "micro"), "conditioning": "noise_psd"})
+    grown = parking.reference_weights(micro_checkpoint, cfg)
+    source, _ = unet.load_denoiser(micro_checkpoint)
     target = unet.build_model(cfg)
     assert [np.shape(w) for w in grown] == [tuple(w.shape) for w in target.weights]
     widened = [(g, s) for g, s in zip(grown, source.get_weights()) if np.shape(g) != np.shape(s)]
@@ -168,11 +168,11 @@ def test_reference_weights_widen_an_unconditioned_model_as_init_from_does(tiny_c
 
 
 @pytest.fixture(scope="module")
-def parked_delta(parked, tiny_checkpoint, tmp_path_factory) -> SimpleNamespace:
-    """The same run parked as its difference from a reference model (the untrained tiny one)."""
+def parked_delta(parked, micro_checkpoint, tmp_path_factory) -> SimpleNamespace:
+    """The same run parked as its difference from a reference model (the untrained micro one)."""
     dest = tmp_path_factory.mktemp("parked_delta")
     reference = dest / "reference"
-    shutil.copytree(tiny_checkpoint, reference)
+    shutil.copytree(micro_checkpoint, reference)
     result = _run(["scripts/park_run.py", "park", str(parked.run), "--dest", str(dest), "--reference", str(reference)])
     assert result.returncode == 0, result.stderr[-2000:]
     return SimpleNamespace(folder=dest / "walk", reference=reference, stdout=result.stdout)
@@ -265,7 +265,7 @@ def test_a_run_can_start_from_a_parked_run_and_parks_against_its_reference(corpu
     (here with the classical path added), and parking it with --reference auto makes it a
     difference from the parked run's own reference, not from a difference."""
     started, started_cfg = parking.load_parked_model(parked_delta.folder)
-    overrides = tiny_train_overrides(corpus, tmp_path / "runs", [
+    overrides = quick_train_overrides(corpus, tmp_path / "runs", [
         "experiment=grown", "epochs=1", "steps_per_epoch=2", "quiet=true", "lr=1e-3", "model.conditioning=noise_psd_gain",
         f"train.init_from={parked_delta.folder}", "train.init_step=2", "epochs=2", "train.noise_print.seconds=[1.0,1.5]",
     ])  # fmt: skip

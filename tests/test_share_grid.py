@@ -8,14 +8,14 @@ import baselines
 import inference
 import metrics
 import noise_print
-from conftest import load_script, save_tiny_conditioned
+from conftest import load_script, save_micro_conditioned
 
 SR = 44100
 
 
 @pytest.fixture(scope="module")
 def restorer(tmp_path_factory) -> inference.Restorer:
-    folder = save_tiny_conditioned(tmp_path_factory.mktemp("conditioned"), 7)
+    folder = save_micro_conditioned(tmp_path_factory.mktemp("conditioned"), 7)
     model, model_cfg = inference.load_model(folder)
     return inference.Restorer(model, model_cfg, 1.0, 2.0, 0.5, batch_segments=1, classical_blend=0.0)
 

@@ -21,7 +21,7 @@ import stft
 import trainer as trainer_module
 import unet
 from conftest import compose_config as _cfg
-from conftest import tiny_train_overrides as _overrides
+from conftest import quick_train_overrides as _overrides
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,10 +32,10 @@ def _weights(model) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory) -> SimpleNamespace:
-    """The tiny model trained for one epoch of 40 steps, with its validation before and after.
+    """The micro model trained for one epoch of 40 steps, with its validation before and after.
 
     One training run (each costs a train-step trace, the largest part of these tests' time),
-    read by test_tiny_model_improves_validation_si_sdr, and whose ``last/`` export is the saved
+    read by test_micro_model_improves_validation_si_sdr, and whose ``last/`` export is the saved
     model the initialisation tests start from; no test writes into its folder.
     """
     root = tmp_path_factory.mktemp("trained")
@@ -46,7 +46,7 @@ def trained(corpus, tmp_path_factory) -> SimpleNamespace:
     return SimpleNamespace(trainer=tr, before=before, row=row, exp=root / "exp", weights=_weights(tr.model))
 
 
-def test_tiny_model_improves_validation_si_sdr(trained):
+def test_micro_model_improves_validation_si_sdr(trained):
     before, row, exp = trained.before, trained.row, trained.exp
     assert row["step"] == 40
     assert row["val_si_sdr_i"] > before["val_si_sdr_i"] + 0.5, (before, row)
@@ -166,7 +166,7 @@ def _run_train(args: list[str], env: dict | None = None, **kwargs) -> subprocess
 
 @pytest.fixture(scope="module")
 def squeezed_on_time(corpus, tmp_path_factory) -> SimpleNamespace:
-    """A run of the tiny model stopped by train.max_seconds=0.001 after its first step: one
+    """A run of the micro model stopped by train.max_seconds=0.001 after its first step: one
     training run read by the loss test and the time-budget test."""
     root = tmp_path_factory.mktemp("on_time")
     cfg = _cfg(_overrides(corpus, root, ["epochs=1", "steps_per_epoch=1000", "train.max_seconds=0.001"]))
@@ -193,14 +193,14 @@ def test_loss_runs_the_waveform_model_as_the_spectrogram_chain(squeezed_on_time)
     assert row["step"] == 1 and np.isfinite(row["train_loss"]) and np.isfinite(row["val_si_sdr_i"])
 
 
-def test_train_cli_writes_experiment_folder(corpus, tmp_path, tiny_checkpoint):
+def test_train_cli_writes_experiment_folder(corpus, tmp_path, micro_checkpoint):
     """One run of train.py that starts from a saved model (one train.py start, TF's import and a
     train-step trace, serves every check): its folder, its output, and the saved model's
     validation as the first row."""
     # a saved model in a folder whose name holds '=' and ',', as an experiment folder's does:
     # the path is quoted for Hydra
     source = tmp_path / "batch_size=2,lr=1e-3" / "last"
-    shutil.copytree(tiny_checkpoint, source)
+    shutil.copytree(micro_checkpoint, source)
     exps = tmp_path / "experiments"
     args = _overrides(corpus, exps, ["epochs=2", "steps_per_epoch=2", "quiet=true",
                                      f"train.init_from='{source}'", "train.init_step=2"])  # fmt: skip
@@ -214,7 +214,7 @@ def test_train_cli_writes_experiment_folder(corpus, tmp_path, tiny_checkpoint):
     assert len(folders) == 1
     exp = folders[0]
     assert exp.name.startswith("batch_size=2,dset.cache_mb=64,")  # named from the sorted overrides
-    assert "name: tiny" in (exp / "config.yaml").read_text()
+    assert "name: micro" in (exp / "config.yaml").read_text()
     # the overrides as given: what a parked run continues with (parking.continue_command)
     assert OmegaConf.to_container(OmegaConf.load(exp / "overrides.yaml")) == args
     assert tf.train.latest_checkpoint(str(exp / "checkpoints")).endswith("ckpt-4")
@@ -338,11 +338,11 @@ def test_best_metric_chooses_which_validation_score_keeps_best(corpus, tmp_path,
 
 
 def test_initialise_from_other_model_size_is_refused(corpus, tmp_path, trained):
-    wider = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1", "model.filters=[8,8,8]"]))
+    wider = _cfg(_overrides(corpus, tmp_path, ["epochs=1", "steps_per_epoch=1", "model.filters=[8,8]"]))
     other = trainer_module.Trainer(wider, tmp_path / "other")
     before = _weights(other.model)
     with pytest.raises(ValueError, match=r"train.init_from: .*differs in filters"):
-        other.initialise_from(trained.exp / "last")  # a tiny model trained by the trainer
+        other.initialise_from(trained.exp / "last")  # a micro model trained by the trainer
     for a, b in zip(before, _weights(other.model)):
         np.testing.assert_array_equal(a, b)
 

@@ -46,6 +46,11 @@ def two_stage_loss(target: tf.Tensor, outputs: list[tf.Tensor]) -> tf.Tensor:
 
 
 @pytest.fixture(scope="module")
+def micro_model() -> keras.Model:
+    return build("micro", seed=4)
+
+
+@pytest.fixture(scope="module")
 def tiny_model() -> keras.Model:
     return build("tiny", seed=1)
 
@@ -65,7 +70,7 @@ def paper_model() -> keras.Model:
 
 
 @pytest.mark.parametrize("frames", [1, 7, 37])
-@pytest.mark.parametrize("name", ["tiny", "small"])
+@pytest.mark.parametrize("name", ["micro", "tiny", "small"])
 def test_output_shapes_equal_input(request: pytest.FixtureRequest, name: str, frames: int) -> None:
     model = request.getfixturevalue(f"{name}_model")
     x = random_spectrogram(2, frames, seed=frames)
