@@ -34,6 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 import configs  # noqa: F401  (registers the schemas that conf/ names)
+import naming
 from audio_io import atomic_output, commit_output
 from paths import repo_path
 
@@ -500,7 +501,11 @@ def run(cfg: DictConfig, command: str) -> int:
     ecfg = cfg.evaluate
     sample_rate = int(cfg.model.sample_rate)
     out_dir = repo_path(ecfg.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # refused before any model loads or item restores; created only when there is something to
+    # write, so a run that fails (a missing checkpoint, a missing corpus) leaves no folder behind
+    reason = naming.unwritable_reason(out_dir)
+    if reason:
+        raise ValueError(f"evaluate.output_dir: {reason}")
     systems: dict[str, Callable] = {}
     # the ideal masks of the evaluated model's own STFT
     known = {**baselines.BASELINES, **baselines.oracle_systems(int(cfg.model.n_fft), int(cfg.model.hop_length))}
@@ -546,6 +551,7 @@ def run(cfg: DictConfig, command: str) -> int:
     rows = run_systems(items, systems, sample_rate, bool(ecfg.perceptual), quiet=bool(ecfg.quiet),
                        oracles=set(baselines.ORACLES), told=told, blends=blends)  # fmt: skip
     name = ecfg.name
+    out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out_dir / f"{name}.csv")
     snrs = [float(s) for s in ecfg.snr_db]
     names = [*systems, *(blend[3] for blend in blends)]

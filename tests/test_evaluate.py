@@ -174,13 +174,20 @@ def test_cli_writes_csv_markdown_and_plot(corpus, tmp_path, micro_checkpoint):
 
 
 def test_cli_missing_checkpoint_is_one_line_error(corpus, tmp_path):
-    args = _overrides(corpus, tmp_path, tmp_path / "nope", ["evaluate.systems=[model]"])
+    args = _overrides(corpus, tmp_path / "results", tmp_path / "nope", ["evaluate.systems=[model]"])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)  # fmt: skip
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "nope" in result.stderr
-    assert not (tmp_path / "t.csv").exists()
+    assert not (tmp_path / "results").exists()  # no empty results folder left behind
+    # an output folder that cannot be written is refused before anything is evaluated
+    (tmp_path / "a file").write_text("")
+    args = _overrides(corpus, tmp_path / "a file" / "results", tmp_path / "nope", ["evaluate.systems=[model]"])
+    result = subprocess.run([sys.executable, str(REPO / "evaluate.py"), *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: evaluate.output_dir: ") and "is a file, not a folder" in result.stderr
 
 
 def test_blends_score_a_mix_of_two_systems_restorations_and_refuse_bad_entries():
