@@ -438,7 +438,8 @@ class Restorer:
         used only if the held-out check finds that it helps. ``classical_check`` (any model,
         the shipped one included): the classical estimator told the print restores instead of
         the model where the classical check finds it better. What the checks found and
-        decided is left in :attr:`decisions`, as the command line prints it. The restorer's
+        decided is left in :attr:`decisions`, as the command line prints it, with the command's
+        warning where a steady tone of ``audio`` is left in the restoration. The restorer's
         own strength and print are left as they were. Raises ``ValueError`` for arguments out
         of range, non-finite samples, a print an unconditioned model cannot use without the
         classical check, and ``noise_print.NoisePrintError`` for a print too short or silent.
@@ -479,7 +480,12 @@ class Restorer:
                 self.tell(told)
             else:
                 self.set_noise_print(noise_print, sample_rate)
-            return self.denoise_array(audio, sample_rate)
+            restored = self.denoise_array(audio, sample_rate)
+            if self.strength > 0:  # as after each file (steady_tones.py)
+                left = steady_tones.warning("audio", steady_tones.tones_left(audio, restored, sample_rate))
+                if left:
+                    self.decisions.append(f"warning: {left}")
+            return restored
 
     def _model_rate_mono(self, audio: np.ndarray, sample_rate: int | None) -> np.ndarray:
         """``audio`` (``[samples]`` or ``[samples, channels]``) mixed down and resampled to the model's rate, float32."""

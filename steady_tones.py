@@ -194,6 +194,14 @@ def notch(audio: np.ndarray, sample_rate: int, tones: list[SteadyTone]) -> np.nd
     return out.astype(np.asarray(audio).dtype, copy=False)
 
 
+def tones_left(audio: np.ndarray, restored: np.ndarray, sample_rate: int) -> list[SteadyTone]:
+    """:func:`left_in_restoration` of two whole signals (``[samples]`` or ``[samples, channels]``)."""
+    before, after = SteadyToneWatch(sample_rate), SteadyToneWatch(sample_rate)
+    before.add(audio)
+    after.add(restored)
+    return left_in_restoration(before, after)
+
+
 def warning(name: str, tones: list[SteadyTone]) -> str | None:
     """One line for the user where ``tones`` were found in the restoration of ``name``; else None."""
     if not tones:

@@ -265,6 +265,25 @@ def test_a_steady_tone_left_in_the_restoration_is_warned_once(tmp_path, micro):
     assert untouched.restore_file(hummed, overwrite=True).warnings == []  # nothing restored, nothing to say
 
 
+def test_the_array_api_leaves_the_steady_tone_warning_in_its_decisions(micro):
+    from tone_signals import tone_sequence
+
+    cfg, rate = micro[1], 16000
+    notes = tone_sequence(6.0, rate)
+    hummed = np.stack([notes, notes], axis=1) + 0.03 * np.sin(2 * np.pi * 50.0 * np.arange(len(notes)) / rate)[:, None]
+    keeps_all = inference.Restorer(GainModel(1.0), cfg, segment_seconds=1.0, overlap_seconds=0.2)
+    np.testing.assert_allclose(keeps_all.restore(hummed, rate), hummed, atol=1e-5)
+    assert len(keeps_all.decisions) == 1, keeps_all.decisions
+    assert keeps_all.decisions[0].startswith("warning: audio: steady tones at 50 Hz, at one level through the input")
+    keeps_all.restore(notes, rate)
+    assert keeps_all.decisions == []  # notes come and go: no line, and the last call's line is gone
+    keeps_all.restore(hummed, rate, strength=0.0)
+    assert keeps_all.decisions == []  # nothing restored, nothing to say
+    takes_all = inference.Restorer(GainModel(0.0), cfg, segment_seconds=1.0, overlap_seconds=0.2)
+    takes_all.restore(hummed, rate)
+    assert takes_all.decisions == []  # the hum went, with the rest
+
+
 def test_plot_writes_a_png(tmp_path, micro):
     src = write(tmp_path / "voice.wav", make_signal(1.0, 16000, 2), 16000, "PCM_16")
     result = restorer(micro).restore_file(src, plot=True, plot_seconds=0.5)

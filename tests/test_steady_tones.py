@@ -105,6 +105,15 @@ def test_hum_taken_out_is_not_reported_and_hum_left_is():
     assert [round(t.frequency_hz) for t in uneven][:1] == [50]
 
 
+def test_tones_left_of_two_whole_signals_is_what_two_watches_find():
+    prog, h = programme(8.0), hum(8.0)
+    given = np.stack([prog + h, prog + h], axis=1)  # two channels, mixed down as the watch mixes them
+    left = steady_tones.tones_left(given, prog + 0.5 * h, RATE)
+    assert left == steady_tones.left_in_restoration(_watched(prog + h), _watched(prog + 0.5 * h))
+    assert sorted(round(t.frequency_hz) for t in left) == [50, 150]
+    assert steady_tones.tones_left(given, prog, RATE) == []
+
+
 def test_notch_takes_out_the_lines_and_leaves_the_rest():
     prog, h = programme(12.0), hum(12.0)
     mixed = prog + h
