@@ -153,6 +153,8 @@ def export_model(checkpoint: Path, output_dir: Path, formats: list[str], opset: 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ExportError(f"export.formats: expected some of {list(FORMATS)}, got {list(formats)}")
+    if not Path(checkpoint).is_dir():  # named first: a missing model is the thing to fix, not an existing export
+        raise ExportError(f"{checkpoint}: checkpoint folder not found")
     if refresh and export_of(output_dir, checkpoint / "model.weights.h5"):
         return {**json.loads((output_dir / "config.json").read_text())["export"], "unchanged": True}
     if output_dir.exists() and not (overwrite or refresh):

@@ -148,8 +148,10 @@ def test_export_refuses_bad_settings_and_never_replaces_an_output_unasked(export
         export.export_model(micro_checkpoint, tmp_path / "x", ["tflite"])
     with pytest.raises(export.ExportError, match="model folder itself"):
         export.export_model(micro_checkpoint, Path(micro_checkpoint), ["onnx"], overwrite=True)
-    with pytest.raises(unet.CheckpointError):
+    with pytest.raises(export.ExportError, match="missing: checkpoint folder not found"):
         export.export_model(tmp_path / "missing", tmp_path / "y", ["onnx"])
+    with pytest.raises(export.ExportError, match="missing: checkpoint folder not found"):  # before the existing export
+        export.export_model(tmp_path / "missing", exported, ["onnx"])
     assert not list(tmp_path.iterdir())
     # a mismatch (here: a tolerance nothing can meet) leaves no folder behind
     with pytest.raises(export.ExportMismatch, match="differs from the Keras model"):
