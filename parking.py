@@ -265,6 +265,31 @@ def _write_weights(model, model_cfg: dict, folder: Path, reference: Path | None)
             "max_error": worst, "weights_sha256": _arrays_sha256(apply_delta(base, planes))}  # fmt: skip
 
 
+def check_park(exp_dir: str | os.PathLike) -> None:
+    """Raise :class:`ParkingError` where ``exp_dir`` is plainly not a run to park (no
+    ``config.yaml``, no checkpoint state); reads no weights and needs no TensorFlow, so that
+    scripts/park_run.py refuses in a second what :func:`park` would refuse after TF's import."""
+    exp_dir = Path(exp_dir)
+    if not (exp_dir / "config.yaml").is_file():
+        raise ParkingError(f"{exp_dir}: not an experiment folder of train.py (no config.yaml)")
+    if not (exp_dir / "checkpoints" / "checkpoint").is_file():  # tf.train's state file: no checkpoint without it
+        raise ParkingError(f"{exp_dir}: no checkpoint to park (checkpoints/ is missing or empty)")
+
+
+def check_unpark(parked: str | os.PathLike, experiments_root: str | os.PathLike) -> None:
+    """Raise :class:`ParkingError` where ``parked`` has no readable ``parked.json`` or its
+    experiment's folder under ``experiments_root`` already holds checkpoints: what
+    :func:`unpark` refuses first, without TensorFlow (its hashes are checked there)."""
+    parked = Path(parked)
+    try:
+        experiment = str(json.loads((parked / INFO_FILE).read_text())["experiment"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ParkingError(f"{parked}: not a parked run ({INFO_FILE}: {exc.__class__.__name__})") from None
+    exp_dir = repo_path(experiments_root) / experiment
+    if (exp_dir / "checkpoints").exists():
+        raise ParkingError(f"{exp_dir}: already holds checkpoints; continue it with resume=true, or unpark elsewhere")
+
+
 def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT, limit_mb: float = LIMIT_MB,
          now: datetime.datetime | None = None, reference: str | os.PathLike | None = "auto") -> Path:  # fmt: skip
     """Park the run in ``exp_dir`` as ``dest_root/<experiment>``; returns that folder.
@@ -276,10 +301,8 @@ def park(exp_dir: str | os.PathLike, dest_root: str | os.PathLike = PARKED_ROOT,
     with a checkpoint, or when the parked run would exceed ``limit_mb`` (nothing is written then).
     """
     exp_dir = Path(exp_dir)
-    config = exp_dir / "config.yaml"
-    if not config.is_file():
-        raise ParkingError(f"{exp_dir}: not an experiment folder of train.py (no config.yaml)")
-    cfg = OmegaConf.load(config)
+    check_park(exp_dir)
+    cfg = OmegaConf.load(exp_dir / "config.yaml")
     model, model_cfg, step, best_score = _read_last_checkpoint(exp_dir, cfg)
     reference = _reference_folder(reference, cfg)
     name = exp_dir.name
@@ -385,11 +408,10 @@ def unpark(parked: str | os.PathLike, experiments_root: str | os.PathLike) -> tu
     from trainer import Trainer
 
     parked = Path(parked)
+    check_unpark(parked, experiments_root)
     info = read_parked(parked)
     # taken from the repository when relative, as train.py takes experiments_root
     exp_dir = repo_path(experiments_root) / str(info["experiment"])
-    if (exp_dir / "checkpoints").exists():
-        raise ParkingError(f"{exp_dir}: already holds checkpoints; continue it with resume=true, or unpark elsewhere")
     created = not exp_dir.exists()
     try:
         trainer = Trainer(OmegaConf.load(parked / "config.yaml"), exp_dir)

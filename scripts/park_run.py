@@ -36,12 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("parked_dir")
     u.add_argument("--experiments-root", default="experiments", help="as train.py's experiments_root")
     args = parser.parse_args(argv)
+    import parking
+
+    try:  # what needs no TensorFlow is refused before its import (several seconds)
+        if args.command == "park":
+            parking.check_park(repo_path(args.experiment_dir))
+        else:
+            parking.check_unpark(repo_path(args.parked_dir), args.experiments_root)
+    except parking.ParkingError as exc:
+        print_error(exc)
+        return 2
 
     from cli import native_stderr_silenced
 
     with native_stderr_silenced():  # TF's C++ start-up lines, as train.py keeps them out
         import tensorflow  # noqa: F401
-    import parking
     from unet import CheckpointError
 
     try:

@@ -115,6 +115,35 @@ def test_park_refuses_a_folder_without_a_run_or_a_checkpoint(tmp_path):
     assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
 
 
+def test_park_run_refuses_what_needs_no_weights_before_importing_tensorflow(tmp_path):
+    """With a tensorflow that cannot be imported, the script still refuses in one line a folder
+    that is no run, a run without a checkpoint, a folder that is no parked run, and an unpark
+    over a folder that holds checkpoints."""
+    blocked = tmp_path / "no_tensorflow" / "tensorflow"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('tensorflow imported before the checks')\n")
+    env = {**ENV, "PYTHONPATH": str(blocked.parent)}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: {}\n")
+    parked = tmp_path / "parked" / "walk"
+    parked.mkdir(parents=True)
+    (parked / parking.INFO_FILE).write_text(json.dumps({"experiment": "walk"}))
+    (tmp_path / "runs" / "walk" / "checkpoints").mkdir(parents=True)
+    for args, expected in [
+        (["park", str(tmp_path / "nowhere")], "not an experiment folder of train.py (no config.yaml)"),
+        (["park", str(run)], "no checkpoint to park"),
+        (["unpark", str(tmp_path / "nowhere")], "not a parked run (parked.json: FileNotFoundError)"),
+        (["unpark", str(parked), "--experiments-root", str(tmp_path / "runs")], "already holds checkpoints"),
+    ]:
+        result = subprocess.run([sys.executable, "scripts/park_run.py", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1, result.stderr
+        assert expected in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["no_tensorflow", "parked", "run", "runs"]  # nothing written
+    assert list((tmp_path / "runs" / "walk").iterdir()) == [tmp_path / "runs" / "walk" / "checkpoints"]
+
+
 def test_unpark_refuses_weights_that_are_not_the_parked_ones(parked, tmp_path):
     copy = tmp_path / "walk"
     shutil.copytree(parked.folder, copy)
