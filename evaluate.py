@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
-import math
 import os
 import sys
 import time
